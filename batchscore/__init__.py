@@ -1,0 +1,1 @@
+"""The kernel every other package shares: config, storage paths, errors, CLI."""

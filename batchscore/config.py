@@ -1,0 +1,188 @@
+"""Settings: ConfigFile.properties (jproperties) overlaid by BATCHSCORE_<KEY> environment variables.
+
+load_settings() is called only by entry points; everything else receives a Settings.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from urllib.parse import quote_plus
+
+from jproperties import Properties
+
+from batchscore.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+CONFIG_FILE = "ConfigFile.properties"
+SAMPLE_SECRET = "change-me"
+MODES = ("demo", "production")
+OUTPUT_FORMATS = ("xlsx", "csv")
+
+
+class Secret:
+    """A string whose repr is masked, so it never lands in a log or traceback by accident."""
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')" if self._value else "Secret('')"
+
+    def __str__(self) -> str:
+        return self._value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed settings; the defaults run the demo locally on SQLite under data/."""
+
+    database_url: Secret  #: from DB_URL, else HOST/USER/PASSWORD/DBNAME, else SQLite
+    input_dir: Path
+    output_dir: Path
+    model_dir: Path
+    default_model: str = "iris"
+    output_format: str = "xlsx"
+    lease_seconds: float = 30.0  #: a claim not renewed for this long is given to another processor
+    max_attempts: int = 3  #: claims of one job before a crashing job is FAILED for good
+    max_error_rows_fraction: float = 0.1  #: share of unscorable rows above which the job FAILS
+    chunk_rows: int = 50_000  #: rows read, scored and written per step (bounds memory)
+    poll_seconds: float = 2.0  #: how often an idle `batchscore worker` looks for work
+    max_upload_bytes: int = 2 * 1024**3
+    mode: str = "demo"
+    secret_key: Secret = field(default_factory=lambda: Secret(SAMPLE_SECRET))
+
+    @property
+    def heartbeat_seconds(self) -> float:
+        """Renew three times per lease, and at least every 2 s so progress looks live."""
+        return max(0.05, min(self.lease_seconds / 3, 2.0))
+
+
+def _positive(cast: Callable[[str], float]) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        value = cast(raw)
+        if value <= 0:
+            raise ValueError
+        return value
+
+    return parse
+
+
+def _fraction(raw: str) -> float:
+    value = float(raw)
+    if not 0 <= value <= 1:
+        raise ValueError
+    return value
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if raw not in options:
+            raise ValueError
+        return raw
+
+    return parse
+
+
+# key → (Settings field, parser, what the value must be). DB connection keys are handled apart.
+_KEYS: dict[str, tuple[str, Callable[[str], object], str]] = {
+    "DEFAULT_MODEL": ("default_model", str, "a model name"),
+    "OUTPUT_FORMAT": ("output_format", _choice(OUTPUT_FORMATS), "one of xlsx, csv"),
+    "LEASE_SECONDS": ("lease_seconds", _positive(float), "a positive number of seconds"),
+    "MAX_ATTEMPTS": ("max_attempts", _positive(int), "a positive integer"),
+    "MAX_ERROR_ROWS_FRACTION": ("max_error_rows_fraction", _fraction, "a number from 0 to 1"),
+    "CHUNK_ROWS": ("chunk_rows", _positive(int), "a positive integer"),
+    "POLL_SECONDS": ("poll_seconds", _positive(float), "a positive number of seconds"),
+    "MAX_UPLOAD_BYTES": ("max_upload_bytes", _positive(int), "a positive integer (bytes)"),
+    "MODE": ("mode", _choice(MODES), "demo or production"),
+    "SECRET_KEY": ("secret_key", Secret, "a long random string"),
+}
+_DIRS = {"INPUT_DIR": "data/input", "OUTPUT_DIR": "data/output", "MODEL_DIR": "data/models"}
+_DB_KEYS = ("DB_URL", "HOST", "PORT", "USER", "PASSWORD", "DBNAME")
+KNOWN_KEYS = (*_DB_KEYS, *_DIRS, *_KEYS, "CONFIG")
+
+
+def load_settings(path: Path | None = None, environ: Mapping[str, str] = os.environ) -> Settings:
+    """Read the config file (if any), overlay BATCHSCORE_* variables, validate; ConfigError if bad.
+
+    The file is `path`, else $BATCHSCORE_CONFIG, else ./ConfigFile.properties when it exists.
+    Relative folders are resolved against the config file's folder, so cron can run from anywhere.
+    """
+    if path is None and environ.get("BATCHSCORE_CONFIG"):
+        path = Path(environ["BATCHSCORE_CONFIG"])
+    if path is None and Path(CONFIG_FILE).is_file():
+        path = Path(CONFIG_FILE)
+    raw = _read_file(path) if path is not None else {}
+    for key in KNOWN_KEYS:
+        if f"BATCHSCORE_{key}" in environ:
+            raw[key] = environ[f"BATCHSCORE_{key}"]
+    for key in sorted(set(raw) - set(KNOWN_KEYS)):
+        logger.warning("Unknown configuration key %s is ignored (known keys: %s)", key, KNOWN_KEYS)
+    base = path.resolve().parent if path is not None else Path.cwd()
+    values: dict[str, object] = {}
+    for key, (name, parse, expected) in _KEYS.items():
+        if raw.get(key, "") != "":
+            values[name] = _cast(key, raw[key], parse, expected)
+    for key, default in _DIRS.items():
+        values[key.lower()] = base / (raw.get(key) or default)
+    settings = Settings(database_url=Secret(_database_url(raw, base)), **values)  # type: ignore[arg-type]
+    _check_secret(settings)
+    return settings
+
+
+def _read_file(path: Path) -> dict[str, str]:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"Cannot read config file {path}: {exc.strerror}.") from exc
+    props = Properties()
+    props.load(data, "utf-8")
+    return {key: value.data.strip() for key, value in props.items()}
+
+
+def _cast(key: str, raw: str, parse: Callable[[str], object], expected: str) -> object:
+    try:
+        return parse(raw)
+    except ValueError as exc:
+        raise ConfigError(f"Config key {key} = {raw!r} is invalid: expected {expected}.") from exc
+
+
+def _database_url(raw: Mapping[str, str], base: Path) -> str:
+    """DB_URL wins; else HOST/USER/PASSWORD/DBNAME (the seed's MySQL keys); else SQLite in data/."""
+    if raw.get("DB_URL"):
+        return raw["DB_URL"]
+    if raw.get("HOST"):
+        missing = [k for k in ("USER", "DBNAME") if not raw.get(k)]
+        if missing:
+            raise ConfigError(f"HOST is set, so {' and '.join(missing)} must be set too.")
+        port = _cast("PORT", raw.get("PORT") or "3306", _positive(int), "a port number")
+        user, password = quote_plus(raw["USER"]), quote_plus(raw.get("PASSWORD", ""))
+        return (
+            f"mysql+pymysql://{user}:{password}@{raw['HOST']}:{port}/{raw['DBNAME']}"
+            "?charset=utf8mb4"
+        )
+    return f"sqlite:///{base / 'data' / 'batchscore.db'}"
+
+
+def _check_secret(settings: Settings) -> None:
+    if settings.mode == "production" and str(settings.secret_key) in ("", SAMPLE_SECRET):
+        raise ConfigError(
+            "SECRET_KEY is the sample value while MODE = production. Set BATCHSCORE_SECRET_KEY "
+            "to a long random string, e.g. the output of "
+            "`python -c 'import secrets; print(secrets.token_hex(32))'`."
+        )
+
+
+def settings_fields() -> list[str]:
+    """Names of the Settings fields (used by the docs test that checks the README table)."""
+    return [f.name for f in fields(Settings)]

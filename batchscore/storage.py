@@ -1,0 +1,120 @@
+"""The input and output folders: save uploads, name results, publish a finished file atomically.
+
+The database stores file names relative to these folders, never absolute paths, so the folders
+can move (or be shared storage mounted elsewhere) without touching the job table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from batchscore.errors import InputError
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_COPY_BLOCK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class StoredInput:
+    name: str  #: file name inside the input folder
+    sha256: str
+    size_bytes: int
+
+
+def safe_stem(filename: str, max_length: int = 60) -> str:
+    """The file's stem reduced to characters that are safe on every file system and in URLs."""
+    stem = Path(filename.replace("\\", "/")).stem
+    return _UNSAFE.sub("_", stem).strip("._")[:max_length] or "upload"
+
+
+@dataclass(frozen=True)
+class Storage:
+    input_dir: Path
+    output_dir: Path
+
+    def create_folders(self) -> None:
+        self.input_dir.mkdir(parents=True, exist_ok=True)
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+
+    def save_input(self, source: BinaryIO, filename: str, max_bytes: int) -> StoredInput:
+        """Stream `source` into the input folder under a new unique name; InputError if too large.
+
+        Written to a temporary name first, so a half-copied upload is never taken for a whole one.
+        """
+        name = f"{uuid.uuid4().hex[:12]}-{safe_stem(filename)}.csv"
+        final = self.input_dir / name
+        tmp = self.input_dir / f".{name}.part"
+        digest, size = hashlib.sha256(), 0
+        try:
+            with tmp.open("wb") as out:
+                while block := source.read(_COPY_BLOCK):
+                    size += len(block)
+                    if size > max_bytes:
+                        raise InputError(
+                            f"{filename} is larger than the upload limit of {max_bytes:,} bytes."
+                        )
+                    digest.update(block)
+                    out.write(block)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, final)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return StoredInput(name=name, sha256=digest.hexdigest(), size_bytes=size)
+
+    def input_path(self, name: str) -> Path:
+        return _inside(self.input_dir, name)
+
+    def output_path(self, name: str) -> Path:
+        return _inside(self.output_dir, name)
+
+    def result_name(self, job_id: int, original_filename: str, output_format: str) -> str:
+        """The final result name: one per job, so a re-run rewrites the same file."""
+        return f"job-{job_id}-{safe_stem(original_filename)}.{output_format}"
+
+    def temp_output(self, job_id: int, claim_token: str, output_format: str) -> Path:
+        """A hidden name per claim: two attempts on one job never write the same temp file."""
+        return self.output_dir / f".job-{job_id}-{claim_token[:8]}.{output_format}.part"
+
+    def publish(self, tmp: Path, name: str) -> Path:
+        """Rename a finished, fsync'd temp file to its final name: never seen half-done."""
+        final = self.output_path(name)
+        os.replace(tmp, final)
+        _fsync_dir(self.output_dir)
+        return final
+
+    def delete(self, *paths: Path) -> None:
+        for path in paths:
+            path.unlink(missing_ok=True)
+
+    def copy_input(self, path: Path, max_bytes: int) -> StoredInput:
+        """Save a local file (the CLI's `submit`) exactly as an upload would be saved."""
+        try:
+            source = path.open("rb")
+        except FileNotFoundError as exc:
+            raise InputError(f"File not found: {path}") from exc
+        except IsADirectoryError as exc:
+            raise InputError(f"{path} is a folder, not a CSV file.") from exc
+        with source:
+            return self.save_input(source, path.name, max_bytes)
+
+
+def _inside(folder: Path, name: str) -> Path:
+    path = folder / name
+    if Path(name).name != name or name in ("", ".", ".."):
+        raise ValueError(f"Refusing a stored file name with a path in it: {name!r}")
+    return path
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,1 @@
+"""Everything that speaks SQL: tables, engine and sessions, the job and user repositories."""

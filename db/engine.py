@@ -1,0 +1,112 @@
+"""Engine, transactions and the database clock.
+
+SQLite gets WAL, a busy timeout and BEGIN IMMEDIATE (writers queue instead of failing);
+MariaDB/MySQL gets READ COMMITTED (what SKIP LOCKED claiming needs), UTC sessions and pre-ping.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, DateTime, Engine, Float, create_engine, event, literal
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import FunctionElement
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+_RETRYABLE_MYSQL_ERRORS = {1205, 1213}  # lock wait timeout, deadlock: InnoDB rolled back
+_RETRIES = 5
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def make_engine(url: str) -> Engine:
+    """Create the engine for a SQLAlchemy URL, tuned per backend."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(url)
+    return create_engine(
+        url,
+        isolation_level="READ COMMITTED",
+        pool_pre_ping=True,  # a restarted server costs one failed ping, not a failed job
+        pool_recycle=3600,
+        connect_args={"init_command": "SET time_zone = '+00:00'"},
+    )
+
+
+def _sqlite_engine(url: str) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take transaction control from pysqlite so we can say BEGIN IMMEDIATE ourselves: a
+        # deferred transaction that reads then writes fails at once with "database is locked".
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def in_transaction(engine: Engine, work: Callable[[Connection], T]) -> T:
+    """Run `work` in one short transaction: commit on success, roll back on any exception.
+
+    On MariaDB/MySQL a deadlock (1213) or lock wait timeout (1205) rolls back the whole
+    transaction, so the whole of `work` is run again, a few times, with jittered backoff.
+    `work` must therefore only touch the database (no files, no side effects outside it).
+    """
+    for attempt in range(1, _RETRIES + 1):
+        try:
+            with engine.begin() as conn:
+                return work(conn)
+        except OperationalError as exc:
+            code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+            if code not in _RETRYABLE_MYSQL_ERRORS or attempt == _RETRIES:
+                raise
+            logger.info("Transaction hit MySQL error %s; retry %d of %d", code, attempt, _RETRIES)
+            time.sleep(random.uniform(0.005, 0.05) * attempt)
+    raise AssertionError("unreachable")
+
+
+class utcnow(FunctionElement[Any]):
+    """The database's UTC clock, plus an optional offset in seconds.
+
+    Leases compare against the database clock only, so processors on machines whose clocks
+    disagree still agree on who holds a claim. The offset is a bound parameter, so statements
+    using it stay cacheable.
+    """
+
+    type = DateTime()
+    inherit_cache = True
+
+    def __init__(self, plus_seconds: float = 0.0) -> None:
+        super().__init__(literal(float(plus_seconds), Float()))
+
+
+@compiles(utcnow, "sqlite")
+def _utcnow_sqlite(element: utcnow, compiler: SQLCompiler, **kw: Any) -> str:
+    # The text format SQLAlchemy itself writes for SQLite DATETIME: 'YYYY-MM-DD HH:MM:SS.ffffff'.
+    offset = compiler.process(element.clauses, **kw)
+    return f"(strftime('%Y-%m-%d %H:%M:%f', 'now', ({offset}) || ' seconds') || '000')"
+
+
+@compiles(utcnow, "mysql")
+@compiles(utcnow, "mariadb")
+def _utcnow_mysql(element: utcnow, compiler: SQLCompiler, **kw: Any) -> str:
+    offset = compiler.process(element.clauses, **kw)
+    return f"(UTC_TIMESTAMP(6) + INTERVAL CAST(({offset}) * 1000000 AS SIGNED) MICROSECOND)"

@@ -1,0 +1,388 @@
+"""The job repository: every SQL statement on `jobs` and `job_attempts`.
+
+Callers own the transaction.
+
+Every change after a claim names the claim in its WHERE clause (id, claim_token, IN_PROGRESS)
+and checks that exactly one row changed; zero means another processor owns the job now.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy.sql.elements import ColumnElement
+
+from batchscore.errors import InvalidTransition, LeaseLost, NotFound
+from db.engine import utcnow
+from db.tables import job_attempts, jobs
+
+
+class JobStatus(StrEnum):
+    PENDING = "PENDING"  #: waiting for a processor
+    IN_PROGRESS = "IN_PROGRESS"  #: claimed; the holder renews its lease while it works
+    PROCESSED = "PROCESSED"  #: result file published
+    FAILED = "FAILED"  #: error_message says why; can be retried
+
+
+class Outcome(StrEnum):
+    """How one attempt (one claim) ended, in job_attempts.outcome."""
+
+    PROCESSED = "PROCESSED"
+    FAILED = "FAILED"
+    LEASE_EXPIRED = "LEASE_EXPIRED"  #: the processor stopped renewing (killed, frozen, cut off)
+    RELEASED = "RELEASED"  #: the processor gave the job back (shutdown)
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    id: int
+    owner_id: int | None
+    original_filename: str
+    input_name: str  #: file name inside INPUT_DIR
+    input_sha256: str
+    input_bytes: int
+    model_name: str
+    model_version: int | None  #: asked for (None = latest); once finished, the one used
+    output_format: str
+    output_name: str | None  #: file name inside OUTPUT_DIR once PROCESSED
+    status: JobStatus
+    rows_total: int | None
+    rows_done: int
+    rows_failed: int
+    error_message: str | None
+    attempts: int
+    worker_id: str | None
+    claim_token: str | None
+    lease_expires_at: datetime | None
+    archived: bool
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> JobRecord:
+        values = {f.name: row[f.name] for f in fields(cls)}
+        values["status"] = JobStatus(values["status"])
+        values["archived"] = bool(values["archived"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    job_id: int
+    claim_token: str
+    worker_id: str
+    started_at: datetime
+    ended_at: datetime | None
+    outcome: str | None
+
+
+def create_job(
+    conn: Connection,
+    *,
+    owner_id: int | None,
+    original_filename: str,
+    input_name: str,
+    input_sha256: str,
+    input_bytes: int,
+    model_name: str,
+    model_version: int | None,
+    output_format: str,
+) -> JobRecord:
+    """Insert a PENDING job for a file already saved in the input folder."""
+    result = conn.execute(
+        insert(jobs).values(
+            owner_id=owner_id,
+            original_filename=original_filename[:255],
+            input_name=input_name,
+            input_sha256=input_sha256,
+            input_bytes=input_bytes,
+            model_name=model_name,
+            model_version=model_version,
+            output_format=output_format,
+            status=JobStatus.PENDING.value,
+            created_at=utcnow(),
+        )
+    )
+    return get_job(conn, int(result.inserted_primary_key[0]))
+
+
+def get_job(conn: Connection, job_id: int, *, owner_id: int | None = None) -> JobRecord:
+    """The job, if it exists and (when owner_id is given) belongs to that user; else NotFound."""
+    query = select(jobs).where(jobs.c.id == job_id)
+    if owner_id is not None:
+        query = query.where(jobs.c.owner_id == owner_id)
+    row = conn.execute(query).mappings().first()
+    if row is None:
+        raise NotFound(f"Job {job_id} not found.")
+    return JobRecord.from_row(row)
+
+
+def list_jobs(
+    conn: Connection,
+    *,
+    owner_id: int | None = None,
+    status: JobStatus | None = None,
+    include_archived: bool = False,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[JobRecord]:
+    """Newest first; owner_id None means everyone's (admin)."""
+    query = select(jobs).order_by(jobs.c.id.desc()).limit(limit).offset(offset)
+    if owner_id is not None:
+        query = query.where(jobs.c.owner_id == owner_id)
+    if status is not None:
+        query = query.where(jobs.c.status == status.value)
+    if not include_archived:
+        query = query.where(jobs.c.archived.is_(False))
+    return [JobRecord.from_row(row) for row in conn.execute(query).mappings()]
+
+
+def count_jobs_by_status(conn: Connection) -> dict[JobStatus, int]:
+    """Queue depth and totals, for `batchscore jobs` and monitoring."""
+    rows = conn.execute(select(jobs.c.status, func.count()).group_by(jobs.c.status))
+    counts = dict.fromkeys(JobStatus, 0)
+    counts.update({JobStatus(status): count for status, count in rows})
+    return counts
+
+
+def requeue_expired(conn: Connection, max_attempts: int) -> int:
+    """IN_PROGRESS with an expired lease → PENDING, or FAILED once max_attempts claims died.
+
+    Idempotent and safe to run from any number of processors: the expiry test is in every
+    WHERE clause and uses the database clock. Returns how many jobs it touched.
+    """
+    expired = (jobs.c.status == JobStatus.IN_PROGRESS.value) & (jobs.c.lease_expires_at < utcnow())
+    ids = list(conn.execute(select(jobs.c.id).where(expired)).scalars())
+    if not ids:
+        return 0
+    mine = expired & jobs.c.id.in_(ids)
+    conn.execute(
+        update(job_attempts)
+        .where(job_attempts.c.claim_token.in_(select(jobs.c.claim_token).where(mine)))
+        .where(job_attempts.c.outcome.is_(None))
+        .values(outcome=Outcome.LEASE_EXPIRED.value, ended_at=utcnow())
+    )
+    failed = conn.execute(
+        _release(mine & (jobs.c.attempts >= max_attempts)).values(
+            status=JobStatus.FAILED.value,
+            finished_at=utcnow(),
+            error_message=(
+                f"The processor working on this file stopped {max_attempts} times without "
+                "finishing (killed, crashed or out of memory), so it was not tried again. "
+                "Check the file's size and content, then retry."
+            ),
+        )
+    ).rowcount
+    requeued = conn.execute(_release(mine).values(status=JobStatus.PENDING.value)).rowcount
+    return int(failed) + int(requeued)
+
+
+def claim_next_job(
+    conn: Connection, *, worker_id: str, lease_seconds: float, job_id: int | None = None
+) -> JobRecord | None:
+    """PENDING → IN_PROGRESS for the oldest pending job (or job `job_id`); None when none is free.
+
+    SELECT … FOR UPDATE SKIP LOCKED then a guarded UPDATE: on MariaDB/MySQL concurrent claimers
+    skip each other's rows; on SQLite BEGIN IMMEDIATE (db.engine) serialises writers. The
+    attempt is counted here, so a file that kills its processor cannot loop forever.
+    """
+    query = select(jobs.c.id).where(jobs.c.status == JobStatus.PENDING.value)
+    if job_id is not None:
+        query = query.where(jobs.c.id == job_id)
+    found = conn.execute(query.order_by(jobs.c.id).limit(1).with_for_update(skip_locked=True))
+    claimed_id = found.scalar()
+    if claimed_id is None:
+        return None
+    token = str(uuid.uuid4())
+    changed = conn.execute(
+        update(jobs)
+        .where(jobs.c.id == claimed_id, jobs.c.status == JobStatus.PENDING.value)
+        .values(
+            status=JobStatus.IN_PROGRESS.value,
+            claim_token=token,
+            worker_id=worker_id,
+            attempts=jobs.c.attempts + 1,
+            lease_expires_at=utcnow(lease_seconds),
+            started_at=utcnow(),
+            rows_done=0,
+            rows_failed=0,
+            error_message=None,
+        )
+    ).rowcount
+    if changed != 1:  # cannot happen while the row lock / write lock holds; never claim blind
+        return None
+    conn.execute(
+        insert(job_attempts).values(
+            job_id=claimed_id, claim_token=token, worker_id=worker_id, started_at=utcnow()
+        )
+    )
+    return get_job(conn, claimed_id)
+
+
+def renew_lease(
+    conn: Connection,
+    job_id: int,
+    claim_token: str,
+    *,
+    lease_seconds: float,
+    rows_done: int,
+    rows_failed: int,
+) -> None:
+    """Extend our lease and record progress; LeaseLost if the claim is no longer ours."""
+    _update_claimed(
+        conn,
+        job_id,
+        claim_token,
+        lease_expires_at=utcnow(lease_seconds),
+        rows_done=rows_done,
+        rows_failed=rows_failed,
+    )
+
+
+def mark_processed(
+    conn: Connection,
+    job_id: int,
+    claim_token: str,
+    *,
+    output_name: str,
+    model_version: int,
+    rows_total: int,
+    rows_failed: int,
+) -> None:
+    """IN_PROGRESS → PROCESSED for our claim; LeaseLost if it is no longer ours."""
+    _finish(
+        conn,
+        job_id,
+        claim_token,
+        Outcome.PROCESSED,
+        status=JobStatus.PROCESSED.value,
+        output_name=output_name,
+        model_version=model_version,
+        rows_total=rows_total,
+        rows_done=rows_total,
+        rows_failed=rows_failed,
+    )
+
+
+def mark_failed(
+    conn: Connection,
+    job_id: int,
+    claim_token: str,
+    message: str,
+    *,
+    model_version: int | None = None,
+) -> None:
+    """IN_PROGRESS → FAILED with a message a person can act on; LeaseLost if not ours."""
+    values: dict[str, Any] = {"status": JobStatus.FAILED.value, "error_message": message}
+    if model_version is not None:
+        values["model_version"] = model_version
+    _finish(conn, job_id, claim_token, Outcome.FAILED, **values)
+
+
+def release_job(conn: Connection, job_id: int, claim_token: str) -> None:
+    """IN_PROGRESS → PENDING, handing our claim back at shutdown; the attempt is not counted."""
+    _update_claimed(
+        conn,
+        job_id,
+        claim_token,
+        status=JobStatus.PENDING.value,
+        attempts=jobs.c.attempts - 1,
+        claim_token=None,
+        worker_id=None,
+        lease_expires_at=None,
+    )
+    _end_attempt(conn, claim_token, Outcome.RELEASED)
+
+
+def retry_job(conn: Connection, job_id: int, *, owner_id: int | None = None) -> JobRecord:
+    """FAILED → PENDING with a fresh set of attempts; InvalidTransition from any other status."""
+    job = get_job(conn, job_id, owner_id=owner_id)
+    changed = conn.execute(
+        update(jobs)
+        .where(jobs.c.id == job.id, jobs.c.status == JobStatus.FAILED.value)
+        .values(
+            status=JobStatus.PENDING.value,
+            attempts=0,
+            error_message=None,
+            rows_done=0,
+            rows_failed=0,
+            rows_total=None,
+            started_at=None,
+            finished_at=None,
+        )
+    ).rowcount
+    if changed != 1:
+        raise InvalidTransition(
+            f"Job {job_id} is {job.status.value}; only FAILED jobs can be retried."
+        )
+    return get_job(conn, job_id)
+
+
+def set_archived(
+    conn: Connection, job_id: int, archived: bool, *, owner_id: int | None = None
+) -> JobRecord:
+    """Archive or unarchive: a flag that hides the job from default listings, not a status."""
+    job = get_job(conn, job_id, owner_id=owner_id)
+    conn.execute(update(jobs).where(jobs.c.id == job.id).values(archived=archived))
+    return get_job(conn, job_id)
+
+
+def delete_job(conn: Connection, job_id: int, *, owner_id: int | None = None) -> JobRecord:
+    """Remove the row (the caller removes the files); InvalidTransition while IN_PROGRESS."""
+    job = get_job(conn, job_id, owner_id=owner_id)
+    changed = conn.execute(
+        delete(jobs).where(jobs.c.id == job.id, jobs.c.status != JobStatus.IN_PROGRESS.value)
+    ).rowcount
+    if changed != 1:
+        raise InvalidTransition(f"Job {job_id} is being processed; delete it once it has finished.")
+    return job
+
+
+def list_attempts(conn: Connection, job_id: int) -> list[AttemptRecord]:
+    """Every claim of the job, oldest first: the evidence of how often it really ran."""
+    rows = conn.execute(
+        select(job_attempts).where(job_attempts.c.job_id == job_id).order_by(job_attempts.c.id)
+    ).mappings()
+    return [AttemptRecord(**{f.name: row[f.name] for f in fields(AttemptRecord)}) for row in rows]
+
+
+def _release(where: ColumnElement[bool]) -> Any:
+    return update(jobs).where(where).values(claim_token=None, worker_id=None, lease_expires_at=None)
+
+
+def _update_claimed(conn: Connection, job_id: int, claim_token: str, **values: Any) -> None:
+    changed = conn.execute(
+        update(jobs)
+        .where(
+            jobs.c.id == job_id,
+            jobs.c.claim_token == claim_token,
+            jobs.c.status == JobStatus.IN_PROGRESS.value,
+        )
+        .values(**values)
+    ).rowcount
+    if changed != 1:
+        raise LeaseLost(f"Job {job_id}: our claim {claim_token[:8]} is no longer valid.")
+
+
+def _finish(
+    conn: Connection, job_id: int, claim_token: str, outcome: Outcome, **values: Any
+) -> None:
+    _update_claimed(
+        conn, job_id, claim_token, finished_at=utcnow(), lease_expires_at=None, **values
+    )
+    _end_attempt(conn, claim_token, outcome)
+
+
+def _end_attempt(conn: Connection, claim_token: str, outcome: Outcome) -> None:
+    conn.execute(
+        update(job_attempts)
+        .where(job_attempts.c.claim_token == claim_token)
+        .values(outcome=outcome.value, ended_at=utcnow())
+    )

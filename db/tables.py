@@ -1,0 +1,100 @@
+"""Table definitions (SQLAlchemy Core). The schema changes only through db/migrations."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects import mysql
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# Microsecond timestamps on MariaDB (DATETIME defaults to whole seconds there); UTC everywhere.
+Timestamp = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+# BIGINT ids on MariaDB; SQLite autoincrements only an INTEGER PRIMARY KEY.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("username", String(150), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("is_admin", Boolean, nullable=False, server_default="0"),
+    Column("created_at", Timestamp, nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("name", String(100), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),  # sha256 hex of the token
+    Column("created_at", Timestamp, nullable=False),
+    Column("last_used_at", Timestamp),
+    Column("revoked_at", Timestamp),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("owner_id", Id, ForeignKey("users.id", ondelete="SET NULL"), index=True),
+    Column("original_filename", String(255), nullable=False),
+    Column("input_name", String(255), nullable=False),  # file name inside INPUT_DIR
+    Column("input_sha256", String(64), nullable=False),
+    Column("input_bytes", BigInteger, nullable=False),
+    Column("model_name", String(64), nullable=False),
+    Column("model_version", Integer),  # requested version (NULL = latest), then the one used
+    Column("output_format", String(10), nullable=False),
+    Column("output_name", String(255)),  # file name inside OUTPUT_DIR, set when PROCESSED
+    Column("status", String(20), nullable=False),
+    Column("rows_total", BigInteger),
+    Column("rows_done", BigInteger, nullable=False, server_default="0"),
+    Column("rows_failed", BigInteger, nullable=False, server_default="0"),
+    Column("error_message", Text),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("worker_id", String(100)),
+    Column("claim_token", String(36)),
+    Column("lease_expires_at", Timestamp),
+    Column("archived", Boolean, nullable=False, server_default="0"),
+    Column("created_at", Timestamp, nullable=False),
+    Column("started_at", Timestamp),
+    Column("finished_at", Timestamp),
+    # The claim query: WHERE status = 'PENDING' ORDER BY id.
+    Index("ix_jobs_status_id", "status", "id"),
+    # The reaper: WHERE status = 'IN_PROGRESS' AND lease_expires_at < now.
+    Index("ix_jobs_status_lease_expires_at", "status", "lease_expires_at"),
+)
+
+# One row per claim: the audit trail that lets tests (and operators) see that a job ran once.
+job_attempts = Table(
+    "job_attempts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("job_id", Id, ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("claim_token", String(36), nullable=False, unique=True),
+    Column("worker_id", String(100), nullable=False),
+    Column("started_at", Timestamp, nullable=False),
+    Column("ended_at", Timestamp),
+    Column("outcome", String(20)),  # PROCESSED, FAILED, LEASE_EXPIRED, RELEASED; NULL while running
+)
