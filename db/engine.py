@@ -26,6 +26,8 @@ _RETRIES = 5
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
+__all__ = ["Connection", "Engine", "in_transaction", "make_engine", "utcnow"]
+
 
 def make_engine(url: str) -> Engine:
     """Create the engine for a SQLAlchemy URL, tuned per backend."""

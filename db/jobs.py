@@ -234,6 +234,7 @@ def renew_lease(
     lease_seconds: float,
     rows_done: int,
     rows_failed: int,
+    rows_total: int | None = None,
 ) -> None:
     """Extend our lease and record progress; LeaseLost if the claim is no longer ours."""
     _update_claimed(
@@ -243,6 +244,7 @@ def renew_lease(
         lease_expires_at=utcnow(lease_seconds),
         rows_done=rows_done,
         rows_failed=rows_failed,
+        rows_total=rows_total,
     )
 
 

@@ -1,0 +1,3 @@
+"""The processor: claim a job, score it, publish the result, finish it."""
+
+from __future__ import annotations

@@ -1,0 +1,33 @@
+"""What a processor needs to run jobs, built once per process from Settings."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+
+from batchscore.config import Settings
+from batchscore.storage import Storage
+from db.engine import Engine, make_engine
+
+
+def new_worker_id() -> str:
+    """host:pid plus a random part: a restarted process never adopts an old process's claims."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(frozen=True)
+class Context:
+    settings: Settings
+    engine: Engine
+    storage: Storage
+    worker_id: str = field(default_factory=new_worker_id)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Context:
+        return cls(
+            settings=settings,
+            engine=make_engine(str(settings.database_url)),
+            storage=Storage(settings.input_dir, settings.output_dir),
+        )

@@ -1,0 +1,61 @@
+"""Accepting work: save the file, check it against the model, register a PENDING job.
+
+The CLI's `submit` and the upload API both come here, so a file is judged the same way
+whichever door it came in by, and a file that can't be scored is refused before it queues.
+"""
+
+from __future__ import annotations
+
+from typing import BinaryIO
+
+from batchscore.errors import InputError
+from db.engine import in_transaction
+from db.jobs import JobRecord, create_job
+from model.registry import load_model
+from model.schema import check_columns
+from scheduler.context import Context
+from scheduler.reading import inspect_csv
+from scheduler.writing import OUTPUT_FORMATS
+
+
+def submit_file(
+    ctx: Context,
+    source: BinaryIO,
+    filename: str,
+    *,
+    model_name: str | None = None,
+    output_format: str | None = None,
+    owner_id: int | None = None,
+) -> JobRecord:
+    """Store `source` and queue it; InputError / NotFound / ModelError say why not.
+
+    Nothing is kept of a refused file.
+    """
+    settings = ctx.settings
+    output_format = output_format or settings.output_format
+    if output_format not in OUTPUT_FORMATS:
+        raise InputError(
+            f"Unknown output format {output_format!r}; choose one of {', '.join(OUTPUT_FORMATS)}."
+        )
+    model = load_model(settings.model_dir, model_name or settings.default_model)
+    stored = ctx.storage.save_input(source, filename, settings.max_upload_bytes)
+    path = ctx.storage.input_path(stored.name)
+    try:
+        check_columns(model.info, inspect_csv(path).columns)
+        return in_transaction(
+            ctx.engine,
+            lambda c: create_job(
+                c,
+                owner_id=owner_id,
+                original_filename=filename,
+                input_name=stored.name,
+                input_sha256=stored.sha256,
+                input_bytes=stored.size_bytes,
+                model_name=model.info.name,
+                model_version=None,
+                output_format=output_format,
+            ),
+        )
+    except BaseException:
+        ctx.storage.delete(path)
+        raise

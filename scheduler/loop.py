@@ -1,0 +1,76 @@
+"""Run jobs until the queue is empty (cron) or forever (a worker), stopping cleanly on SIGTERM.
+
+A stop request is honoured between jobs: the job in hand is finished first.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from dataclasses import dataclass
+
+from db.jobs import JobRecord, JobStatus
+from scheduler.context import Context
+from scheduler.processor import process_one
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RunSummary:
+    processed: int = 0
+    failed: int = 0
+    other: int = 0  #: lease lost to another processor, or given back
+
+    def add(self, job: JobRecord) -> None:
+        if job.status is JobStatus.PROCESSED:
+            self.processed += 1
+        elif job.status is JobStatus.FAILED:
+            self.failed += 1
+        else:
+            self.other += 1
+
+    @property
+    def total(self) -> int:
+        return self.processed + self.failed + self.other
+
+
+def run_until_empty(
+    ctx: Context, *, max_jobs: int | None = None, stop: threading.Event | None = None
+) -> RunSummary:
+    """Process pending jobs until none is left, `max_jobs` were run or `stop` is set."""
+    summary = RunSummary()
+    stop = stop or threading.Event()
+    while not stop.is_set() and (max_jobs is None or summary.total < max_jobs):
+        job = process_one(ctx)
+        if job is None:
+            break
+        summary.add(job)
+    return summary
+
+
+def run_forever(ctx: Context, *, poll_seconds: float, stop: threading.Event) -> RunSummary:
+    """Process jobs as they come, looking for new ones every `poll_seconds`, until `stop`."""
+    summary = RunSummary()
+    logger.info("Worker %s started; polling every %ss", ctx.worker_id, poll_seconds)
+    while not stop.is_set():
+        job = process_one(ctx)
+        if job is None:
+            stop.wait(poll_seconds)
+        else:
+            summary.add(job)
+    logger.info("Worker %s stopped after %s jobs", ctx.worker_id, summary.total)
+    return summary
+
+
+def stop_on_signals(stop: threading.Event) -> None:
+    """SIGTERM and SIGINT ask the loop to stop after the current job instead of killing it."""
+
+    def request_stop(signum: int, _frame: object) -> None:
+        name = signal.Signals(signum).name
+        logger.info("%s received: finishing the current job, then stopping", name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)

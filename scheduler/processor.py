@@ -1,0 +1,181 @@
+"""process_one(): claim → score → publish → finish. A job's whole life, top to bottom.
+
+The cron entry, `batchscore worker` and the HTTP API all call process_one; nothing else
+processes jobs.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from batchscore.errors import InputError, LeaseLost, ModelError, NotFound
+from db.engine import in_transaction
+from db.jobs import JobRecord, claim_next_job, get_job, mark_failed, mark_processed, requeue_expired
+from model.predict import predict_chunk
+from model.registry import LoadedModel, load_model
+from model.schema import check_columns
+from scheduler.context import Context
+from scheduler.lease import LeaseKeeper
+from scheduler.reading import CsvLayout, inspect_csv, read_chunks
+from scheduler.writing import open_writer
+
+logger = logging.getLogger(__name__)
+
+UNEXPECTED_ERROR = (
+    "An unexpected error stopped the processing of this file. It has been logged for the "
+    "operator; retry the job, and if it fails again, contact the operator."
+)
+_EXAMPLES = 3  # failed rows quoted in the message of a job that fails on its error share
+
+
+@dataclass
+class _Tally:
+    rows: int = 0
+    failed: int = 0
+    examples: list[str] = field(default_factory=list)
+
+
+def process_one(ctx: Context, *, job_id: int | None = None) -> JobRecord | None:
+    """Claim the oldest pending job (or job `job_id`) and run it to the end.
+
+    Returns the job as it ended, or None when there was nothing to claim.
+    """
+    settings = ctx.settings
+    in_transaction(ctx.engine, lambda c: requeue_expired(c, settings.max_attempts))
+    job = in_transaction(
+        ctx.engine,
+        lambda c: claim_next_job(
+            c, worker_id=ctx.worker_id, lease_seconds=settings.lease_seconds, job_id=job_id
+        ),
+    )
+    if job is None:
+        return None
+    token = job.claim_token
+    assert token is not None
+    logger.info("Job %s claimed by %s (attempt %s)", job.id, ctx.worker_id, job.attempts)
+    tmp = ctx.storage.temp_output(job.id, token, job.output_format)
+    model: LoadedModel | None = None
+    try:
+        layout = inspect_csv(ctx.storage.input_path(job.input_name))
+        model = load_model(settings.model_dir, job.model_name, job.model_version)
+        check_columns(model.info, layout.columns)
+        version = model.info.version
+        with _lease(ctx, job, token, layout) as lease:
+            tally = _score(ctx, job, model, layout, tmp, lease)
+            _check_error_share(tally, settings.max_error_rows_fraction)
+            lease.check()
+        name = ctx.storage.result_name(job.id, job.original_filename, job.output_format)
+        ctx.storage.publish(tmp, name)
+        in_transaction(
+            ctx.engine,
+            lambda c: mark_processed(
+                c,
+                job.id,
+                token,
+                output_name=name,
+                model_version=version,
+                rows_total=tally.rows,
+                rows_failed=tally.failed,
+            ),
+        )
+    except (InputError, ModelError, NotFound) as exc:
+        _fail(ctx, job, token, exc.message, tmp, model)
+    except LeaseLost:
+        ctx.storage.delete(tmp)
+        logger.warning("Job %s: lease lost to another processor; result discarded", job.id)
+    except Exception:
+        logger.exception("Job %s failed unexpectedly", job.id)
+        _fail(ctx, job, token, UNEXPECTED_ERROR, tmp, model)
+    return in_transaction(ctx.engine, lambda c: get_job(c, job.id))
+
+
+def _lease(ctx: Context, job: JobRecord, token: str, layout: CsvLayout) -> LeaseKeeper:
+    return LeaseKeeper(
+        ctx.engine,
+        job.id,
+        token,
+        lease_seconds=ctx.settings.lease_seconds,
+        interval_seconds=ctx.settings.heartbeat_seconds,
+        rows_expected=layout.line_count,
+    )
+
+
+def _score(
+    ctx: Context,
+    job: JobRecord,
+    model: LoadedModel,
+    layout: CsvLayout,
+    tmp: Path,
+    lease: LeaseKeeper,
+) -> _Tally:
+    """Stream the CSV through the model into the temp result file, one bounded chunk at a time."""
+    tally = _Tally()
+    prediction, error = _result_columns(layout.columns)
+    columns = [*layout.columns, prediction, error]
+    path = ctx.storage.input_path(job.input_name)
+    with open_writer(tmp, job.output_format, columns) as writer:
+        for chunk in read_chunks(path, layout, ctx.settings.chunk_rows):
+            scored = predict_chunk(model, chunk)
+            chunk[prediction] = scored.predictions
+            chunk[error] = scored.errors
+            writer.write(chunk)
+            _count(tally, scored.errors)
+            lease.progress(tally.rows, tally.failed)
+    if tally.rows == 0:
+        raise InputError("The file has a header but no data rows.")
+    return tally
+
+
+def _count(tally: _Tally, errors: pd.Series) -> None:
+    failed = errors[errors.notna()]
+    # The reader's index runs on across chunks, so it is the data row's position in the file.
+    for position, message in failed.head(_EXAMPLES - len(tally.examples)).items():
+        tally.examples.append(f"row {int(position) + 1}: {message}")
+    tally.rows += len(errors)
+    tally.failed += len(failed)
+
+
+def _check_error_share(tally: _Tally, max_fraction: float) -> None:
+    if tally.failed / tally.rows > max_fraction:
+        raise InputError(
+            f"{tally.failed:,} of {tally.rows:,} rows ({tally.failed / tally.rows:.1%}) could not "
+            f"be scored, more than the {max_fraction:.0%} allowed (MAX_ERROR_ROWS_FRACTION). "
+            f"First problems: {'; '.join(tally.examples)}."
+        )
+
+
+def _result_columns(columns: tuple[str, ...]) -> tuple[str, str]:
+    """'prediction' and 'error', suffixed if the file already has columns of those names."""
+
+    def free(name: str) -> str:
+        candidate, n = name, 1
+        while candidate in columns:
+            n += 1
+            candidate = f"{name}_{n}"
+        return candidate
+
+    return free("prediction"), free("error")
+
+
+def _fail(
+    ctx: Context,
+    job: JobRecord,
+    token: str,
+    message: str,
+    tmp: Path,
+    model: LoadedModel | None,
+) -> None:
+    ctx.storage.delete(tmp)
+    version = model.info.version if model is not None else None
+    try:
+        in_transaction(
+            ctx.engine,
+            lambda c: mark_failed(c, job.id, token, message, model_version=version),
+        )
+        logger.info("Job %s failed: %s", job.id, message)
+    except LeaseLost:
+        logger.warning("Job %s: lease lost before its failure could be recorded", job.id)
