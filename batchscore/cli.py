@@ -75,6 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     jobs.add_argument("--status", choices=["PENDING", "IN_PROGRESS", "PROCESSED", "FAILED"])
     jobs.add_argument("--archived", action="store_true", help="include archived jobs")
     jobs.add_argument("--limit", type=int, default=50)
+    serve = command("serve", _serve, "serve the web pages and API (uvicorn)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000)
     model = command("model", _model_list, "model commands")
     model.add_argument("action", choices=["list"], help="list models and their features")
     return parser
@@ -183,6 +186,15 @@ def _jobs(args: argparse.Namespace) -> int:
             f"{job.id:>6}  {job.status.value:<11}  {rows:>9}  {job.rows_failed:>6}  {model:<12}  "
             f"{job.original_filename}  {detail}"
         )
+    return EXIT_OK
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    uvicorn.run(create_app(load_settings(args.config)), host=args.host, port=args.port)
     return EXIT_OK
 
 

@@ -359,7 +359,7 @@ def _release(where: ColumnElement[bool]) -> Any:
     return update(jobs).where(where).values(claim_token=None, worker_id=None, lease_expires_at=None)
 
 
-def _update_claimed(conn: Connection, job_id: int, claim_token: str, **values: Any) -> None:
+def _update_claimed(conn: Connection, job_id: int, claim_token: str, /, **values: Any) -> None:
     changed = conn.execute(
         update(jobs)
         .where(

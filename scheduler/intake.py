@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import BinaryIO
 
+from batchscore.config import OUTPUT_FORMATS
 from batchscore.errors import InputError
 from db.engine import in_transaction
 from db.jobs import JobRecord, create_job
@@ -15,7 +16,6 @@ from model.registry import load_model
 from model.schema import check_columns
 from scheduler.context import Context
 from scheduler.reading import inspect_csv
-from scheduler.writing import OUTPUT_FORMATS
 
 
 def submit_file(

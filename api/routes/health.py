@@ -1,0 +1,15 @@
+"""GET /health: the process is up and the database answers."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from db.engine import in_transaction
+from db.jobs import count_jobs_by_status
+
+
+def health(request: Request) -> JSONResponse:
+    """Liveness and database check, with the queue's counts by status."""
+    counts = in_transaction(request.app.state.ctx.engine, count_jobs_by_status)
+    return JSONResponse({"status": "ok", "jobs": {s.value: n for s, n in counts.items()}})

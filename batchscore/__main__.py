@@ -1,0 +1,9 @@
+"""`python -m batchscore` is the `batchscore` command."""
+
+from __future__ import annotations
+
+import sys
+
+from batchscore.cli import main
+
+sys.exit(main())

@@ -1,0 +1,101 @@
+"""Scores one chunk of raw CSV text: parses the features, predicts the good rows, explains the rest.
+
+Vectorised throughout: a chunk is tens of thousands of rows, so there are no per-row loops.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from batchscore.errors import ModelError
+from model.registry import LoadedModel
+from model.schema import check_columns
+
+_MAX_SHOWN_CHARS = 40  # a cell quoted in an error message is cut to this length
+_NON_FINITE_WORDS = ("nan", "inf", "infinity")
+
+_Mask = npt.NDArray[np.bool_]
+_Objects = npt.NDArray[np.object_]
+
+
+@dataclass(frozen=True)
+class Scored:
+    """The result of scoring one chunk, aligned with the chunk's index."""
+
+    predictions: pd.Series  # object dtype: str labels or Python floats; None for unscored rows
+    errors: pd.Series  # object dtype: None for scored rows, else why the row was not scored
+
+
+def predict_chunk(model: LoadedModel, frame: pd.DataFrame) -> Scored:
+    """Score every row of `frame` whose features all parse as finite numbers.
+
+    `frame` holds raw CSV text (str cells, '' when empty) with stripped column names; extra
+    columns are ignored. Raises InputError if a feature column is missing and ModelError if
+    the estimator fails.
+    """
+    info = model.info
+    check_columns(info, list(frame.columns))
+    row_count = len(frame)
+    values: dict[str, npt.NDArray[np.float64]] = {}
+    errors: _Objects = np.full(row_count, None, dtype=object)
+    bad: _Mask = np.zeros(row_count, dtype=bool)
+    for feature in info.features:
+        values[feature], messages, feature_bad = _parse_feature(feature, frame[feature])
+        errors = _joined(errors, bad, messages, feature_bad)
+        bad |= feature_bad
+    good = ~bad
+    predictions: _Objects = np.full(row_count, None, dtype=object)
+    if good.any():
+        table = pd.DataFrame({feature: values[feature][good] for feature in info.features})
+        predictions[good] = _predict(model, table)
+    return Scored(
+        predictions=pd.Series(predictions, index=frame.index, dtype=object),
+        errors=pd.Series(errors, index=frame.index, dtype=object),
+    )
+
+
+def _parse_feature(
+    feature: str, raw: pd.Series
+) -> tuple[npt.NDArray[np.float64], _Objects, _Mask]:
+    """Return the column as floats, a message per bad cell (None elsewhere) and the bad mask."""
+    numbers = _to_floats(raw)
+    bad = ~np.isfinite(numbers)
+    messages: _Objects = np.full(len(raw), None, dtype=object)
+    if not bad.any():
+        return numbers, messages, bad
+    # String work is slow on python-backed str columns, so only the failed cells get it.
+    text = raw[bad].fillna("").astype(str).str.strip()
+    numbers[bad] = _to_floats(text)
+    bad[bad] = ~np.isfinite(numbers[bad])
+    text = text[~np.isfinite(numbers[text.index.get_indexer_for(text.index)])]
+    return numbers, messages, bad
+
+
+def _joined(errors: _Objects, bad: _Mask, messages: _Objects, feature_bad: _Mask) -> _Objects:
+    """Append this feature's messages to the rows' earlier ones, '; '-separated."""
+    both = bad & feature_bad
+    first = ~bad & feature_bad
+    errors[both] = errors[both] + "; " + messages[both]
+    errors[first] = messages[first]
+    return errors
+
+
+def _predict(model: LoadedModel, table: pd.DataFrame) -> _Objects:
+    """Predict in one call; labels become str and regression values Python floats."""
+    estimator = model.estimator
+    # Named columns only for estimators fitted with names: sklearn warns on any mismatch.
+    features = table if hasattr(estimator, "feature_names_in_") else table.to_numpy()
+    try:
+        raw = np.asarray(estimator.predict(features))
+    except Exception as exc:  # any failure inside the estimator is a model problem for the job
+        info = model.info
+        raise ModelError(f"Model {info.name} v{info.version} failed to predict: {exc}") from exc
+    if raw.shape != (len(table),):
+        raise ModelError(f"Model {model.info.name} returned predictions of shape {raw.shape}.")
+    if model.info.task == "classification":
+        return raw.astype(str).astype(object)
+    return raw.astype(np.float64).astype(object)

@@ -1,0 +1,397 @@
+"""Model folders on disk: MODEL_DIR/<name>/<version>/model.skops + model.json.
+
+Lists, loads and saves them. Loading never unpickles: artifacts are skops files and only
+classes from scikit-learn, NumPy and SciPy are trusted.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+
+import sklearn
+import skops.io
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
+
+from batchscore.errors import ModelError, NotFound
+
+logger = logging.getLogger(__name__)
+
+_ARTIFACT_FILE = "model.skops"
+_METADATA_FILE = "model.json"
+_TASKS = ("classification", "regression")
+
+_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_VERSION_PATTERN = re.compile(r"[1-9][0-9]{0,8}")
+# Types outside skops' own safe list are trusted only when they are classes from these packages.
+_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.")
+_SAVE_ATTEMPTS = 5  # another writer may take the same version number between listing and rename
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What model.json says about one model version."""
+
+    name: str
+    version: int
+    task: str  # "classification" or "regression"
+    features: tuple[str, ...]  # input column names, in the order the estimator expects
+    target: str  # the column the model predicts
+    classes: tuple[str, ...] | None  # class labels as strings; None for regressors
+    metrics: dict[str, float]  # held-out scores, e.g. {"accuracy": 0.97}
+    created_at: str  # ISO 8601, UTC
+    training_rows: int  # rows in the training table, before any held-out split
+    training_data_sha256: str  # of the training table's bytes
+    sklearn_version: str  # scikit-learn version that fitted the estimator
+
+    def to_json(self) -> dict[str, object]:
+        """Return the model.json content (lists instead of tuples)."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "task": self.task,
+            "features": list(self.features),
+            "target": self.target,
+            "classes": None if self.classes is None else list(self.classes),
+            "metrics": dict(self.metrics),
+            "created_at": self.created_at,
+            "training_rows": self.training_rows,
+            "training_data_sha256": self.training_data_sha256,
+            "sklearn_version": self.sklearn_version,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> ModelInfo:
+        """Build from model.json content; ModelError names the first bad or missing field."""
+        if not isinstance(data, dict):
+            raise ModelError("it must hold a JSON object")
+        task = _field(data, "task", str)
+        if task not in _TASKS:
+            raise ModelError(f"field 'task' must be one of {', '.join(_TASKS)}")
+        return cls(
+            name=_checked_name(_field(data, "name", str)),
+            version=_positive(data, "version", minimum=1),
+            task=task,
+            features=_features(_string_list(data, "features")),
+            target=_field(data, "target", str),
+            classes=_classes(data, task),
+            metrics=_metrics(data),
+            created_at=_field(data, "created_at", str),
+            training_rows=_positive(data, "training_rows", minimum=0),
+            training_data_sha256=_field(data, "training_data_sha256", str),
+            sklearn_version=_field(data, "sklearn_version", str),
+        )
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model version ready to predict."""
+
+    info: ModelInfo
+    estimator: BaseEstimator
+
+
+def list_models(model_dir: Path) -> list[ModelInfo]:
+    """Return the latest version of each model, sorted by name; [] if the folder is missing.
+
+    A model whose latest model.json is unreadable is left out and logged.
+    """
+    infos = []
+    for name in _model_names(model_dir):
+        folder = model_dir / name / str(_versions(model_dir / name)[-1])
+        try:
+            infos.append(_read_info(folder, name))
+        except ModelError as exc:
+            logger.warning("Skipping model %r: %s", name, exc.message)
+    return infos
+
+
+def load_model(model_dir: Path, name: str, version: int | None = None) -> LoadedModel:
+    """Load one version of a model (None = the highest).
+
+    Raises NotFound for an unknown name or version and ModelError when the folder's
+    artifact or metadata is missing, corrupt or holds untrusted types.
+    """
+    _checked_name(name)
+    versions = _versions(model_dir / name)
+    if not versions:
+        available = ", ".join(_model_names(model_dir)) or "none"
+        raise NotFound(f"Model '{name}' not found. Available models: {available}.")
+    if version is None:
+        version = versions[-1]
+    elif version not in versions:
+        listed = ", ".join(str(v) for v in versions)
+        raise NotFound(f"Model '{name}' version {version} not found. Available versions: {listed}.")
+    folder = model_dir / name / str(version)
+    info = _read_info(folder, name)
+    if info.version != version:
+        raise ModelError(f"{folder / _METADATA_FILE} says version {info.version}, not {version}.")
+    return LoadedModel(info=info, estimator=_read_estimator(folder))
+
+
+def save_model(
+    model_dir: Path,
+    name: str,
+    estimator: BaseEstimator,
+    *,
+    task: str,
+    features: Sequence[str],
+    target: str,
+    metrics: dict[str, float],
+    training_rows: int,
+    training_data_sha256: str,
+) -> ModelInfo:
+    """Save a fitted estimator as the next version of `name` and return its metadata.
+
+    The version folder appears whole or not at all: it is built in a temporary folder and
+    renamed into place. Raises ModelError for a bad name, an unfitted estimator, features that
+    do not match it, or an artifact that load_model would refuse.
+    """
+    base = ModelInfo(
+        name=_checked_name(name),
+        version=1,
+        task=task,
+        features=tuple(features),
+        target=target,
+        classes=_estimator_classes(estimator) if task == "classification" else None,
+        metrics={key: float(value) for key, value in metrics.items()},
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        training_rows=training_rows,
+        training_data_sha256=training_data_sha256,
+        sklearn_version=sklearn.__version__,
+    )
+    try:  # a saved model.json must pass the same checks load_model applies
+        ModelInfo.from_json(base.to_json())
+    except ModelError as exc:
+        raise ModelError(f"Cannot save model '{name}': {exc.message}.") from exc
+    _check_estimator(estimator, base)
+    name_dir = model_dir / name
+    name_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=name_dir))
+    try:
+        _write_artifact(tmp / _ARTIFACT_FILE, estimator, name)
+        return _publish(tmp, name_dir, base)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _publish(tmp: Path, name_dir: Path, base: ModelInfo) -> ModelInfo:
+    """Write model.json for the next free version and rename `tmp` to that version's folder."""
+    for _ in range(_SAVE_ATTEMPTS):
+        info = replace(base, version=max(_versions(name_dir), default=0) + 1)
+        text = json.dumps(info.to_json(), indent=2) + "\n"
+        (tmp / _METADATA_FILE).write_text(text, encoding="utf-8")
+        target = name_dir / str(info.version)
+        try:
+            os.rename(tmp, target)
+        except OSError:
+            if not target.exists():
+                raise
+            continue  # a concurrent save took this version; try the next one
+        logger.info("Saved model %s v%d in %s", info.name, info.version, target)
+        return info
+    raise ModelError(f"Could not save model '{base.name}': {name_dir} keeps changing under us.")
+
+
+def _write_artifact(path: Path, estimator: BaseEstimator, name: str) -> None:
+    try:
+        skops.io.dump(estimator, path)
+    except Exception as exc:  # skops raises many types for objects it cannot persist
+        raise ModelError(f"Could not save model '{name}' in skops format: {exc}") from exc
+    refused = _refused_types(skops.io.get_untrusted_types(file=path))
+    if refused:
+        raise ModelError(
+            f"Could not save model '{name}': it contains types that load_model would refuse "
+            f"({', '.join(refused)}). Use plain scikit-learn, NumPy and SciPy objects."
+        )
+
+
+def _read_info(folder: Path, name: str) -> ModelInfo:
+    path = folder / _METADATA_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelError(
+            f"Model folder {folder} has no {_METADATA_FILE}. Re-save the model."
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{path} is not readable JSON ({exc}). Re-save the model.") from exc
+    try:
+        info = ModelInfo.from_json(data)
+    except ModelError as exc:
+        raise ModelError(f"{path} is invalid: {exc.message}. Re-save the model.") from exc
+    if info.name != name:
+        raise ModelError(f"{path} says the model is '{info.name}', but its folder is '{name}'.")
+    return info
+
+
+def _read_estimator(folder: Path) -> BaseEstimator:
+    path = folder / _ARTIFACT_FILE
+    if not path.is_file():
+        raise ModelError(f"Model folder {folder} has no {_ARTIFACT_FILE}. Re-save the model.")
+    try:
+        untrusted = skops.io.get_untrusted_types(file=path)
+    except Exception as exc:  # a damaged zip or schema can fail in many ways; none is our bug
+        raise ModelError(f"{path} is corrupt or not a skops file ({exc}). Re-save it.") from exc
+    refused = _refused_types(untrusted)
+    if refused:
+        raise ModelError(
+            f"{path} contains untrusted types: {', '.join(refused)}. It was not loaded; only "
+            "scikit-learn, NumPy and SciPy classes are trusted. Re-save it from plain scikit-learn."
+        )
+    try:
+        estimator = skops.io.load(path, trusted=untrusted)
+    except Exception as exc:  # every type was vetted above, so this is damage or a version clash
+        raise ModelError(f"{path} could not be loaded ({exc}). Re-save it.") from exc
+    if not isinstance(estimator, BaseEstimator) or not hasattr(estimator, "predict"):
+        kind = type(estimator).__name__
+        raise ModelError(f"{path} holds a {kind}, not a scikit-learn estimator. Re-save it.")
+    return estimator
+
+
+def _refused_types(untrusted: Sequence[str]) -> list[str]:
+    """Return the types among skops' untrusted list that we do not accept."""
+    return [name for name in untrusted if not _is_trusted_class(name)]
+
+
+def _is_trusted_class(qualified_name: str) -> bool:
+    # Only classes: a function from an allowed package (numpy.load, say) could be called by
+    # the loader with arguments taken from the file. Dunder modules such as
+    # numpy.f2py.__main__ run code on import, so they are never imported here.
+    if not qualified_name.startswith(_TRUSTED_PREFIXES) or "__" in qualified_name:
+        return False
+    module_name, _, attribute = qualified_name.rpartition(".")
+    try:
+        found = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError):
+        return False
+    return isinstance(found, type)
+
+
+def _check_estimator(estimator: BaseEstimator, info: ModelInfo) -> None:
+    if not isinstance(estimator, BaseEstimator) or not hasattr(estimator, "predict"):
+        raise ModelError(f"Model '{info.name}': {type(estimator).__name__} cannot predict.")
+    try:
+        check_is_fitted(estimator)
+    except NotFittedError as exc:
+        raise ModelError(f"Model '{info.name}': the estimator is not fitted.") from exc
+    fitted_names = getattr(estimator, "feature_names_in_", None)
+    if fitted_names is not None and tuple(str(n) for n in fitted_names) != info.features:
+        raise ModelError(
+            f"Model '{info.name}': features {', '.join(info.features)} differ from the columns "
+            f"the estimator was fitted on ({', '.join(str(n) for n in fitted_names)})."
+        )
+    fitted_count = getattr(estimator, "n_features_in_", len(info.features))
+    if fitted_count != len(info.features):
+        raise ModelError(
+            f"Model '{info.name}': {len(info.features)} features given, "
+            f"but the estimator was fitted on {fitted_count}."
+        )
+
+
+def _estimator_classes(estimator: BaseEstimator) -> tuple[str, ...]:
+    classes = getattr(estimator, "classes_", None)
+    if classes is None:
+        raise ModelError("A classification model must be a fitted classifier with classes_.")
+    return tuple(str(label) for label in classes)
+
+
+def _model_names(model_dir: Path) -> list[str]:
+    """Names of the model folders that hold at least one version, sorted."""
+    if not model_dir.is_dir():
+        return []
+    return sorted(
+        path.name
+        for path in model_dir.iterdir()
+        if _NAME_PATTERN.fullmatch(path.name) and _versions(path)
+    )
+
+
+def _versions(name_dir: Path) -> list[int]:
+    """Version numbers present under a model folder, ascending; temp folders are ignored."""
+    if not name_dir.is_dir():
+        return []
+    return sorted(
+        int(path.name)
+        for path in name_dir.iterdir()
+        if _VERSION_PATTERN.fullmatch(path.name) and path.is_dir()
+    )
+
+
+def _checked_name(name: str) -> str:
+    if not isinstance(name, str) or not _NAME_PATTERN.fullmatch(name):
+        raise ModelError(
+            f"Invalid model name {name!r}: use 1-64 letters, digits, '_', '.' or '-', "
+            "starting with a letter or digit."
+        )
+    return name
+
+
+def _field(data: dict[str, object], key: str, kind: type[_T]) -> _T:
+    if key not in data:
+        raise ModelError(f"field '{key}' is missing")
+    value = data[key]
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise ModelError(f"field '{key}' must be a {kind.__name__}, not {type(value).__name__}")
+    return value
+
+
+def _positive(data: dict[str, object], key: str, *, minimum: int) -> int:
+    value = _field(data, key, int)
+    if value < minimum:
+        raise ModelError(f"field '{key}' must be at least {minimum}")
+    return value
+
+
+def _string_list(data: dict[str, object], key: str) -> tuple[str, ...]:
+    values = _field(data, key, list)
+    if not all(isinstance(value, str) for value in values):
+        raise ModelError(f"field '{key}' must be a list of strings")
+    return tuple(values)
+
+
+def _features(features: tuple[str, ...]) -> tuple[str, ...]:
+    if not features:
+        raise ModelError("field 'features' must name at least one column")
+    if len(set(features)) != len(features):
+        raise ModelError("field 'features' names a column twice")
+    if any(not feature or feature != feature.strip() for feature in features):
+        raise ModelError("field 'features' has an empty name or one with surrounding spaces")
+    return features
+
+
+def _classes(data: dict[str, object], task: str) -> tuple[str, ...] | None:
+    if task == "regression":
+        if data.get("classes") is not None:
+            raise ModelError("field 'classes' must be null for a regression model")
+        return None
+    classes = _string_list(data, "classes")
+    if not classes:
+        raise ModelError("field 'classes' must list at least one class")
+    return classes
+
+
+def _metrics(data: dict[str, object]) -> dict[str, float]:
+    metrics = _field(data, "metrics", dict)
+    for key, value in metrics.items():
+        if (
+            not isinstance(key, str)
+            or isinstance(value, bool)
+            or not isinstance(value, int | float)
+        ):
+            raise ModelError("field 'metrics' must map names to numbers")
+    return {key: float(value) for key, value in metrics.items()}

@@ -1,0 +1,97 @@
+"""Shared fixtures: real settings, a real database (SQLite file per test, or MariaDB when
+BATCHSCORE_TEST_DATABASE_URL is set), real folders in tmp_path, the real demo model."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from batchscore.config import Secret, Settings
+from db import migrate
+from db.engine import Engine, in_transaction, make_engine
+from db.tables import metadata
+from model.train import train_demo_model
+from scheduler.context import Context
+
+MARIADB_URL = os.environ.get("BATCHSCORE_TEST_DATABASE_URL", "")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    skip = pytest.mark.skip(reason="needs MariaDB: set BATCHSCORE_TEST_DATABASE_URL")
+    for item in items:
+        if "mariadb" in item.keywords and not MARIADB_URL:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No BATCHSCORE_* variable of the developer's shell leaks into a test."""
+    for key in list(os.environ):
+        if key.startswith("BATCHSCORE_") and key != "BATCHSCORE_TEST_DATABASE_URL":
+            monkeypatch.delenv(key)
+
+
+@pytest.fixture(scope="session")
+def demo_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real demo model, trained once per session; tests must not change it."""
+    path = tmp_path_factory.mktemp("models")
+    train_demo_model(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def _mariadb_schema() -> Iterator[Engine | None]:
+    if not MARIADB_URL:
+        yield None
+        return
+    engine = make_engine(MARIADB_URL)
+    migrate.downgrade(engine, "base")
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def database_url(tmp_path: Path, _mariadb_schema: Engine | None) -> str:
+    """A URL to an empty, migrated database."""
+    if _mariadb_schema is None:
+        url = f"sqlite:///{tmp_path / 'batchscore.db'}"
+        engine = make_engine(url)
+        migrate.upgrade(engine)
+        engine.dispose()
+        return url
+
+    def empty_tables(conn: object) -> None:
+        for table in reversed(metadata.sorted_tables):
+            conn.execute(table.delete())  # type: ignore[attr-defined]
+
+    in_transaction(_mariadb_schema, empty_tables)
+    return MARIADB_URL
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str, demo_model_dir: Path) -> Settings:
+    return Settings(
+        database_url=Secret(database_url),
+        input_dir=tmp_path / "input",
+        output_dir=tmp_path / "output",
+        model_dir=demo_model_dir,
+        lease_seconds=5.0,
+        chunk_rows=1000,
+    )
+
+
+@pytest.fixture
+def ctx(settings: Settings) -> Iterator[Context]:
+    context = Context.from_settings(settings)
+    context.storage.create_folders()
+    yield context
+    context.engine.dispose()
+
+
+@pytest.fixture
+def engine(ctx: Context) -> Engine:
+    return ctx.engine
