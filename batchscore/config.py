@@ -109,7 +109,7 @@ _KEYS: dict[str, tuple[str, Callable[[str], object], str]] = {
 }
 _DIRS = {"INPUT_DIR": "data/input", "OUTPUT_DIR": "data/output", "MODEL_DIR": "data/models"}
 _DB_KEYS = ("DB_URL", "HOST", "PORT", "USER", "PASSWORD", "DBNAME")
-KNOWN_KEYS = (*_DB_KEYS, *_DIRS, *_KEYS, "CONFIG")
+KNOWN_KEYS = (*_DB_KEYS, *_DIRS, *_KEYS)
 
 
 def load_settings(path: Path | None = None, environ: Mapping[str, str] = os.environ) -> Settings:

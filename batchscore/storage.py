@@ -82,6 +82,14 @@ class Storage:
         """A hidden name per claim: two attempts on one job never write the same temp file."""
         return self.output_dir / f".job-{job_id}-{claim_token[:8]}.{output_format}.part"
 
+    def remove_temp_outputs(self, job_id: int) -> None:
+        """Delete temp files left by earlier attempts at this job (a processor killed mid-way).
+
+        Safe even if that processor is alive but frozen: it keeps writing to the unlinked file,
+        its rename then fails, and its claim is already void.
+        """
+        self.delete(*self.output_dir.glob(f".job-{job_id}-*.part"))
+
     def publish(self, tmp: Path, name: str) -> Path:
         """Rename a finished, fsync'd temp file to its final name: never seen half-done."""
         final = self.output_path(name)

@@ -58,21 +58,39 @@ def predict_chunk(model: LoadedModel, frame: pd.DataFrame) -> Scored:
     )
 
 
-def _parse_feature(
-    feature: str, raw: pd.Series
-) -> tuple[npt.NDArray[np.float64], _Objects, _Mask]:
+def _parse_feature(feature: str, raw: pd.Series) -> tuple[npt.NDArray[np.float64], _Objects, _Mask]:
     """Return the column as floats, a message per bad cell (None elsewhere) and the bad mask."""
     numbers = _to_floats(raw)
-    bad = ~np.isfinite(numbers)
     messages: _Objects = np.full(len(raw), None, dtype=object)
-    if not bad.any():
-        return numbers, messages, bad
-    # String work is slow on python-backed str columns, so only the failed cells get it.
-    text = raw[bad].fillna("").astype(str).str.strip()
-    numbers[bad] = _to_floats(text)
-    bad[bad] = ~np.isfinite(numbers[bad])
-    text = text[~np.isfinite(numbers[text.index.get_indexer_for(text.index)])]
-    return numbers, messages, bad
+    failed = np.flatnonzero(~np.isfinite(numbers))
+    if failed.size:
+        # String methods are slow on python-backed str columns, so only failed cells get them.
+        text = raw.iloc[failed].fillna("").astype(str).str.strip()
+        numbers[failed] = _to_floats(text)
+        still_bad = ~np.isfinite(numbers[failed])
+        failed = failed[still_bad]
+        messages[failed] = _messages(feature, text[still_bad], numbers[failed])
+    return numbers, messages, ~np.isfinite(numbers)
+
+
+def _messages(feature: str, text: pd.Series, numbers: npt.NDArray[np.float64]) -> _Objects:
+    """Say why each of these stripped cells is not a usable number."""
+    empty = (text == "").to_numpy(dtype=bool)
+    spelled_non_finite = text.str.lower().str.lstrip("+-").isin(_NON_FINITE_WORDS)
+    non_finite = ~empty & (np.isinf(numbers) | spelled_non_finite.to_numpy(dtype=bool))
+    not_number = ~empty & ~non_finite
+    shown = text.str.slice(0, _MAX_SHOWN_CHARS).to_numpy(dtype=object)
+    messages: _Objects = np.full(len(text), None, dtype=object)
+    messages[empty] = f"{feature} is empty"
+    messages[non_finite] = f"{feature}: '" + shown[non_finite] + "' is not a finite number"
+    messages[not_number] = f"{feature}: '" + shown[not_number] + "' is not a number"
+    return messages
+
+
+def _to_floats(values: pd.Series) -> npt.NDArray[np.float64]:
+    """Parse to float64, NaN where a value is not a number (copied: pandas arrays are read-only)."""
+    parsed = pd.to_numeric(values, errors="coerce")
+    return parsed.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
 
 
 def _joined(errors: _Objects, bad: _Mask, messages: _Objects, feature_bad: _Mask) -> _Objects:

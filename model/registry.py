@@ -12,7 +12,7 @@ import logging
 import os
 import re
 import shutil
-import tempfile
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -181,7 +181,9 @@ def save_model(
     _check_estimator(estimator, base)
     name_dir = model_dir / name
     name_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=name_dir))
+    # Not tempfile.mkdtemp: its 0700 mode would lock out a server running as another user.
+    tmp = name_dir / f".tmp-{uuid.uuid4().hex}"
+    tmp.mkdir()
     try:
         _write_artifact(tmp / _ARTIFACT_FILE, estimator, name)
         return _publish(tmp, name_dir, base)
@@ -346,7 +348,9 @@ def _field(data: dict[str, object], key: str, kind: type[_T]) -> _T:
         raise ModelError(f"field '{key}' is missing")
     value = data[key]
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        raise ModelError(f"field '{key}' must be a {kind.__name__}, not {type(value).__name__}")
+        raise ModelError(
+            f"field '{key}' must be of type {kind.__name__}, not {type(value).__name__}"
+        )
     return value
 
 

@@ -29,6 +29,10 @@ UNEXPECTED_ERROR = (
     "An unexpected error stopped the processing of this file. It has been logged for the "
     "operator; retry the job, and if it fails again, contact the operator."
 )
+FILE_ERROR = (
+    "A file could not be written or read ({reason}). Ask the operator to check the disk space "
+    "and permissions of the data folders, then retry."
+)
 _EXAMPLES = 3  # failed rows quoted in the message of a job that fails on its error share
 
 
@@ -57,6 +61,7 @@ def process_one(ctx: Context, *, job_id: int | None = None) -> JobRecord | None:
     token = job.claim_token
     assert token is not None
     logger.info("Job %s claimed by %s (attempt %s)", job.id, ctx.worker_id, job.attempts)
+    ctx.storage.remove_temp_outputs(job.id)
     tmp = ctx.storage.temp_output(job.id, token, job.output_format)
     model: LoadedModel | None = None
     try:
@@ -84,6 +89,9 @@ def process_one(ctx: Context, *, job_id: int | None = None) -> JobRecord | None:
         )
     except (InputError, ModelError, NotFound) as exc:
         _fail(ctx, job, token, exc.message, tmp, model)
+    except OSError as exc:  # disk full, folder gone or not writable: the operator must act
+        logger.exception("Job %s: file system error", job.id)
+        _fail(ctx, job, token, FILE_ERROR.format(reason=exc.strerror or exc), tmp, model)
     except LeaseLost:
         ctx.storage.delete(tmp)
         logger.warning("Job %s: lease lost to another processor; result discarded", job.id)
@@ -177,5 +185,8 @@ def _fail(
             lambda c: mark_failed(c, job.id, token, message, model_version=version),
         )
         logger.info("Job %s failed: %s", job.id, message)
+    except OSError as exc:  # disk full, folder gone or not writable: the operator must act
+        logger.exception("Job %s: file system error", job.id)
+        _fail(ctx, job, token, FILE_ERROR.format(reason=exc.strerror or exc), tmp, model)
     except LeaseLost:
         logger.warning("Job %s: lease lost before its failure could be recorded", job.id)

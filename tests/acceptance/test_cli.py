@@ -1,0 +1,126 @@
+"""The README's path for a new user: init, submit, process, list, through the real command."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import openpyxl
+import pytest
+from conftest import Cli
+from factories import write_csv
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "iris.csv"
+
+
+def read_xlsx(path: Path) -> list[tuple[object, ...]]:
+    workbook = openpyxl.load_workbook(path, read_only=True)
+    try:
+        return list(workbook.active.iter_rows(values_only=True))  # type: ignore[union-attr]
+    finally:
+        workbook.close()
+
+
+def test_submit_then_process_writes_xlsx_with_predictions(cli: Cli, tmp_path: Path) -> None:
+    submitted = cli.run("submit", str(EXAMPLE))
+    assert re.fullmatch(r"Job \d+ queued: iris.csv \(model iris\)\n", submitted.stdout)
+    processed = cli.run("process")
+    assert "PROCESSED: 150 rows, 0 with errors" in processed.stdout
+    result = Path(processed.stdout.strip().split("→ ")[1])
+    rows = read_xlsx(result)
+    header = EXAMPLE.read_text().splitlines()[0].split(",")
+    assert list(rows[0]) == [*header, "prediction", "error"]
+    assert len(rows) == 151
+    species, predicted = header.index("species"), header.index("species") + 1
+    accuracy = sum(r[species] == r[predicted] for r in rows[1:]) / 150
+    assert accuracy > 0.9
+
+
+def test_process_exits_3_when_nothing_is_pending(cli: Cli) -> None:
+    result = cli.run("process", check=False)
+    assert (result.returncode, result.stdout.strip()) == (3, "No pending job.")
+
+
+def test_submit_refuses_file_missing_a_feature(cli: Cli, tmp_path: Path) -> None:
+    bad = write_csv(tmp_path / "bad.csv", "sepal_length,sepal_width\n1,2\n")
+    result = cli.run("submit", str(bad), check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "error: Missing column(s) petal_length, petal_width. Model iris v1 needs: sepal_length, "
+        "sepal_width, petal_length, petal_width. The file has: sepal_length, sepal_width."
+    )
+    assert "No jobs" not in cli.run("jobs").stdout
+    assert len(cli.run("jobs").stdout.splitlines()) == 1  # header only: nothing was queued
+
+
+def test_submit_of_missing_file_says_so(cli: Cli, tmp_path: Path) -> None:
+    result = cli.run("submit", str(tmp_path / "nope.csv"), check=False)
+    assert result.returncode == 1
+    assert (
+        result.stderr.strip()
+        == f"error: Cannot open {tmp_path / 'nope.csv'}: No such file or directory."
+    )
+
+
+def test_failed_job_exits_1_with_reason(cli: Cli, tmp_path: Path) -> None:
+    rows = "".join("5.1,3.5,1.4,0.2\n" if i % 2 else "x,3.5,1.4,0.2\n" for i in range(10))
+    cli.run(
+        "submit",
+        str(
+            write_csv(
+                tmp_path / "half.csv", "sepal_length,sepal_width,petal_length,petal_width\n" + rows
+            )
+        ),
+    )
+    result = cli.run("process", check=False)
+    assert result.returncode == 1
+    assert "FAILED: 5 of 10 rows (50.0%) could not be scored" in result.stdout
+
+
+def test_jobs_lists_status_and_result(cli: Cli) -> None:
+    cli.run("submit", str(EXAMPLE))
+    cli.run("process-all")
+    lines = cli.run("jobs").stdout.splitlines()
+    job_id, *columns = lines[1].split()[:4]
+    assert columns == ["PROCESSED", "150", "0"]
+    assert lines[1].endswith(f"iris.csv  job-{job_id}-iris.xlsx")
+
+
+def test_bad_config_value_is_named(cli: Cli) -> None:
+    cli.config.write_text(cli.config.read_text() + "LEASE_SECONDS=soon\n")
+    result = cli.run("jobs", check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "configuration error: Config key LEASE_SECONDS = 'soon' is invalid: "
+        "expected a positive number of seconds."
+    )
+
+
+@pytest.mark.libreoffice
+def test_result_opens_in_libreoffice(cli: Cli, tmp_path: Path) -> None:
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if soffice is None:
+        pytest.skip("LibreOffice is not installed")
+    cli.run("submit", str(EXAMPLE))
+    result = Path(cli.run("process").stdout.strip().split("→ ")[1])
+    subprocess.run(
+        [
+            soffice,
+            f"-env:UserInstallation=file://{tmp_path}/lo",
+            "--headless",
+            "--convert-to",
+            "csv",
+            "--outdir",
+            str(tmp_path),
+            str(result),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
+    lines = (tmp_path / result.with_suffix(".csv").name).read_text().splitlines()
+    assert lines[0] == EXAMPLE.read_text().splitlines()[0] + ",prediction,error"
+    assert len(lines) == 151
+    assert lines[1].startswith("5.1,3.5,1.4,0.2,setosa,setosa")

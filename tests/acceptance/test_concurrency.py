@@ -1,0 +1,135 @@
+"""Several real processor processes at once, killed and stopped: nothing lost, nothing run twice."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import openpyxl
+import pytest
+from conftest import Cli, wait_all, write_config
+from factories import IRIS_ROW, csv_text, iris_csv, submit
+
+from batchscore.config import Settings
+from db.engine import in_transaction
+from db.jobs import JobRecord, JobStatus, get_job, list_attempts, list_jobs
+from scheduler.context import Context
+
+pytestmark = pytest.mark.slow
+CRONTAB = Path(__file__).parents[2] / "crontab.txt"
+
+
+def all_jobs(ctx: Context) -> list[JobRecord]:
+    return in_transaction(ctx.engine, lambda c: list_jobs(c, limit=10_000))
+
+
+def wait_for(predicate: object, timeout: float = 60, interval: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(interval)
+
+
+def sheet_rows(path: Path) -> int:
+    workbook = openpyxl.load_workbook(path, read_only=True)
+    try:
+        return sum(1 for _ in workbook.active.iter_rows())  # type: ignore[union-attr]
+    finally:
+        workbook.close()
+
+
+def assert_each_processed_exactly_once(ctx: Context, jobs: list[JobRecord]) -> None:
+    for job in jobs:
+        assert job.status is JobStatus.PROCESSED, (job.id, job.status, job.error_message)
+        attempts = in_transaction(ctx.engine, lambda c, j=job: list_attempts(c, j.id))
+        assert [a.outcome for a in attempts] == ["PROCESSED"], (job.id, attempts)
+
+
+def test_four_processors_process_200_jobs_exactly_once(ctx: Context, cli: Cli) -> None:
+    for i in range(200):
+        submit(ctx, iris_csv(1 + i % 5), f"file{i}.csv")
+    processes = [cli.start("process-all") for _ in range(4)]
+    assert wait_all(processes) == [0, 0, 0, 0]
+    jobs = all_jobs(ctx)
+    assert len(jobs) == 200
+    assert_each_processed_exactly_once(ctx, jobs)
+    outputs = sorted(p.name for p in ctx.settings.output_dir.iterdir())
+    assert outputs == sorted(j.output_name for j in jobs)  # 200 results, no temp files left
+    for job in jobs:
+        assert sheet_rows(ctx.storage.output_path(job.output_name)) == 1 + job.rows_total  # type: ignore[arg-type,operator]
+    workers = {
+        a.worker_id
+        for j in jobs
+        for a in in_transaction(ctx.engine, lambda c, j=j: list_attempts(c, j.id))
+    }
+    assert len(workers) > 1  # the work really was shared
+
+
+def test_overlapping_cron_runs_process_each_job_once(
+    ctx: Context, settings: Settings, tmp_path: Path
+) -> None:
+    """Three copies of crontab.txt's own command at once, as when one cron run overlaps the next."""
+    home = tmp_path / "home"
+    (home / "data").mkdir(parents=True)
+    os.symlink(Path(sys.prefix), home / ".venv")
+    write_config(home / "ConfigFile.properties", settings)
+    line = next(x for x in CRONTAB.read_text().splitlines() if re.match(r"^[*\d]", x))
+    command = line.split(None, 5)[5]
+    for i in range(30):
+        submit(ctx, iris_csv(2), f"cron{i}.csv")
+    env = {**os.environ, "BATCHSCORE_HOME": str(home)}
+    runs = [subprocess.Popen(["/bin/sh", "-c", command], env=env) for _ in range(3)]
+    assert wait_all(runs) == [0, 0, 0]
+    assert_each_processed_exactly_once(ctx, all_jobs(ctx))
+    assert "processed" in (home / "data" / "cron.log").read_text()
+
+
+def test_killed_processor_job_is_completed_by_the_next_after_lease_expiry(
+    ctx: Context, settings: Settings, tmp_path: Path
+) -> None:
+    rows = 200_000
+    job = submit(ctx, csv_text([IRIS_ROW] * rows), "big.csv")
+    cli = Cli(
+        write_config(tmp_path / "fast.properties", settings, LEASE_SECONDS=2, CHUNK_ROWS=2000)
+    )
+    victim = cli.start("process")
+    wait_for(lambda: in_transaction(ctx.engine, lambda c: get_job(c, job.id)).rows_done > 0)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=30)
+    killed = in_transaction(ctx.engine, lambda c: get_job(c, job.id))
+    assert killed.status is JobStatus.IN_PROGRESS and 0 < killed.rows_done < rows
+    final = ctx.storage.output_path(ctx.storage.result_name(job.id, "big.csv", "xlsx"))
+    assert not final.exists()  # only the temp file of the dead attempt exists
+    assert [p.name.startswith(".") for p in ctx.settings.output_dir.iterdir()] == [True]
+
+    assert cli.run("process", check=False).returncode == 3  # lease still live: nothing to take
+    wait_for(lambda: cli.run("process", check=False).returncode != 3, timeout=30, interval=0.5)
+    done = in_transaction(ctx.engine, lambda c: get_job(c, job.id))
+    assert (done.status, done.rows_total, done.attempts) == (JobStatus.PROCESSED, rows, 2)
+    attempts = in_transaction(ctx.engine, lambda c: list_attempts(c, job.id))
+    assert [a.outcome for a in attempts] == ["LEASE_EXPIRED", "PROCESSED"]
+    assert sheet_rows(final) == rows + 1
+    assert [p.name for p in ctx.settings.output_dir.iterdir()] == [final.name]  # temp file cleaned
+
+
+def test_worker_finishes_current_job_on_sigterm_and_takes_no_more(ctx: Context, cli: Cli) -> None:
+    first = submit(ctx, csv_text([IRIS_ROW] * 30_000), "first.csv")
+    second = submit(ctx, iris_csv(1), "second.csv")
+    worker = cli.start("worker", "--poll", "0.1")
+    wait_for(
+        lambda: (
+            in_transaction(ctx.engine, lambda c: get_job(c, first.id)).status
+            is JobStatus.IN_PROGRESS
+        )
+    )
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=120) == 0
+    assert in_transaction(ctx.engine, lambda c: get_job(c, first.id)).status is JobStatus.PROCESSED
+    assert in_transaction(ctx.engine, lambda c: get_job(c, second.id)).status is JobStatus.PENDING
+    assert "SIGTERM received" in worker.stderr.read()  # type: ignore[union-attr]

@@ -1,0 +1,224 @@
+"""process_one end to end on real files, a real database and the real demo model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openpyxl
+import pytest
+from factories import IRIS_HEADER, IRIS_ROW, add_job, csv_text, iris_csv, submit
+
+from batchscore.config import Settings
+from db.engine import in_transaction
+from db.jobs import JobRecord, JobStatus, list_attempts
+from scheduler.context import Context
+from scheduler.processor import process_one
+
+
+def rows_of(path: Path) -> list[tuple[object, ...]]:
+    workbook = openpyxl.load_workbook(path, read_only=True)
+    try:
+        return [row for sheet in workbook.worksheets for row in sheet.iter_rows(values_only=True)]
+    finally:
+        workbook.close()
+
+
+def run_one(ctx: Context) -> JobRecord:
+    job = process_one(ctx)
+    assert job is not None
+    return job
+
+
+def result_path(ctx: Context, job: JobRecord) -> Path:
+    assert job.output_name is not None
+    return ctx.storage.output_path(job.output_name)
+
+
+def test_process_one_returns_none_when_queue_is_empty(ctx: Context) -> None:
+    assert process_one(ctx) is None
+
+
+def test_processed_xlsx_is_input_table_plus_prediction(ctx: Context) -> None:
+    text = csv_text(
+        [("5.1", "3.5", "1.4", "0.2", "a"), ("6.7", "3.0", "5.2", "2.3", "b")],
+        header=(*IRIS_HEADER, "note"),
+    )
+    job = run_one(ctx) if submit(ctx, text, "flowers.csv") else None
+    assert job is not None and job.status is JobStatus.PROCESSED, job
+    assert (job.rows_total, job.rows_done, job.rows_failed, job.model_version) == (2, 2, 0, 1)
+    assert job.output_name == f"job-{job.id}-flowers.xlsx"
+    rows = rows_of(result_path(ctx, job))
+    assert rows[0] == (*IRIS_HEADER, "note", "prediction", "error")
+    assert rows[1] == (5.1, 3.5, 1.4, 0.2, "a", "setosa", None)
+    assert rows[2] == (6.7, 3.0, 5.2, 2.3, "b", "virginica", None)
+
+
+def test_processed_job_records_one_attempt(ctx: Context) -> None:
+    submit(ctx, iris_csv(3))
+    job = run_one(ctx)
+    attempts = in_transaction(ctx.engine, lambda c: list_attempts(c, job.id))
+    assert [(a.outcome, a.claim_token) for a in attempts] == [("PROCESSED", job.claim_token)]
+
+
+def test_many_chunks_keep_every_row_in_order(ctx: Context) -> None:
+    rows = [(f"{4 + i % 40 / 10:.1f}", "3.0", f"{1 + i % 50 / 10:.1f}", "1.0") for i in range(2500)]
+    submit(ctx, csv_text(rows))  # chunk_rows is 1000 in tests: three chunks
+    job = run_one(ctx)
+    out = rows_of(result_path(ctx, job))
+    assert job.rows_total == 2500 and len(out) == 2501
+    assert [r[:4] for r in out[1:]] == [tuple(float(v) for v in row) for row in rows]
+
+
+def test_csv_output_format(ctx: Context) -> None:
+    submit(ctx, iris_csv(2), output_format="csv")
+    job = run_one(ctx)
+    text = result_path(ctx, job).read_text()
+    assert text.splitlines() == [
+        "sepal_length,sepal_width,petal_length,petal_width,prediction,error",
+        "5.1,3.5,1.4,0.2,setosa,",
+        "5.1,3.5,1.4,0.2,setosa,",
+    ]
+
+
+def test_unscorable_row_is_kept_with_its_error(ctx: Context) -> None:
+    rows = [IRIS_ROW] * 9 + [("5.1", "abc", "1.4", "0.2")]
+    submit(ctx, csv_text(rows))
+    job = run_one(ctx)
+    assert job.status is JobStatus.PROCESSED
+    assert job.rows_failed == 1
+    last = rows_of(result_path(ctx, job))[-1]
+    assert last == (5.1, "abc", 1.4, 0.2, None, "sepal_width: 'abc' is not a number")
+
+
+def test_job_fails_when_too_many_rows_cannot_be_scored(ctx: Context) -> None:
+    rows = [IRIS_ROW] * 8 + [("x", "3.5", "1.4", "0.2"), ("5.1", "", "1.4", "0.2")]
+    submit(ctx, csv_text(rows))
+    job = run_one(ctx)
+    assert job.status is JobStatus.FAILED
+    assert job.error_message == (
+        "2 of 10 rows (20.0%) could not be scored, more than the 10% allowed "
+        "(MAX_ERROR_ROWS_FRACTION). First problems: row 9: sepal_length: 'x' is not a number; "
+        "row 10: sepal_width is empty."
+    )
+    assert list(ctx.settings.output_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            b"",
+            "The file is empty. A CSV file needs a header line naming its columns, then one line "
+            "per row.",
+        ),
+        (
+            b"sepal_length,sepal_width,petal_length,petal_width\n",
+            "The file has a header but no data rows.",
+        ),
+        (
+            b"sepal_length,sepal_width,petal_length\n5.1,3.5,1.4\n",
+            "Missing column(s) petal_width. Model iris v1 needs: sepal_length, sepal_width, "
+            "petal_length, petal_width. The file has: sepal_length, sepal_width, petal_length.",
+        ),
+        (
+            b"sepal_length,sepal_width,petal_length,petal_width,city\n5.1,3.5,1.4,0.2,K\xf6ln\n",
+            "Line 2 is not valid UTF-8 text (byte 0xf6). Save the file as 'CSV UTF-8' and upload "
+            "it again.",
+        ),
+        (
+            b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00binary",
+            "This file is an Excel workbook (.xlsx) or a zip archive, not CSV text. Save it as CSV "
+            "(in Excel: File → Save As → 'CSV UTF-8') and upload that file.",
+        ),
+        (
+            b"\x00\x01\x02\x03garbage\x00\xff",
+            "This file contains binary data, not CSV text. Save it as CSV (in Excel: File → Save "
+            "As → 'CSV UTF-8') and upload that file.",
+        ),
+        (
+            b"sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n5.1,3.5,1.4,0.2,9\n",
+            "Line 3 has 5 values but the header has 4 columns. A value that contains the "
+            "delimiter must be quoted.",
+        ),
+    ],
+    ids=["empty", "header-only", "missing-feature", "not-utf8", "xlsx-renamed", "binary", "ragged"],
+)
+def test_unreadable_file_fails_job_with_reason(ctx: Context, content: bytes, message: str) -> None:
+    add_job(ctx, content)
+    job = run_one(ctx)
+    assert job.status is JobStatus.FAILED
+    assert job.error_message == message
+    assert job.attempts == 1
+    assert list(ctx.settings.output_dir.iterdir()) == []  # no result, no temp file left
+
+
+def test_semicolon_delimited_file_is_scored(ctx: Context) -> None:
+    add_job(ctx, b"sepal_length;sepal_width;petal_length;petal_width\n5.1;3.5;1.4;0.2\n")
+    job = run_one(ctx)
+    assert job.status is JobStatus.PROCESSED
+    assert rows_of(result_path(ctx, job))[1] == (5.1, 3.5, 1.4, 0.2, "setosa", None)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"\xef\xbb\xbfsepal_length,sepal_width,petal_length,petal_width\r\n5.1,3.5,1.4,0.2\r\n",
+        "sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n".encode("utf-16"),
+        b"sepal_width,petal_width,sepal_length,petal_length\n3.5,0.2,5.1,1.4",  # order, no final \n
+    ],
+    ids=["bom-crlf", "utf16", "reordered"],
+)
+def test_common_csv_variants_are_scored(ctx: Context, content: bytes) -> None:
+    add_job(ctx, content)
+    job = run_one(ctx)
+    assert job.status is JobStatus.PROCESSED, job.error_message
+    assert rows_of(result_path(ctx, job))[1][-2:] == ("setosa", None)
+
+
+def test_formula_text_comes_out_as_text(ctx: Context) -> None:
+    payload = '=HYPERLINK("http://example.com","click")'
+    text = csv_text(
+        [(*IRIS_ROW, f'"{payload.replace(chr(34), chr(34) * 2)}"')], (*IRIS_HEADER, "note")
+    )
+    submit(ctx, text)
+    job = run_one(ctx)
+    workbook = openpyxl.load_workbook(result_path(ctx, job))
+    cell = workbook.active["E2"]  # type: ignore[index]
+    assert (cell.value, cell.data_type) == (payload, "s")
+
+
+def test_input_with_prediction_column_keeps_it(ctx: Context) -> None:
+    submit(ctx, csv_text([(*IRIS_ROW, "old")], (*IRIS_HEADER, "prediction")))
+    job = run_one(ctx)
+    header, row = rows_of(result_path(ctx, job))
+    assert header[-3:] == ("prediction", "prediction_2", "error")
+    assert row[-3:] == ("old", "setosa", None)
+
+
+def test_missing_model_fails_job_with_reason(ctx: Context) -> None:
+    add_job(ctx, iris_csv(1), model_name="nosuchmodel")
+    job = run_one(ctx)
+    assert job.status is JobStatus.FAILED
+    assert job.error_message is not None and "Model 'nosuchmodel' not found" in job.error_message
+
+
+def test_next_job_runs_after_a_failed_one(ctx: Context) -> None:
+    add_job(ctx, b"")
+    submit(ctx, iris_csv(1))
+    assert run_one(ctx).status is JobStatus.FAILED
+    assert run_one(ctx).status is JobStatus.PROCESSED
+
+
+def test_unwritable_output_folder_fails_job_and_keeps_input(
+    ctx: Context, settings: Settings
+) -> None:
+    job = submit(ctx, iris_csv(1))
+    settings.output_dir.rmdir()
+    settings.output_dir.write_text("not a folder")
+    done = run_one(ctx)
+    assert done.status is JobStatus.FAILED
+    assert done.error_message == (
+        "A file could not be written or read (Not a directory). Ask the operator to check the "
+        "disk space and permissions of the data folders, then retry."
+    )
+    assert ctx.storage.input_path(job.input_name).is_file()

@@ -1,0 +1,111 @@
+"""load_settings: file, environment overrides, validation, secrets, and the README table."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from batchscore.config import KNOWN_KEYS, SAMPLE_SECRET, load_settings
+from batchscore.errors import ConfigError
+
+README = Path(__file__).parents[1] / "README.md"
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_defaults_run_on_sqlite_under_the_config_folder(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path / "c.properties", ""), environ={})
+    assert str(settings.database_url) == f"sqlite:///{tmp_path / 'data' / 'batchscore.db'}"
+    assert settings.input_dir == tmp_path / "data" / "input"
+    assert settings.output_dir == tmp_path / "data" / "output"
+    assert (settings.lease_seconds, settings.max_attempts, settings.output_format) == (
+        30.0,
+        3,
+        "xlsx",
+    )
+
+
+def test_seed_mysql_keys_build_a_pymysql_url(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "c.properties", "HOST=db.local\nUSER=me\nPASSWORD=p@ss:word\nDBNAME=jobs\n"
+    )
+    url = str(load_settings(path, environ={}).database_url)
+    assert url == "mysql+pymysql://me:p%40ss%3Aword@db.local:3306/jobs?charset=utf8mb4"
+
+
+def test_db_url_wins_over_host_keys(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "c.properties", "HOST=db.local\nUSER=me\nDBNAME=x\nDB_URL=sqlite:///a.db\n"
+    )
+    assert str(load_settings(path, environ={}).database_url) == "sqlite:///a.db"
+
+
+def test_environment_overrides_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path / "c.properties", "LEASE_SECONDS=30\nINPUT_DIR=in\n")
+    settings = load_settings(
+        path, environ={"BATCHSCORE_LEASE_SECONDS": "7.5", "BATCHSCORE_INPUT_DIR": "/srv/in"}
+    )
+    assert (settings.lease_seconds, settings.input_dir) == (7.5, Path("/srv/in"))
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (
+            "MAX_ATTEMPTS=0",
+            "Config key MAX_ATTEMPTS = '0' is invalid: expected a positive integer.",
+        ),
+        (
+            "MAX_ERROR_ROWS_FRACTION=1.5",
+            "Config key MAX_ERROR_ROWS_FRACTION = '1.5' is invalid: expected a number from 0 to 1.",
+        ),
+        (
+            "OUTPUT_FORMAT=pdf",
+            "Config key OUTPUT_FORMAT = 'pdf' is invalid: expected one of xlsx, csv.",
+        ),
+        ("HOST=db.local", "HOST is set, so USER and DBNAME must be set too."),
+    ],
+)
+def test_bad_value_is_refused_with_key_and_value(tmp_path: Path, line: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path / "c.properties", line + "\n"), environ={})
+    assert info.value.message == message
+
+
+def test_missing_config_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path / "nope.properties", environ={})
+    assert info.value.message == (
+        f"Cannot read config file {tmp_path / 'nope.properties'}: No such file or directory."
+    )
+
+
+def test_production_mode_refuses_the_sample_secret(tmp_path: Path) -> None:
+    path = write(tmp_path / "c.properties", f"MODE=production\nSECRET_KEY={SAMPLE_SECRET}\n")
+    with pytest.raises(ConfigError, match="SECRET_KEY is the sample value while MODE = production"):
+        load_settings(path, environ={})
+    settings = load_settings(path, environ={"BATCHSCORE_SECRET_KEY": "x" * 40})
+    assert settings.mode == "production"
+
+
+def test_secrets_are_masked_in_repr(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "c.properties", "DB_URL=mysql+pymysql://u:hunter2@h/db\nSECRET_KEY=topsecret\n"
+    )
+    text = repr(load_settings(path, environ={}))
+    assert "hunter2" not in text and "topsecret" not in text
+
+
+def test_unknown_key_is_warned_about(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    load_settings(write(tmp_path / "c.properties", "LEASE_SECOND=5\n"), environ={})
+    assert "Unknown configuration key LEASE_SECOND is ignored" in caplog.text
+
+
+def test_readme_documents_every_key() -> None:
+    table = re.findall(r"^\| `([A-Z_]+)` \|", README.read_text(), flags=re.MULTILINE)
+    assert sorted(table) == sorted(KNOWN_KEYS)
