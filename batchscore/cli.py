@@ -30,6 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # we print our own summary
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
@@ -83,18 +84,21 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _context(args: argparse.Namespace) -> Context:
+def _context(args: argparse.Namespace, *, check_schema: bool = True) -> Context:
+    from db.migrate import check_current
     from scheduler.context import Context
 
-    return Context.from_settings(load_settings(args.config))
+    ctx = Context.from_settings(load_settings(args.config))
+    if check_schema:
+        check_current(ctx.engine)
+    return ctx
 
 
 def _init(args: argparse.Namespace) -> int:
     from db.migrate import upgrade
     from model.train import train_demo_model
 
-    ctx = _context(args)
-    ctx.storage.create_folders()
+    ctx = _context(args, check_schema=False)
     upgrade(ctx.engine)
     info = train_demo_model(ctx.settings.model_dir)
     print(f"Database ready: {ctx.engine.url.render_as_string(hide_password=True)}")
@@ -107,7 +111,7 @@ def _init(args: argparse.Namespace) -> int:
 def _db_upgrade(args: argparse.Namespace) -> int:
     from db.migrate import upgrade
 
-    ctx = _context(args)
+    ctx = _context(args, check_schema=False)
     upgrade(ctx.engine)
     print("Database schema is up to date.")
     return EXIT_OK

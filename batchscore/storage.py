@@ -6,6 +6,7 @@ can move (or be shared storage mounted elsewhere) without touching the job table
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -98,8 +99,10 @@ class Storage:
         return final
 
     def delete(self, *paths: Path) -> None:
+        """Remove files if they are there; a missing file or folder is not an error."""
         for path in paths:
-            path.unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+                path.unlink()
 
     def copy_input(self, path: Path, max_bytes: int) -> StoredInput:
         """Save a local file (the CLI's `submit`) exactly as an upload would be saved."""

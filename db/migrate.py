@@ -6,7 +6,11 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
+
+from batchscore.errors import ConfigError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -21,6 +25,19 @@ def alembic_config() -> Config:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the database schema to `revision` (idempotent)."""
     _run(engine, command.upgrade, revision)
+
+
+def check_current(engine: Engine) -> None:
+    """ConfigError unless the schema is at the latest revision: say what to run, not 'no table'."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    if current != head:
+        where = engine.url.render_as_string(hide_password=True)
+        state = "has no batchscore tables" if current is None else "has an older schema"
+        raise ConfigError(
+            f"The database {where} {state}. Run `batchscore init` (or `batchscore db upgrade`)."
+        )
 
 
 def downgrade(engine: Engine, revision: str) -> None:

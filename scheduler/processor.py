@@ -61,10 +61,10 @@ def process_one(ctx: Context, *, job_id: int | None = None) -> JobRecord | None:
     token = job.claim_token
     assert token is not None
     logger.info("Job %s claimed by %s (attempt %s)", job.id, ctx.worker_id, job.attempts)
-    ctx.storage.remove_temp_outputs(job.id)
     tmp = ctx.storage.temp_output(job.id, token, job.output_format)
     model: LoadedModel | None = None
     try:
+        ctx.storage.remove_temp_outputs(job.id)
         layout = inspect_csv(ctx.storage.input_path(job.input_name))
         model = load_model(settings.model_dir, job.model_name, job.model_version)
         check_columns(model.info, layout.columns)

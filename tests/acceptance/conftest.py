@@ -53,11 +53,14 @@ def cli(tmp_path: Path, settings: Settings) -> Cli:
 
 
 def wait_all(processes: Sequence[subprocess.Popen[str]], timeout: float = 300) -> list[int]:
+    """Wait for every process (reading its pipes, so none blocks on a full one); exit codes."""
     codes = []
     for process in processes:
         try:
-            process.wait(timeout=timeout)
+            _out, err = process.communicate(timeout=timeout)
         finally:
             process.kill()
+        if process.returncode != 0:
+            print(err)
         codes.append(process.returncode)
     return codes

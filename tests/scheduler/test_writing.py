@@ -1,0 +1,302 @@
+"""The result writers on real files, read back with openpyxl and the csv module."""
+
+from __future__ import annotations
+
+import csv
+import gc
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+from openpyxl.utils.escape import unescape
+
+from batchscore.errors import InputError
+from scheduler.writing import EXCEL_MAX_CHARS, EXCEL_MAX_COLUMNS, OUTPUT_FORMATS, open_writer
+
+COLUMNS = ["raw", "prediction", "error"]
+FORMULAS = ['=HYPERLINK("http://x","y")', "+1+2", "-2+3", "@SUM(A1)", "\t=1", "{=SUM(A1)}"]
+# XlsxWriter copies text of this shape into the sheet XML unescaped unless the writer steps in.
+MARKUP = ["<r>a & b</r>", "<r><t>a</t></r></is><f>1+1</f><is><r><t>b</t></r>"]
+
+
+def frame_of(
+    raw: list[str], predictions: list[object] | None = None, errors: list[str | None] | None = None
+) -> pd.DataFrame:
+    """A chunk as the processor hands it over: raw text, then prediction and error."""
+    return pd.DataFrame(
+        {
+            "raw": pd.Series(raw, dtype="str"),
+            "prediction": pd.Series(predictions or [None] * len(raw), dtype=object),
+            "error": pd.Series(errors or [None] * len(raw), dtype=object),
+        }
+    )
+
+
+def write_xlsx(path: Path, *frames: pd.DataFrame, **kwargs: int) -> int:
+    with open_writer(path, "xlsx", list(frames[0].columns), **kwargs) as writer:
+        for frame in frames:
+            writer.write(frame)
+    return writer.sheets
+
+
+def read_sheets(path: Path) -> dict[str, list[list[tuple[object, str]]]]:
+    """Every sheet's rows as (value, data_type) pairs."""
+    workbook = openpyxl.load_workbook(path, read_only=True)
+    try:
+        return {
+            sheet.title: [[(cell.value, cell.data_type) for cell in row] for row in sheet.rows]
+            for sheet in workbook.worksheets
+        }
+    finally:
+        workbook.close()
+
+
+def read_column(path: Path, col: int = 0) -> list[tuple[object, str]]:
+    """The data cells of one column of the first sheet; blank cells come back as (None, 'n')."""
+    (rows, *_) = read_sheets(path).values()
+    return [row[col] if col < len(row) else (None, "n") for row in rows[1:]]
+
+
+def sheet_xml(path: Path) -> str:
+    with zipfile.ZipFile(path) as archive:
+        return "".join(
+            archive.read(name).decode()
+            for name in archive.namelist()
+            if name.startswith("xl/worksheets/")
+        )
+
+
+@pytest.mark.parametrize("dtype", ["str", "object"])
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("3", 3),
+        ("-2.5", -2.5),
+        ("1e3", 1000),
+        ("0", 0),
+        ("0.5", 0.5),
+        ("-0", 0),
+        ("+7", 7),
+        (" 4 ", 4),
+        ("123456789012345", 123456789012345),
+    ],
+)
+def test_xlsx_numeric_text_becomes_number(
+    tmp_path: Path, dtype: str, text: str, number: float
+) -> None:
+    frame = frame_of([text]).astype({"raw": dtype})
+    write_xlsx(tmp_path / "out.xlsx", frame)
+    [(value, data_type)] = read_column(tmp_path / "out.xlsx")
+    assert (value, data_type) == (number, "n")
+
+
+def test_xlsx_integer_text_reads_back_as_int(tmp_path: Path) -> None:
+    write_xlsx(tmp_path / "out.xlsx", frame_of(["3", "2.5"]))
+    values = [value for value, _ in read_column(tmp_path / "out.xlsx")]
+    assert [type(value) for value in values] == [int, float]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        *("007", "-01", "00", "0012.5"),  # leading zero
+        *("inf", "-inf", "Infinity", "nan", "NaN", "1E400"),  # not finite
+        *("1234567890123456", "98765432109876543210"),  # more digits than Excel keeps
+        *("1,5", "0x10", "1_000", "12ab", "abc", "٣"),  # not a plain number
+    ],
+)
+def test_xlsx_text_that_is_not_a_plain_number_stays_text(tmp_path: Path, text: str) -> None:
+    write_xlsx(tmp_path / "out.xlsx", frame_of([text, "1"]))
+    assert read_column(tmp_path / "out.xlsx") == [(text, "s"), (1, "n")]
+
+
+def test_xlsx_column_of_only_long_integers_stays_text(tmp_path: Path) -> None:
+    ids = ["12345678901234567", "99999999999999999999"]
+    write_xlsx(tmp_path / "out.xlsx", frame_of(ids))
+    assert read_column(tmp_path / "out.xlsx") == [(ids[0], "s"), (ids[1], "s")]
+
+
+def test_xlsx_empty_and_missing_cells_are_blank(tmp_path: Path) -> None:
+    frame = frame_of(["", "x", ""], predictions=[None, 1.5, float("nan")], errors=[None, "", "bad"])
+    frame["raw"] = pd.Series(["", "x", None], dtype=object)
+    write_xlsx(tmp_path / "out.xlsx", frame)
+    (rows,) = read_sheets(tmp_path / "out.xlsx").values()
+    values = [[value for value, _ in row] for row in rows[1:]]
+    assert values == [[None, None, None], ["x", 1.5, None], [None, None, "bad"]]
+
+
+def test_xlsx_predictions_keep_their_type(tmp_path: Path) -> None:
+    frame = frame_of(["a"] * 4, predictions=[0.25, 3, "setosa", "007"])
+    write_xlsx(tmp_path / "out.xlsx", frame)
+    predictions = read_column(tmp_path / "out.xlsx", col=1)
+    assert predictions == [(0.25, "n"), (3, "n"), ("setosa", "s"), ("007", "s")]
+
+
+def test_xlsx_numpy_and_mixed_predictions_are_written_by_value(tmp_path: Path) -> None:
+    predictions = [np.float64(0.5), np.int64(2), np.str_("setosa"), True, float("inf"), None]
+    write_xlsx(tmp_path / "out.xlsx", frame_of(["a"] * 6, predictions=predictions))
+    assert read_column(tmp_path / "out.xlsx", col=1) == [
+        (0.5, "n"),
+        (2, "n"),
+        ("setosa", "s"),
+        (True, "b"),
+        ("inf", "s"),
+        (None, "n"),
+    ]
+
+
+def test_xlsx_control_characters_keep_the_file_valid(tmp_path: Path) -> None:
+    texts = ["a\x01b", "nul\x00", "_x0041_", "\ufffe"]
+    write_xlsx(tmp_path / "out.xlsx", frame_of(texts))
+    # Excel escapes control characters as _xHHHH_ in the XML; openpyxl hands them back escaped.
+    assert [unescape(str(value)) for value, _ in read_column(tmp_path / "out.xlsx")] == texts
+
+
+@pytest.mark.parametrize("payload", FORMULAS + MARKUP)
+def test_xlsx_formula_and_markup_payloads_stay_text(tmp_path: Path, payload: str) -> None:
+    frame = pd.DataFrame(
+        {payload: [payload], "prediction": [payload], "error": [payload]}, dtype=object
+    )
+    write_xlsx(tmp_path / "out.xlsx", frame)
+    (rows,) = read_sheets(tmp_path / "out.xlsx").values()
+    assert rows == [[(payload, "s"), ("prediction", "s"), ("error", "s")], [(payload, "s")] * 3]
+    assert "<f>" not in sheet_xml(tmp_path / "out.xlsx").replace("&lt;f&gt;", "")
+
+
+def test_xlsx_text_over_cell_limit_is_truncated(tmp_path: Path) -> None:
+    long = "ab" * EXCEL_MAX_CHARS
+    markup = "<r>" + "x" * EXCEL_MAX_CHARS + "</r>"
+    write_xlsx(tmp_path / "out.xlsx", frame_of([long, markup, "short"]))
+    values = [value for value, _ in read_column(tmp_path / "out.xlsx")]
+    assert values == [long[:EXCEL_MAX_CHARS], markup[:EXCEL_MAX_CHARS], "short"]
+
+
+def test_xlsx_cell_limit_counts_utf16_units(tmp_path: Path) -> None:
+    emoji = "\N{GRINNING FACE}" * EXCEL_MAX_CHARS  # two UTF-16 units each
+    write_xlsx(tmp_path / "out.xlsx", frame_of([emoji]))
+    [(value, _)] = read_column(tmp_path / "out.xlsx")
+    # 32,767 units would split the last emoji in half, so it is dropped whole.
+    assert value == emoji[: EXCEL_MAX_CHARS // 2]
+
+
+def test_xlsx_rolls_over_to_new_sheets_with_the_header(tmp_path: Path) -> None:
+    raw = [f"row {n}" for n in range(12)]
+    frames = [frame_of(raw[:5]), frame_of(raw[5:7]), frame_of(raw[7:])]
+    sheets = write_xlsx(tmp_path / "out.xlsx", *frames, max_rows_per_sheet=5)
+    written = read_sheets(tmp_path / "out.xlsx")
+    assert sheets == 3
+    assert list(written) == ["predictions", "predictions 2", "predictions 3"]
+    header = [(name, "s") for name in COLUMNS]
+    assert all(rows[0] == header and len(rows) == 5 for rows in written.values())
+    assert [row[0] for rows in written.values() for row in rows[1:]] == [
+        (text, "s") for text in raw
+    ]
+
+
+@pytest.mark.parametrize(("rows", "sheets"), [(0, 1), (4, 1), (5, 2), (8, 2), (9, 3)])
+def test_xlsx_adds_a_sheet_only_for_rows_that_need_it(
+    tmp_path: Path, rows: int, sheets: int
+) -> None:
+    written = write_xlsx(tmp_path / "out.xlsx", frame_of(["x"] * rows), max_rows_per_sheet=5)
+    assert written == sheets == len(read_sheets(tmp_path / "out.xlsx"))
+
+
+def test_xlsx_header_is_bold_and_frozen(tmp_path: Path) -> None:
+    write_xlsx(tmp_path / "out.xlsx", frame_of(["x"]))
+    workbook = openpyxl.load_workbook(tmp_path / "out.xlsx")
+    sheet = workbook["predictions"]
+    assert sheet.freeze_panes == "A2"
+    assert [cell.font.b for cell in sheet[1]] == [True] * 3
+    assert sheet["A2"].font.b is False
+
+
+def test_xlsx_rejects_more_columns_than_a_sheet_holds(tmp_path: Path) -> None:
+    columns = [f"c{n}" for n in range(EXCEL_MAX_COLUMNS - 1)] + ["prediction", "error"]
+    with (
+        pytest.raises(InputError, match="CSV"),
+        open_writer(tmp_path / "out.xlsx", "xlsx", columns),
+    ):
+        pass
+
+
+def test_csv_round_trips_raw_text_and_predictions(tmp_path: Path) -> None:
+    raw = ["007", "=1+2", "", 'say "hi", twice', "line\nbreak", "ünï 😀", "3.0"]
+    predictions: list[object] = [0.25, 3, "setosa", None, None, float("nan"), 1e-7]
+    errors: list[str | None] = [None, None, None, "bad value", None, None, None]
+    with open_writer(tmp_path / "out.csv", "csv", COLUMNS) as writer:
+        writer.write(frame_of(raw[:3], predictions[:3], errors[:3]))
+        writer.write(frame_of(raw[3:], predictions[3:], errors[3:]))
+    assert writer.sheets == 1
+    assert not (tmp_path / "out.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    with open(tmp_path / "out.csv", encoding="utf-8", newline="") as file:
+        rows = list(csv.reader(file))
+    assert rows == [
+        COLUMNS,
+        ["007", "0.25", ""],
+        ["=1+2", "3", ""],
+        ["", "setosa", ""],
+        ['say "hi", twice', "", "bad value"],
+        ["line\nbreak", "", ""],
+        ["ünï 😀", "", ""],
+        ["3.0", "1e-07", ""],
+    ]
+
+
+def test_open_writer_rejects_unknown_format_naming_the_known_ones(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=", ".join(OUTPUT_FORMATS)):
+        with open_writer(tmp_path / "out.pdf", "pdf", COLUMNS):
+            pass
+
+
+@pytest.mark.parametrize("output_format", OUTPUT_FORMATS)
+def test_open_writer_propagates_exception_from_block(tmp_path: Path, output_format: str) -> None:
+    path = tmp_path / f"out.{output_format}"
+    with pytest.raises(RuntimeError, match="boom"):
+        with open_writer(path, output_format, COLUMNS) as writer:
+            writer.write(frame_of(["1", "2"]))
+            raise RuntimeError("boom")
+    path.unlink(missing_ok=True)
+    gc.collect()
+    assert not path.exists()  # nothing left open recreates the file the caller deleted
+
+
+def test_xlsx_abort_leaves_no_temp_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Point the temp folder at an empty one to see what XlsxWriter leaves in it.
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    with pytest.raises(RuntimeError), open_writer(tmp_path / "out.xlsx", "xlsx", COLUMNS) as writer:
+        writer.write(frame_of(["1"] * 12))
+        raise RuntimeError
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+@pytest.mark.parametrize("output_format", OUTPUT_FORMATS)
+def test_open_writer_fails_at_once_when_the_folder_is_unwritable(
+    tmp_path: Path, output_format: str
+) -> None:
+    (tmp_path / "output").write_text("not a folder")
+    with pytest.raises(NotADirectoryError):
+        with open_writer(tmp_path / "output" / "out.part", output_format, COLUMNS):
+            pytest.fail("the block must not run")
+
+
+@pytest.mark.parametrize("output_format", OUTPUT_FORMATS)
+def test_close_is_idempotent(tmp_path: Path, output_format: str) -> None:
+    path = tmp_path / f"out.{output_format}"
+    with open_writer(path, output_format, COLUMNS) as writer:
+        writer.write(frame_of(["1"]))
+        writer.close()
+    writer.close()
+    assert path.stat().st_size > 0
+
+
+@pytest.mark.parametrize("output_format", OUTPUT_FORMATS)
+def test_write_rejects_frame_with_other_columns(tmp_path: Path, output_format: str) -> None:
+    frame = frame_of(["1"]).rename(columns={"raw": "other"})
+    with pytest.raises(ValueError, match="Expected columns"):
+        with open_writer(tmp_path / f"out.{output_format}", output_format, COLUMNS) as writer:
+            writer.write(frame)
