@@ -9,13 +9,12 @@ and checks that exactly one row changed; zero means another processor owns the j
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, delete, func, insert, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from batchscore.errors import InvalidTransition, LeaseLost, NotFound
@@ -66,7 +65,7 @@ class JobRecord:
     finished_at: datetime | None
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> JobRecord:
+    def from_row(cls, row: RowMapping) -> JobRecord:
         values = {f.name: row[f.name] for f in fields(cls)}
         values["status"] = JobStatus(values["status"])
         values["archived"] = bool(values["archived"])
@@ -110,7 +109,9 @@ def create_job(
             created_at=utcnow(),
         )
     )
-    return get_job(conn, int(result.inserted_primary_key[0]))
+    key = result.inserted_primary_key
+    assert key is not None
+    return get_job(conn, int(key[0]))
 
 
 def get_job(conn: Connection, job_id: int, *, owner_id: int | None = None) -> JobRecord:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import pandas as pd
 
@@ -142,7 +143,7 @@ def _count(tally: _Tally, errors: pd.Series) -> None:
     failed = errors[errors.notna()]
     # The reader's index runs on across chunks, so it is the data row's position in the file.
     for position, message in failed.head(_EXAMPLES - len(tally.examples)).items():
-        tally.examples.append(f"row {int(position) + 1}: {message}")
+        tally.examples.append(f"row {cast(int, position) + 1}: {message}")
     tally.rows += len(errors)
     tally.failed += len(failed)
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from conftest import Cli
 from factories import write_csv
+from processes import Cli
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "iris.csv"
 

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from conftest import Cli, wait_all, write_config
 from factories import IRIS_ROW, csv_text, iris_csv, submit
+from processes import Cli, wait_all, write_config
 
 from batchscore.config import Settings
 from db.engine import in_transaction
-from db.jobs import JobRecord, JobStatus, get_job, list_attempts, list_jobs
+from db.jobs import AttemptRecord, JobRecord, JobStatus, get_job, list_attempts, list_jobs
 from scheduler.context import Context
 
 pytestmark = pytest.mark.slow
@@ -39,15 +39,19 @@ def wait_for(predicate: object, timeout: float = 60, interval: float = 0.05) -> 
 def sheet_rows(path: Path) -> int:
     workbook = openpyxl.load_workbook(path, read_only=True)
     try:
-        return sum(1 for _ in workbook.active.iter_rows())  # type: ignore[union-attr]
+        return sum(1 for sheet in workbook.worksheets for _ in sheet.iter_rows())
     finally:
         workbook.close()
+
+
+def attempts_of(ctx: Context, job_id: int) -> list[AttemptRecord]:
+    return in_transaction(ctx.engine, lambda c: list_attempts(c, job_id))
 
 
 def assert_each_processed_exactly_once(ctx: Context, jobs: list[JobRecord]) -> None:
     for job in jobs:
         assert job.status is JobStatus.PROCESSED, (job.id, job.status, job.error_message)
-        attempts = in_transaction(ctx.engine, lambda c, j=job: list_attempts(c, j.id))
+        attempts = attempts_of(ctx, job.id)
         assert [a.outcome for a in attempts] == ["PROCESSED"], (job.id, attempts)
 
 
@@ -60,14 +64,11 @@ def test_four_processors_process_200_jobs_exactly_once(ctx: Context, cli: Cli) -
     assert len(jobs) == 200
     assert_each_processed_exactly_once(ctx, jobs)
     outputs = sorted(p.name for p in ctx.settings.output_dir.iterdir())
-    assert outputs == sorted(j.output_name for j in jobs)  # 200 results, no temp files left
+    assert outputs == sorted(str(j.output_name) for j in jobs)  # 200 results, no temp files
     for job in jobs:
-        assert sheet_rows(ctx.storage.output_path(job.output_name)) == 1 + job.rows_total  # type: ignore[arg-type,operator]
-    workers = {
-        a.worker_id
-        for j in jobs
-        for a in in_transaction(ctx.engine, lambda c, j=j: list_attempts(c, j.id))
-    }
+        assert job.output_name and job.rows_total
+        assert sheet_rows(ctx.storage.output_path(job.output_name)) == 1 + job.rows_total
+    workers = {a.worker_id for j in jobs for a in attempts_of(ctx, j.id)}
     assert len(workers) > 1  # the work really was shared
 
 
@@ -84,7 +85,7 @@ def test_overlapping_cron_runs_process_each_job_once(
     for i in range(30):
         submit(ctx, iris_csv(2), f"cron{i}.csv")
     env = {**os.environ, "BATCHSCORE_HOME": str(home)}
-    runs = [subprocess.Popen(["/bin/sh", "-c", command], env=env) for _ in range(3)]
+    runs = [subprocess.Popen(["/bin/sh", "-c", command], env=env, text=True) for _ in range(3)]
     assert wait_all(runs) == [0, 0, 0]
     assert_each_processed_exactly_once(ctx, all_jobs(ctx))
     assert "processed" in (home / "data" / "cron.log").read_text()

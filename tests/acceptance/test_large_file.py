@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import Cli, write_config
+from processes import Cli, write_config
 
 from batchscore.config import Settings
 

@@ -106,7 +106,7 @@ def test_expired_lease_fails_job_after_max_attempts(ctx: Context) -> None:
     final = in_transaction(ctx.engine, lambda c: get_job(c, job.id))
     assert final.status is JobStatus.FAILED
     assert final.attempts == 2
-    assert "stopped 2 times without finishing" in final.error_message
+    assert final.error_message and "stopped 2 times without finishing" in final.error_message
     assert claim(ctx.engine) is None
 
 
@@ -148,6 +148,7 @@ def test_renew_lease_records_progress(ctx: Context) -> None:
     )
     after = in_transaction(ctx.engine, lambda c: get_job(c, job.id))
     assert (after.rows_done, after.rows_failed, after.rows_total) == (40, 2, 100)
+    assert after.lease_expires_at and job.lease_expires_at
     assert after.lease_expires_at > job.lease_expires_at
 
 

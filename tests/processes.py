@@ -1,0 +1,59 @@
+"""Run the real `batchscore` command in subprocesses against a test's database and folders."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from batchscore.config import Settings
+
+
+class Cli:
+    """Runs `python -m batchscore --config <file> …` against the test's database and folders."""
+
+    def __init__(self, config: Path) -> None:
+        self.config = config
+
+    def args(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "batchscore", "--config", str(self.config), *args]
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(self.args(*args), capture_output=True, text=True, timeout=300)
+        if check and result.returncode != 0:
+            raise AssertionError(f"{args} exited {result.returncode}:\n{result.stderr}")
+        return result
+
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            self.args(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+
+
+def write_config(path: Path, settings: Settings, **overrides: object) -> Path:
+    values: dict[str, object] = {
+        "DB_URL": settings.database_url,
+        "INPUT_DIR": settings.input_dir,
+        "OUTPUT_DIR": settings.output_dir,
+        "MODEL_DIR": settings.model_dir,
+        "LEASE_SECONDS": settings.lease_seconds,
+        "CHUNK_ROWS": settings.chunk_rows,
+    }
+    values.update(overrides)
+    path.write_text("".join(f"{key}={value}\n" for key, value in values.items()))
+    return path
+
+
+def wait_all(processes: Sequence[subprocess.Popen[str]], timeout: float = 300) -> list[int]:
+    """Wait for every process (reading its pipes, so none blocks on a full one); exit codes."""
+    codes = []
+    for process in processes:
+        try:
+            _out, err = process.communicate(timeout=timeout)
+        finally:
+            process.kill()
+        if process.returncode != 0:
+            print(err)
+        codes.append(process.returncode)
+    return codes
