@@ -21,9 +21,9 @@ from xlsxwriter.exceptions import FileCreateError
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
+from batchscore.config import OUTPUT_FORMATS
 from batchscore.errors import InputError
 
-OUTPUT_FORMATS = ("xlsx", "csv")
 EXCEL_MAX_ROWS = 1_048_576  # rows per sheet including the header row
 EXCEL_MAX_COLUMNS = 16_384
 EXCEL_MAX_CHARS = 32_767  # per cell, counted in UTF-16 code units
