@@ -14,8 +14,9 @@ import pandas as pd
 import pytest
 from openpyxl.utils.escape import unescape
 
+from batchscore.config import OUTPUT_FORMATS
 from batchscore.errors import InputError
-from scheduler.writing import EXCEL_MAX_CHARS, EXCEL_MAX_COLUMNS, OUTPUT_FORMATS, open_writer
+from scheduler.writing import EXCEL_MAX_CHARS, EXCEL_MAX_COLUMNS, open_writer
 
 COLUMNS = ["raw", "prediction", "error"]
 FORMULAS = ['=HYPERLINK("http://x","y")', "+1+2", "-2+3", "@SUM(A1)", "\t=1", "{=SUM(A1)}"]
