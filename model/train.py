@@ -18,7 +18,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from batchscore.errors import NotFound
-from model.registry import ModelInfo, load_model, save_model
+from model.metadata import ModelInfo
+from model.registry import load_model, save_model
 
 DEMO_MODEL = "iris"
 _FEATURES = ("sepal_length", "sepal_width", "petal_length", "petal_width")

@@ -21,7 +21,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from batchscore.errors import ModelError, NotFound
-from model.registry import ModelInfo, list_models, load_model, save_model
+from model.metadata import ModelInfo
+from model.registry import list_models, load_model, save_model
 
 SaveIris = Callable[..., ModelInfo]
 
