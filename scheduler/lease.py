@@ -28,11 +28,10 @@ class LeaseKeeper:
         *,
         lease_seconds: float,
         interval_seconds: float,
-        rows_expected: int | None = None,
     ) -> None:
         self.engine, self.job_id, self.claim_token = engine, job_id, claim_token
         self.lease_seconds, self.interval_seconds = lease_seconds, interval_seconds
-        self.rows_expected = rows_expected  #: shown as rows_total while the job runs
+        self.rows_expected: int | None = None  #: shown as rows_total while the job runs
         self.rows_done = 0
         self.rows_failed = 0
         self._lost = threading.Event()

@@ -65,15 +65,16 @@ def process_one(ctx: Context, *, job_id: int | None = None) -> JobRecord | None:
     tmp = ctx.storage.temp_output(job.id, token, job.output_format)
     model: LoadedModel | None = None
     try:
-        ctx.storage.remove_temp_outputs(job.id)
-        layout = inspect_csv(ctx.storage.input_path(job.input_name))
-        model = load_model(settings.model_dir, job.model_name, job.model_version)
-        check_columns(model.info, layout.columns)
-        version = model.info.version
-        with _lease(ctx, job, token, layout) as lease:
+        with _lease(ctx, job, token) as lease:
+            ctx.storage.remove_temp_outputs(job.id)
+            layout = inspect_csv(ctx.storage.input_path(job.input_name))
+            lease.rows_expected = layout.line_count
+            model = load_model(settings.model_dir, job.model_name, job.model_version)
+            check_columns(model.info, layout.columns)
             tally = _score(ctx, job, model, layout, tmp, lease)
             _check_error_share(tally, settings.max_error_rows_fraction)
             lease.check()
+        version = model.info.version
         name = ctx.storage.result_name(job.id, job.original_filename, job.output_format)
         ctx.storage.publish(tmp, name)
         in_transaction(
@@ -102,14 +103,13 @@ def process_one(ctx: Context, *, job_id: int | None = None) -> JobRecord | None:
     return in_transaction(ctx.engine, lambda c: get_job(c, job.id))
 
 
-def _lease(ctx: Context, job: JobRecord, token: str, layout: CsvLayout) -> LeaseKeeper:
+def _lease(ctx: Context, job: JobRecord, token: str) -> LeaseKeeper:
     return LeaseKeeper(
         ctx.engine,
         job.id,
         token,
         lease_seconds=ctx.settings.lease_seconds,
         interval_seconds=ctx.settings.heartbeat_seconds,
-        rows_expected=layout.line_count,
     )
 
 
