@@ -50,18 +50,11 @@ def process_one(ctx: Context, *, job_id: int | None = None) -> JobRecord | None:
     Returns the job as it ended, or None when there was nothing to claim.
     """
     settings = ctx.settings
-    in_transaction(ctx.engine, lambda c: requeue_expired(c, settings.max_attempts))
-    job = in_transaction(
-        ctx.engine,
-        lambda c: claim_next_job(
-            c, worker_id=ctx.worker_id, lease_seconds=settings.lease_seconds, job_id=job_id
-        ),
-    )
+    job = _claim(ctx, job_id)
     if job is None:
         return None
     token = job.claim_token
     assert token is not None
-    logger.info("Job %s claimed by %s (attempt %s)", job.id, ctx.worker_id, job.attempts)
     tmp = ctx.storage.temp_output(job.id, token, job.output_format)
     model: LoadedModel | None = None
     try:
@@ -89,6 +82,9 @@ def process_one(ctx: Context, *, job_id: int | None = None) -> JobRecord | None:
                 rows_failed=tally.failed,
             ),
         )
+        logger.info(
+            "Job %s processed: %s rows, %s failed → %s", job.id, tally.rows, tally.failed, name
+        )
     except (InputError, ModelError, NotFound) as exc:
         _fail(ctx, job, token, exc.message, tmp, model)
     except OSError as exc:  # disk full, folder gone or not writable: the operator must act
@@ -101,6 +97,21 @@ def process_one(ctx: Context, *, job_id: int | None = None) -> JobRecord | None:
         logger.exception("Job %s failed unexpectedly", job.id)
         _fail(ctx, job, token, UNEXPECTED_ERROR, tmp, model)
     return in_transaction(ctx.engine, lambda c: get_job(c, job.id))
+
+
+def _claim(ctx: Context, job_id: int | None) -> JobRecord | None:
+    """Requeue jobs of dead processors, then claim one: two short transactions."""
+    settings = ctx.settings
+    in_transaction(ctx.engine, lambda c: requeue_expired(c, settings.max_attempts))
+    job = in_transaction(
+        ctx.engine,
+        lambda c: claim_next_job(
+            c, worker_id=ctx.worker_id, lease_seconds=settings.lease_seconds, job_id=job_id
+        ),
+    )
+    if job is not None:
+        logger.info("Job %s claimed by %s (attempt %s)", job.id, ctx.worker_id, job.attempts)
+    return job
 
 
 def _lease(ctx: Context, job: JobRecord, token: str) -> LeaseKeeper:
