@@ -2,10 +2,14 @@
 
 BatchscoreError
 ├─ ConfigError         bad or missing key → the process refuses to start
-├─ InputError          the file as a whole can't be scored → job FAILED with this message
+├─ InputError          the file or request can't be used → job FAILED / HTTP 422
+│  └─ TooLarge         over the upload limit → HTTP 413
 ├─ ModelError          artifact missing, unloadable or incompatible → job FAILED
-├─ NotFound            job / model / user missing or not yours
-├─ InvalidTransition   e.g. retry a job that is IN_PROGRESS
+├─ NotFound            job / model / user missing or not yours → 404
+├─ NotAuthenticated    no or unknown credentials → 401
+├─ Forbidden           revoked token, or an admin-only action → 403
+├─ Conflict            the resource exists already / is busy → 409
+│  └─ InvalidTransition  e.g. retry a job that is IN_PROGRESS
 └─ LeaseLost           our claim expired and another processor owns the job → stop quietly
 """
 
@@ -31,6 +35,10 @@ class InputError(BatchscoreError):
     """The input file cannot be scored."""
 
 
+class TooLarge(InputError):
+    """The file is larger than the upload limit."""
+
+
 class ModelError(BatchscoreError):
     """The model cannot be loaded or used."""
 
@@ -39,7 +47,19 @@ class NotFound(BatchscoreError):
     """Not found."""
 
 
-class InvalidTransition(BatchscoreError):
+class NotAuthenticated(BatchscoreError):
+    """Authentication required: send `Authorization: Bearer <token>`."""
+
+
+class Forbidden(BatchscoreError):
+    """You are not allowed to do this."""
+
+
+class Conflict(BatchscoreError):
+    """This conflicts with the current state."""
+
+
+class InvalidTransition(Conflict):
     """The job is not in a state that allows this action."""
 
 

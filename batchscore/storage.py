@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from batchscore.errors import InputError
+from batchscore.errors import InputError, TooLarge
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _COPY_BLOCK = 1024 * 1024
@@ -57,7 +57,7 @@ class Storage:
                 while block := source.read(_COPY_BLOCK):
                     size += len(block)
                     if size > max_bytes:
-                        raise InputError(
+                        raise TooLarge(
                             f"{filename} is larger than the upload limit of {max_bytes:,} bytes."
                         )
                     digest.update(block)

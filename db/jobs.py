@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, delete, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, Select, delete, func, insert, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from batchscore.errors import InvalidTransition, LeaseLost, NotFound
@@ -136,13 +136,32 @@ def list_jobs(
 ) -> list[JobRecord]:
     """Newest first; owner_id None means everyone's (admin)."""
     query = select(jobs).order_by(jobs.c.id.desc()).limit(limit).offset(offset)
+    query = _filtered(query, owner_id, status, include_archived)
+    return [JobRecord.from_row(row) for row in conn.execute(query).mappings()]
+
+
+def _filtered(
+    query: Select[Any], owner_id: int | None, status: JobStatus | None, include_archived: bool
+) -> Select[Any]:
     if owner_id is not None:
         query = query.where(jobs.c.owner_id == owner_id)
     if status is not None:
         query = query.where(jobs.c.status == status.value)
     if not include_archived:
         query = query.where(jobs.c.archived.is_(False))
-    return [JobRecord.from_row(row) for row in conn.execute(query).mappings()]
+    return query
+
+
+def count_jobs(
+    conn: Connection,
+    *,
+    owner_id: int | None = None,
+    status: JobStatus | None = None,
+    include_archived: bool = False,
+) -> int:
+    """How many jobs list_jobs would return without a limit (for pagination)."""
+    query = _filtered(select(func.count()).select_from(jobs), owner_id, status, include_archived)
+    return int(conn.execute(query).scalar_one())
 
 
 def count_jobs_by_status(conn: Connection) -> dict[JobStatus, int]:

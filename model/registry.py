@@ -61,17 +61,22 @@ def list_models(model_dir: Path) -> list[ModelInfo]:
     return infos
 
 
+def list_versions(model_dir: Path, name: str) -> list[int]:
+    """The versions of a model, ascending; NotFound if there is no such model."""
+    versions = _versions(model_dir / checked_name(name))
+    if not versions:
+        available = ", ".join(_model_names(model_dir)) or "none"
+        raise NotFound(f"Model '{name}' not found. Available models: {available}.")
+    return versions
+
+
 def load_model(model_dir: Path, name: str, version: int | None = None) -> LoadedModel:
     """Load one version of a model (None = the highest).
 
     Raises NotFound for an unknown name or version and ModelError when the folder's
     artifact or metadata is missing, corrupt or holds untrusted types.
     """
-    checked_name(name)
-    versions = _versions(model_dir / name)
-    if not versions:
-        available = ", ".join(_model_names(model_dir)) or "none"
-        raise NotFound(f"Model '{name}' not found. Available models: {available}.")
+    versions = list_versions(model_dir, name)
     if version is None:
         version = versions[-1]
     elif version not in versions:
