@@ -7,14 +7,19 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
-from api.routes import health, panel
-from batchscore.config import Settings
+from api.errors import EXCEPTION_HANDLERS
+from api.requestid import RequestIdMiddleware
+from api.routes import health, jobs, models, panel, process
+from batchscore.config import Settings, load_settings
+from db.migrate import check_current
 from scheduler.context import Context
 
 TEMPLATES = Path(__file__).parent / "templates"
+BOTH = ["GET", "POST"]
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -22,14 +27,36 @@ def create_app(settings: Settings) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        check_current(ctx.engine)  # refuse to serve an uninitialised database
         yield
         ctx.engine.dispose()
 
     routes = [
+        Route("/", panel.home, methods=["GET"]),
         Route("/health", health.health, methods=["GET"]),
-        Route("/", panel.status_page, methods=["GET"]),
+        Route("/process_file", process.process_file, methods=BOTH),
+        Route("/process_all", process.process_all, methods=BOTH),
+        Route("/api/jobs", jobs.create_job, methods=["POST"]),
+        Route("/api/jobs", jobs.list_jobs_route, methods=["GET"]),
+        Route("/api/jobs/{job_id:int}", jobs.get_job_route, methods=["GET"], name="get_job"),
+        Route("/api/jobs/{job_id:int}", jobs.delete, methods=["DELETE"]),
+        Route("/api/jobs/{job_id:int}/result", jobs.get_result, methods=["GET"], name="get_result"),
+        Route("/api/jobs/{job_id:int}/retry", jobs.retry, methods=["POST"]),
+        Route("/api/jobs/{job_id:int}/archive", jobs.archive, methods=["POST"]),
+        Route("/api/jobs/{job_id:int}/unarchive", jobs.archive, methods=["POST"]),
+        Route("/api/models", models.list_models_route, methods=["GET"]),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(RequestIdMiddleware)],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )
     app.state.ctx = ctx
     app.state.templates = Jinja2Templates(directory=TEMPLATES)
     return app
+
+
+def app_from_config() -> Starlette:
+    """The factory `uvicorn --factory api.app:app_from_config` (and multi-worker serve) uses."""
+    return create_app(load_settings())

@@ -21,13 +21,14 @@ if TYPE_CHECKING:  # the packages are imported per command, so `--help` and `job
     from scheduler.context import Context
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOTHING = 0, 1, 2, 3
+_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format=_LOG_FORMAT,
         stream=sys.stderr,
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)  # we print our own summary
@@ -76,9 +77,19 @@ def _parser() -> argparse.ArgumentParser:
     jobs.add_argument("--status", choices=["PENDING", "IN_PROGRESS", "PROCESSED", "FAILED"])
     jobs.add_argument("--archived", action="store_true", help="include archived jobs")
     jobs.add_argument("--limit", type=int, default=50)
-    serve = command("serve", _serve, "serve the web pages and API (uvicorn)")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    serve.add_argument("--port", type=int, default=8000)
+    serve = command("serve", _serve, "serve the HTTP API and pages (uvicorn)")
+    serve.add_argument("--host", help="address to listen on (default: HTTP_HOST)")
+    serve.add_argument("--port", type=int, help="port (default: HTTP_PORT)")
+    serve.add_argument("--workers", type=int, help="worker processes (default: HTTP_WORKERS)")
+    user = command("user", _user_add, "user commands")
+    user.add_argument("action", choices=["add"], help="add a user (password read from a prompt)")
+    user.add_argument("username")
+    user.add_argument("--admin", action="store_true", help="may see and act on every job")
+    user.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    token = command("token", _token, "API token commands")
+    token.add_argument("action", choices=["create", "revoke", "list"])
+    token.add_argument("subject", help="create/list: a username; revoke: a token id")
+    token.add_argument("--name", default="cli", help="a label for the new token")
     model = command("model", _model_list, "model commands")
     model.add_argument("action", choices=["list"], help="list models and their features")
     return parser
@@ -194,11 +205,88 @@ def _jobs(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import os
+
     import uvicorn
 
-    from api.app import create_app
+    from api.requestid import RequestIdFilter
 
-    uvicorn.run(create_app(load_settings(args.config)), host=args.host, port=args.port)
+    settings = load_settings(args.config)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RequestIdFilter())
+        handler.setFormatter(
+            logging.Formatter(_LOG_FORMAT.replace("%(name)s", "%(name)s [%(request_id)s]"))
+        )
+    if args.config:  # the factory reads the config itself, in each worker process
+        os.environ["BATCHSCORE_CONFIG"] = str(args.config)
+    uvicorn.run(
+        "api.app:app_from_config",
+        factory=True,
+        host=args.host or settings.http_host,
+        port=args.port or settings.http_port,
+        workers=args.workers or settings.http_workers,
+        log_config=None,  # keep our format, with request ids
+        access_log=False,  # api.requestid logs one line per request instead
+    )
+    return EXIT_OK
+
+
+def _user_add(args: argparse.Namespace) -> int:
+    import getpass
+
+    from batchscore.credentials import MIN_PASSWORD_LENGTH, hash_password
+    from db.engine import in_transaction
+    from db.users import create_user
+
+    ctx = _context(args)
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"Password for {args.username}: ")
+        if getpass.getpass("Again: ") != password:
+            raise BatchscoreError("The passwords differ; nothing was changed.")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise BatchscoreError(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+    digest = hash_password(password)
+    user = in_transaction(
+        ctx.engine,
+        lambda c: create_user(c, username=args.username, password_hash=digest, is_admin=args.admin),
+    )
+    print(f"User {user.username} created (id {user.id}{', admin' if user.is_admin else ''}).")
+    return EXIT_OK
+
+
+def _token(args: argparse.Namespace) -> int:
+    from batchscore.credentials import new_token, token_digest
+    from batchscore.errors import NotFound
+    from db.engine import in_transaction
+    from db.users import create_token, find_user, list_tokens, revoke_token
+
+    ctx = _context(args)
+    if args.action == "revoke":
+        if not args.subject.isdigit():
+            raise BatchscoreError(
+                f"Give the token's id (see `batchscore token list USER`), not {args.subject!r}."
+            )
+        record = in_transaction(ctx.engine, lambda c: revoke_token(c, int(args.subject)))
+        print(f"Token {record.id} ({record.name}) revoked.")
+        return EXIT_OK
+    found = in_transaction(ctx.engine, lambda c: find_user(c, args.subject))
+    if found is None:
+        raise NotFound(f"User '{args.subject}' not found. Add one with `batchscore user add NAME`.")
+    user = found[0]
+    if args.action == "list":
+        for t in in_transaction(ctx.engine, lambda c: list_tokens(c, user.id)):
+            state = f"revoked {t.revoked_at:%Y-%m-%d}" if t.revoked_at else "active"
+            print(f"{t.id:>5}  {t.name:<20}  created {t.created_at:%Y-%m-%d}  {state}")
+        return EXIT_OK
+    token = new_token()
+    record = in_transaction(
+        ctx.engine,
+        lambda c: create_token(c, user_id=user.id, name=args.name, token_hash=token_digest(token)),
+    )
+    print(f"Token {record.id} for {user.username} (shown once, keep it secret):")
+    print(token)
     return EXIT_OK
 
 

@@ -59,6 +59,9 @@ class Settings:
     chunk_rows: int = 50_000  #: rows read, scored and written per step (bounds memory)
     poll_seconds: float = 2.0  #: how often an idle `batchscore worker` looks for work
     max_upload_bytes: int = 2 * 1024**3
+    http_host: str = "127.0.0.1"  #: where `batchscore serve` listens
+    http_port: int = 8000
+    http_workers: int = 1  #: uvicorn worker processes for `batchscore serve`
     mode: str = "demo"
     secret_key: Secret = field(default_factory=lambda: Secret(SAMPLE_SECRET))
 
@@ -104,6 +107,9 @@ _KEYS: dict[str, tuple[str, Callable[[str], object], str]] = {
     "CHUNK_ROWS": ("chunk_rows", _positive(int), "a positive integer"),
     "POLL_SECONDS": ("poll_seconds", _positive(float), "a positive number of seconds"),
     "MAX_UPLOAD_BYTES": ("max_upload_bytes", _positive(int), "a positive integer (bytes)"),
+    "HTTP_HOST": ("http_host", str, "an address to listen on"),
+    "HTTP_PORT": ("http_port", _positive(int), "a port number"),
+    "HTTP_WORKERS": ("http_workers", _positive(int), "a positive integer"),
     "MODE": ("mode", _choice(MODES), "demo or production"),
     "SECRET_KEY": ("secret_key", Secret, "a long random string"),
 }

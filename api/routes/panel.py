@@ -1,4 +1,4 @@
-"""The browser pages. For now a read-only status page of recent jobs."""
+"""The browser pages. Until the panel lands: a landing page with the queue's totals."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from db.engine import in_transaction
-from db.jobs import list_jobs
+from db.jobs import count_jobs_by_status
 
 
-def status_page(request: Request) -> Response:
-    """Recent jobs with their status and progress; refreshes itself."""
-    jobs = in_transaction(request.app.state.ctx.engine, lambda c: list_jobs(c, limit=100))
+def home(request: Request) -> Response:
+    """Landing page: what this is, where the API docs are, how many jobs are in each state."""
+    counts = in_transaction(request.app.state.ctx.engine, count_jobs_by_status)
     templates: Jinja2Templates = request.app.state.templates
-    return templates.TemplateResponse(request, "status.html", {"jobs": jobs})
+    return templates.TemplateResponse(request, "home.html", {"counts": counts})

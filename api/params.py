@@ -1,0 +1,47 @@
+"""Query parameters → typed values, or InputError (422) naming the parameter and the value."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from batchscore.errors import InputError
+from db.jobs import JobStatus
+
+_TRUE, _FALSE = ("1", "true", "yes"), ("0", "false", "no")
+
+
+def int_param(
+    request: Request, name: str, *, default: int | None = None, low: int = 0, high: int = 2**62
+) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        if default is None:
+            raise InputError(f"Query parameter '{name}' is required.")
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InputError(f"Query parameter '{name}' must be an integer, not {raw!r}.") from None
+    if not low <= value <= high:
+        raise InputError(f"Query parameter '{name}' must be between {low} and {high}.")
+    return value
+
+
+def bool_param(request: Request, name: str, *, default: bool) -> bool:
+    raw = request.query_params.get(name, "").lower()
+    if raw == "":
+        return default
+    if raw not in _TRUE + _FALSE:
+        raise InputError(f"Query parameter '{name}' must be true or false, not {raw!r}.")
+    return raw in _TRUE
+
+
+def status_param(request: Request) -> JobStatus | None:
+    raw = request.query_params.get("status", "")
+    if raw == "":
+        return None
+    try:
+        return JobStatus(raw.upper())
+    except ValueError:
+        choices = ", ".join(s.value for s in JobStatus)
+        raise InputError(f"Query parameter 'status' must be one of {choices}.") from None

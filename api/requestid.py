@@ -1,0 +1,51 @@
+"""Give every request an id (X-Request-ID in and out) and log one line per request with it."""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import re
+import time
+import uuid
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+logger = logging.getLogger("api.access")
+request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+_ACCEPTED = re.compile(r"[A-Za-z0-9._-]{1,64}")  # a caller's id is echoed only if it is tame
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds `request_id` to every log record, so the format can show it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id.get()
+        return True
+
+
+class RequestIdMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        rid = incoming if _ACCEPTED.fullmatch(incoming) else uuid.uuid4().hex[:16]
+        token = request_id.set(rid)
+        started, status = time.perf_counter(), 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            logger.info("%s %s %s %.1fms", scope["method"], scope["path"], status, elapsed_ms)
+            request_id.reset(token)

@@ -1,0 +1,69 @@
+"""/process_file and /process_all: run jobs now, through the same processor cron uses."""
+
+from __future__ import annotations
+
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from api.auth import current_user, owner_scope
+from api.errors import error_body
+from api.params import bool_param, int_param
+from api.payloads import job_json
+from api.routes.jobs import context_of
+from db.engine import in_transaction
+from db.jobs import JobRecord, JobStatus, get_job, list_jobs
+from scheduler.context import Context
+from scheduler.processor import process_one
+
+_MAX_BATCH = 10_000  # jobs one /process_all call takes on
+_REFUSALS = {
+    JobStatus.PROCESSED: "Job {id} is already PROCESSED; download it from result_url.",
+    JobStatus.IN_PROGRESS: "Job {id} is being processed elsewhere.",
+    JobStatus.FAILED: "Job {id} FAILED; retry it first with POST /api/jobs/{id}/retry.",
+}
+
+
+def process_file(request: Request) -> Response:
+    """Process job `id` now: 200 with the finished job, or 202 at once with `wait=false`."""
+    user = current_user(request)
+    job_id = int_param(request, "id", low=1)
+    wait = bool_param(request, "wait", default=True)
+    ctx = context_of(request)
+    job = in_transaction(ctx.engine, lambda c: get_job(c, job_id, owner_id=owner_scope(user)))
+    if job.status is not JobStatus.PENDING:
+        return _conflict(job, request)
+    if not wait:
+        task = BackgroundTask(process_one, ctx, job_id=job.id)
+        return JSONResponse(job_json(job, request), status_code=202, background=task)
+    finished = process_one(ctx, job_id=job.id)
+    if finished is None:  # another processor claimed it between our read and our claim
+        return _conflict(in_transaction(ctx.engine, lambda c: get_job(c, job_id)), request)
+    return JSONResponse(job_json(finished, request))
+
+
+def process_all(request: Request) -> Response:
+    """Process every pending job of the caller (an admin's: all) in the background; 202."""
+    user = current_user(request)
+    ctx = context_of(request)
+    pending = in_transaction(
+        ctx.engine,
+        lambda c: list_jobs(
+            c, owner_id=owner_scope(user), status=JobStatus.PENDING, limit=_MAX_BATCH
+        ),
+    )
+    ids = sorted(job.id for job in pending)
+    task = BackgroundTask(_process_each, ctx, ids)
+    return JSONResponse({"job_ids": ids, "count": len(ids)}, status_code=202, background=task)
+
+
+def _process_each(ctx: Context, job_ids: list[int]) -> None:
+    # Each claim is atomic: a job that cron or a worker takes first is simply skipped here.
+    for job_id in job_ids:
+        process_one(ctx, job_id=job_id)
+
+
+def _conflict(job: JobRecord, request: Request) -> Response:
+    message = _REFUSALS.get(job.status, "Job {id} is not pending.").format(id=job.id)
+    body = {**error_body("conflict", message), "job": job_json(job, request)}
+    return JSONResponse(body, status_code=409)
