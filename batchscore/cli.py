@@ -64,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     submit = command("submit", _submit, "queue a CSV file for scoring")
     submit.add_argument("file", type=Path)
     submit.add_argument("--model", help="model name (default: DEFAULT_MODEL)")
+    submit.add_argument("--user", help="owner of the job (default: none, seen by admins only)")
     submit.add_argument(
         "--format", choices=OUTPUT_FORMATS, help="result format (default: OUTPUT_FORMAT)"
     )
@@ -137,8 +138,16 @@ def _submit(args: argparse.Namespace) -> int:
         source = path.open("rb")
     except OSError as exc:
         raise BatchscoreError(f"Cannot open {path}: {exc.strerror}.") from exc
+    owner_id = _user_id(ctx, args.user) if args.user else None
     with source:
-        job = submit_file(ctx, source, path.name, model_name=args.model, output_format=args.format)
+        job = submit_file(
+            ctx,
+            source,
+            path.name,
+            model_name=args.model,
+            output_format=args.format,
+            owner_id=owner_id,
+        )
     print(f"Job {job.id} queued: {job.original_filename} (model {job.model_name})")
     return EXIT_OK
 
@@ -258,9 +267,8 @@ def _user_add(args: argparse.Namespace) -> int:
 
 def _token(args: argparse.Namespace) -> int:
     from batchscore.credentials import new_token, token_digest
-    from batchscore.errors import NotFound
     from db.engine import in_transaction
-    from db.users import create_token, find_user, list_tokens, revoke_token
+    from db.users import create_token, list_tokens, revoke_token
 
     ctx = _context(args)
     if args.action == "revoke":
@@ -271,23 +279,31 @@ def _token(args: argparse.Namespace) -> int:
         record = in_transaction(ctx.engine, lambda c: revoke_token(c, int(args.subject)))
         print(f"Token {record.id} ({record.name}) revoked.")
         return EXIT_OK
-    found = in_transaction(ctx.engine, lambda c: find_user(c, args.subject))
-    if found is None:
-        raise NotFound(f"User '{args.subject}' not found. Add one with `batchscore user add NAME`.")
-    user = found[0]
+    user_id = _user_id(ctx, args.subject)
     if args.action == "list":
-        for t in in_transaction(ctx.engine, lambda c: list_tokens(c, user.id)):
+        for t in in_transaction(ctx.engine, lambda c: list_tokens(c, user_id)):
             state = f"revoked {t.revoked_at:%Y-%m-%d}" if t.revoked_at else "active"
             print(f"{t.id:>5}  {t.name:<20}  created {t.created_at:%Y-%m-%d}  {state}")
         return EXIT_OK
     token = new_token()
     record = in_transaction(
         ctx.engine,
-        lambda c: create_token(c, user_id=user.id, name=args.name, token_hash=token_digest(token)),
+        lambda c: create_token(c, user_id=user_id, name=args.name, token_hash=token_digest(token)),
     )
-    print(f"Token {record.id} for {user.username} (shown once, keep it secret):")
+    print(f"Token {record.id} for {args.subject} (shown once, keep it secret):")
     print(token)
     return EXIT_OK
+
+
+def _user_id(ctx: Context, username: str) -> int:
+    from batchscore.errors import NotFound
+    from db.engine import in_transaction
+    from db.users import find_user
+
+    found = in_transaction(ctx.engine, lambda c: find_user(c, username))
+    if found is None:
+        raise NotFound(f"User '{username}' not found. Add one with `batchscore user add NAME`.")
+    return found[0].id
 
 
 def _model_list(args: argparse.Namespace) -> int:
