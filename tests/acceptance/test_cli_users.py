@@ -13,7 +13,6 @@ from db.jobs import list_jobs
 from db.users import find_token, find_user
 from scheduler.context import Context
 
-
 EXAMPLE = Path(__file__).parents[2] / "examples" / "iris.csv"
 
 
