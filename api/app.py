@@ -15,6 +15,7 @@ from api.errors import EXCEPTION_HANDLERS
 from api.requestid import RequestIdMiddleware
 from api.routes import health, jobs, models, panel, process
 from batchscore.config import Settings, load_settings
+from batchscore.logs import configure_logging
 from db.migrate import check_current
 from scheduler.context import Context
 
@@ -59,4 +60,5 @@ def create_app(settings: Settings) -> Starlette:
 
 def app_from_config() -> Starlette:
     """The factory `uvicorn --factory api.app:app_from_config` (and multi-worker serve) uses."""
+    configure_logging()  # worker processes start with no logging set up
     return create_app(load_settings())

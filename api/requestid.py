@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import re
 import time
@@ -10,17 +9,10 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from batchscore.logs import request_id
+
 logger = logging.getLogger("api.access")
-request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 _ACCEPTED = re.compile(r"[A-Za-z0-9._-]{1,64}")  # a caller's id is echoed only if it is tame
-
-
-class RequestIdFilter(logging.Filter):
-    """Adds `request_id` to every log record, so the format can show it."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = request_id.get()
-        return True
 
 
 class RequestIdMiddleware:

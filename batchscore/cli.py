@@ -7,7 +7,6 @@ configuration, 3 nothing to do (`process` found no pending job).
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -16,22 +15,17 @@ from typing import TYPE_CHECKING
 
 from batchscore.config import OUTPUT_FORMATS, load_settings
 from batchscore.errors import BatchscoreError, ConfigError
+from batchscore.logs import configure_logging
 
 if TYPE_CHECKING:  # the packages are imported per command, so `--help` and `jobs` stay quick
     from scheduler.context import Context
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOTHING = 0, 1, 2, 3
-_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format=_LOG_FORMAT,
-        stream=sys.stderr,
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # we print our own summary
+    configure_logging(verbose=args.verbose)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
@@ -218,14 +212,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from api.requestid import RequestIdFilter
-
     settings = load_settings(args.config)
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(RequestIdFilter())
-        handler.setFormatter(
-            logging.Formatter(_LOG_FORMAT.replace("%(name)s", "%(name)s [%(request_id)s]"))
-        )
     if args.config:  # the factory reads the config itself, in each worker process
         os.environ["BATCHSCORE_CONFIG"] = str(args.config)
     uvicorn.run(
