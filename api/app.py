@@ -8,12 +8,12 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 from starlette.templating import Jinja2Templates
 
 from api.errors import EXCEPTION_HANDLERS
 from api.requestid import RequestIdMiddleware
-from api.routes import health, jobs, models, panel, process
+from api.routes import docs, health, jobs, models, panel, process
 from batchscore.config import Settings, load_settings
 from batchscore.logs import configure_logging
 from db.migrate import check_current
@@ -46,6 +46,9 @@ def create_app(settings: Settings) -> Starlette:
         Route("/api/jobs/{job_id:int}/archive", jobs.archive, methods=["POST"]),
         Route("/api/jobs/{job_id:int}/unarchive", jobs.archive, methods=["POST"]),
         Route("/api/models", models.list_models_route, methods=["GET"]),
+        Route("/openapi.json", docs.openapi, methods=["GET"], name="openapi"),
+        Route("/docs", docs.swagger_ui, methods=["GET"], include_in_schema=False),
+        Mount("/docs/assets", docs.swagger_ui_assets(), name="docs_assets"),
     ]
     app = Starlette(
         routes=routes,

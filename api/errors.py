@@ -58,8 +58,11 @@ def http_error(request: Request, exc: Exception) -> Response:
 
 def server_error(request: Request, exc: Exception) -> Response:
     # Starlette's ServerErrorMiddleware re-raises after this, so the server logs the traceback.
+    # It also runs outside RequestIdMiddleware, so it sets the request id header itself.
     message = "Internal server error. It has been logged; quote the request id to the operator."
-    return JSONResponse(error_body("internal_error", message), status_code=500)
+    rid = getattr(request.state, "request_id", None)
+    headers = {"X-Request-ID": rid} if rid else None
+    return JSONResponse(error_body("internal_error", message), status_code=500, headers=headers)
 
 
 EXCEPTION_HANDLERS = {

@@ -26,6 +26,7 @@ class RequestIdMiddleware:
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         rid = incoming if _ACCEPTED.fullmatch(incoming) else uuid.uuid4().hex[:16]
         token = request_id.set(rid)
+        scope.setdefault("state", {})["request_id"] = rid  # for the 500 handler, which runs outside
         started, status = time.perf_counter(), 500
 
         async def send_with_id(message: Message) -> None:

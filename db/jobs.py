@@ -116,6 +116,8 @@ def create_job(
 
 def get_job(conn: Connection, job_id: int, *, owner_id: int | None = None) -> JobRecord:
     """The job, if it exists and (when owner_id is given) belongs to that user; else NotFound."""
+    if not 0 < job_id < 2**63:  # beyond any id column: SQLite would refuse the parameter
+        raise NotFound(f"Job {job_id} not found.")
     query = select(jobs).where(jobs.c.id == job_id)
     if owner_id is not None:
         query = query.where(jobs.c.owner_id == owner_id)

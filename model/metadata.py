@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import TypeVar
 
-from batchscore.errors import ModelError
+from batchscore.errors import BatchscoreError, ModelError
 
 TASKS = ("classification", "regression")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # also keeps paths out of names
@@ -69,10 +69,10 @@ class ModelInfo:
         )
 
 
-def checked_name(name: str) -> str:
-    """The name, if it is a valid model name; ModelError otherwise."""
+def checked_name(name: str, error: type[BatchscoreError] = ModelError) -> str:
+    """The name, if it is a valid model name; `error` otherwise (InputError for a request's)."""
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
-        raise ModelError(
+        raise error(
             f"Invalid model name {name!r}: use 1-64 letters, digits, '_', '.' or '-', "
             "starting with a letter or digit."
         )

@@ -24,7 +24,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-from batchscore.errors import ModelError, NotFound
+from batchscore.errors import InputError, ModelError, NotFound
 from model.metadata import NAME_PATTERN, ModelInfo, checked_name
 
 logger = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ def list_models(model_dir: Path) -> list[ModelInfo]:
 
 def list_versions(model_dir: Path, name: str) -> list[int]:
     """The versions of a model, ascending; NotFound if there is no such model."""
-    versions = _versions(model_dir / checked_name(name))
+    versions = _versions(model_dir / checked_name(name, InputError))
     if not versions:
         available = ", ".join(_model_names(model_dir)) or "none"
         raise NotFound(f"Model '{name}' not found. Available models: {available}.")

@@ -10,6 +10,15 @@ from db.jobs import count_jobs_by_status
 
 
 def health(request: Request) -> JSONResponse:
-    """Liveness and database check, with the queue's counts by status."""
+    """Liveness and database check, with the queue's counts by status.
+    ---
+    security: []
+    responses:
+      "200":
+        description: The process is up and the database answers.
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/Health"}
+    """
     counts = in_transaction(request.app.state.ctx.engine, count_jobs_by_status)
     return JSONResponse({"status": "ok", "jobs": {s.value: n for s, n in counts.items()}})

@@ -30,7 +30,66 @@ def context_of(request: Request) -> Context:
 
 
 async def create_job(request: Request) -> Response:
-    """Upload a CSV file (multipart field `file`; optional `model`, `format`) as a new job."""
+    """Upload a CSV file (multipart field `file`; optional `model`, `format`) as a new job.
+    ---
+    description: >
+      The file is checked against the model's features before it is queued; a file that
+      cannot be scored is refused with 422 and the reason. Process it later (cron), or now
+      with POST /process_file.
+    requestBody:
+      required: true
+      content:
+        multipart/form-data:
+          schema:
+            type: object
+            required: [file]
+            properties:
+              file:
+                type: string
+                format: binary
+                description: The CSV file, with a header row naming the model's features.
+              model:
+                type: string
+                pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+                description: Model name (default the configured one); see GET /api/models.
+              format:
+                type: string
+                enum: [xlsx, csv]
+                description: Result format (default the configured one).
+    responses:
+      "201":
+        description: Queued as a PENDING job.
+        headers:
+          Location:
+            description: The job's URL.
+            schema: {type: string, format: uri}
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/Job"}
+      "400":
+        description: The body is not a well-formed multipart form.
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/Error"}
+      "401": {$ref: "#/components/responses/Unauthorized"}
+      "403": {$ref: "#/components/responses/Forbidden"}
+      "404":
+        description: No model of that name.
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/Error"}
+      "413":
+        description: The file is larger than the upload limit.
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/Error"}
+      "422": {$ref: "#/components/responses/InvalidInput"}
+      "503":
+        description: The model's files are missing or unusable; the operator must fix them.
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/Error"}
+    """
     user = await run_in_threadpool(current_user, request)
     ctx = context_of(request)
     limit = ctx.settings.max_upload_bytes
@@ -54,7 +113,33 @@ async def create_job(request: Request) -> Response:
 
 
 def list_jobs_route(request: Request) -> Response:
-    """The caller's jobs (an admin's: everyone's), newest first."""
+    """The caller's jobs (an admin's: everyone's), newest first.
+    ---
+    parameters:
+      - name: status
+        in: query
+        schema: {type: string, enum: [PENDING, IN_PROGRESS, PROCESSED, FAILED]}
+        description: Only jobs in this status (case-insensitive).
+      - name: archived
+        in: query
+        schema: {type: boolean, default: false}
+        description: Include archived jobs.
+      - name: limit
+        in: query
+        schema: {type: integer, minimum: 1, maximum: 500, default: 50}
+      - name: offset
+        in: query
+        schema: {type: integer, minimum: 0, maximum: 4611686018427387904, default: 0}
+    responses:
+      "200":
+        description: One page of jobs, and how many match in all.
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/JobList"}
+      "401": {$ref: "#/components/responses/Unauthorized"}
+      "403": {$ref: "#/components/responses/Forbidden"}
+      "422": {$ref: "#/components/responses/InvalidInput"}
+    """
     user = current_user(request)
     status, archived = status_param(request), bool_param(request, "archived", default=False)
     limit = int_param(request, "limit", default=50, low=1, high=500)
@@ -85,7 +170,20 @@ def list_jobs_route(request: Request) -> Response:
 
 
 def get_job_route(request: Request) -> Response:
-    """One job with its status and progress."""
+    """One job with its status and progress.
+    ---
+    parameters:
+      - {$ref: "#/components/parameters/JobId"}
+    responses:
+      "200":
+        description: The job.
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/Job"}
+      "401": {$ref: "#/components/responses/Unauthorized"}
+      "403": {$ref: "#/components/responses/Forbidden"}
+      "404": {$ref: "#/components/responses/NotFound"}
+    """
     user, job_id = current_user(request), request.path_params["job_id"]
     job = in_transaction(
         context_of(request).engine, lambda c: get_job(c, job_id, owner_id=owner_scope(user))
@@ -94,7 +192,31 @@ def get_job_route(request: Request) -> Response:
 
 
 def get_result(request: Request) -> Response:
-    """Download the result file of a PROCESSED job."""
+    """Download the result file of a PROCESSED job.
+    ---
+    parameters:
+      - {$ref: "#/components/parameters/JobId"}
+    responses:
+      "200":
+        description: The input table with the prediction columns, as an attachment.
+        headers:
+          Content-Disposition:
+            description: attachment; filename="<upload name>-predictions.<format>"
+            schema: {type: string}
+        content:
+          application/vnd.openxmlformats-officedocument.spreadsheetml.sheet:
+            schema: {type: string, format: binary}
+          text/csv:
+            schema: {type: string, format: binary}
+      "401": {$ref: "#/components/responses/Unauthorized"}
+      "403": {$ref: "#/components/responses/Forbidden"}
+      "404": {$ref: "#/components/responses/NotFound"}
+      "409":
+        description: The job is not PROCESSED (yet), so it has no result.
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/Error"}
+    """
     user, job_id = current_user(request), request.path_params["job_id"]
     ctx = context_of(request)
     job = in_transaction(ctx.engine, lambda c: get_job(c, job_id, owner_id=owner_scope(user)))
@@ -109,7 +231,25 @@ def get_result(request: Request) -> Response:
 
 
 def retry(request: Request) -> Response:
-    """Put a FAILED job back in the queue."""
+    """Put a FAILED job back in the queue.
+    ---
+    parameters:
+      - {$ref: "#/components/parameters/JobId"}
+    responses:
+      "200":
+        description: The job, PENDING again with its attempts reset.
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/Job"}
+      "401": {$ref: "#/components/responses/Unauthorized"}
+      "403": {$ref: "#/components/responses/Forbidden"}
+      "404": {$ref: "#/components/responses/NotFound"}
+      "409":
+        description: The job is not FAILED.
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/Error"}
+    """
     user, job_id = current_user(request), request.path_params["job_id"]
     job = in_transaction(
         context_of(request).engine, lambda c: retry_job(c, job_id, owner_id=owner_scope(user))
@@ -118,7 +258,20 @@ def retry(request: Request) -> Response:
 
 
 def archive(request: Request) -> Response:
-    """Hide a job from default listings (POST …/archive) or show it again (…/unarchive)."""
+    """Hide a job from default listings (POST …/archive) or show it again (…/unarchive).
+    ---
+    parameters:
+      - {$ref: "#/components/parameters/JobId"}
+    responses:
+      "200":
+        description: The job with its new `archived` flag.
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/Job"}
+      "401": {$ref: "#/components/responses/Unauthorized"}
+      "403": {$ref: "#/components/responses/Forbidden"}
+      "404": {$ref: "#/components/responses/NotFound"}
+    """
     user, job_id = current_user(request), request.path_params["job_id"]
     flag = request.url.path.endswith("/archive")
     job = in_transaction(
@@ -129,7 +282,22 @@ def archive(request: Request) -> Response:
 
 
 def delete(request: Request) -> Response:
-    """Delete a job, its uploaded file and its result."""
+    """Delete a job, its uploaded file and its result.
+    ---
+    parameters:
+      - {$ref: "#/components/parameters/JobId"}
+    responses:
+      "204":
+        description: Deleted.
+      "401": {$ref: "#/components/responses/Unauthorized"}
+      "403": {$ref: "#/components/responses/Forbidden"}
+      "404": {$ref: "#/components/responses/NotFound"}
+      "409":
+        description: The job is being processed; delete it once it has finished.
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/Error"}
+    """
     user, job_id = current_user(request), request.path_params["job_id"]
     ctx = context_of(request)
     job = in_transaction(ctx.engine, lambda c: delete_job(c, job_id, owner_id=owner_scope(user)))

@@ -12,7 +12,17 @@ from model.registry import list_models, list_versions
 
 
 def list_models_route(request: Request) -> Response:
-    """Every model (its latest version), with features, classes and versions."""
+    """Every model (its latest version), with features, classes and versions.
+    ---
+    responses:
+      "200":
+        description: The models, sorted by name.
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/ModelList"}
+      "401": {$ref: "#/components/responses/Unauthorized"}
+      "403": {$ref: "#/components/responses/Forbidden"}
+    """
     current_user(request)
     model_dir = context_of(request).settings.model_dir
     models = [

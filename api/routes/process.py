@@ -25,7 +25,41 @@ _REFUSALS = {
 
 
 def process_file(request: Request) -> Response:
-    """Process job `id` now: 200 with the finished job, or 202 at once with `wait=false`."""
+    """Process job `id` now: 200 with the finished job, or 202 at once with `wait=false`.
+    ---
+    description: >
+      Runs the same processor cron runs. The job must be PENDING. GET does the same as POST.
+    parameters:
+      - name: id
+        in: query
+        required: true
+        schema: {type: integer, minimum: 1, maximum: 4611686018427387904}
+        description: The job's id.
+      - name: wait
+        in: query
+        schema: {type: boolean, default: true}
+        description: Wait for the job to finish (true), or answer 202 at once (false).
+    responses:
+      "200":
+        description: The job, finished (PROCESSED, or FAILED with `error`).
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/Job"}
+      "202":
+        description: Accepted (`wait=false`); the job, still PENDING, runs in the background.
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/Job"}
+      "401": {$ref: "#/components/responses/Unauthorized"}
+      "403": {$ref: "#/components/responses/Forbidden"}
+      "404": {$ref: "#/components/responses/NotFound"}
+      "409":
+        description: The job is not PENDING (processed, failed or being processed elsewhere).
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/JobConflict"}
+      "422": {$ref: "#/components/responses/InvalidInput"}
+    """
     user = current_user(request)
     job_id = int_param(request, "id", low=1)
     wait = bool_param(request, "wait", default=True)
@@ -43,7 +77,18 @@ def process_file(request: Request) -> Response:
 
 
 def process_all(request: Request) -> Response:
-    """Process every pending job of the caller (an admin's: all) in the background; 202."""
+    """Process every pending job of the caller (an admin's: all) in the background; 202.
+    ---
+    description: GET does the same as POST.
+    responses:
+      "202":
+        description: Accepted; these jobs are processed in the background, in id order.
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/ProcessAll"}
+      "401": {$ref: "#/components/responses/Unauthorized"}
+      "403": {$ref: "#/components/responses/Forbidden"}
+    """
     user = current_user(request)
     ctx = context_of(request)
     pending = in_transaction(

@@ -2,21 +2,35 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
+import numpy as np
+import pandas as pd
 import pytest
 import uvicorn
+from factories import add_job, iris_csv, submit
+from sklearn.datasets import load_iris
+from sklearn.tree import DecisionTreeClassifier
 
 from api.app import create_app
 from batchscore.config import Settings
 from batchscore.credentials import hash_password, new_token, token_digest
 from db.engine import Connection, in_transaction
+from db.jobs import JobRecord, JobStatus, claim_next_job, delete_job, get_job, set_archived
 from db.users import UserRecord, create_token, create_user
+from model.registry import save_model
 from scheduler.context import Context
+from scheduler.processor import process_one
+
+POLL_SECONDS = 30.0  # longest a test waits for a background job to finish
+PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32  # intake refuses it; the processor fails it
 
 
 @dataclass(frozen=True)
@@ -26,9 +40,9 @@ class Caller:
     client: httpx.Client  #: sends this caller's bearer token
 
 
-@pytest.fixture
-def base_url(settings: Settings, ctx: Context) -> Iterator[str]:
-    """Serve create_app(settings) with uvicorn on a free loopback port; the app's base URL."""
+@contextmanager
+def serving(settings: Settings) -> Iterator[str]:
+    """Serve create_app(settings) with uvicorn on a free loopback port; yield its base URL."""
     config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -39,9 +53,18 @@ def base_url(settings: Settings, ctx: Context) -> Iterator[str]:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.02)
     port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+@pytest.fixture
+def base_url(settings: Settings, ctx: Context) -> Iterator[str]:
+    """Serve create_app(settings) with uvicorn on a free loopback port; the app's base URL."""
+    with serving(settings) as url:
+        yield url
 
 
 def make_caller(ctx: Context, base_url: str, username: str, *, admin: bool = False) -> Caller:
@@ -85,3 +108,130 @@ def admin(ctx: Context, base_url: str) -> Iterator[Caller]:
 def anonymous(base_url: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=base_url, timeout=60) as client:
         yield client
+
+
+Serve = Callable[[Settings, Caller], httpx.Client]
+
+
+@pytest.fixture
+def serve(ctx: Context) -> Iterator[Serve]:
+    """Start another live server with changed settings; returns a caller's client for it.
+
+    Give it settings derived from `settings` (dataclasses.replace), so it shares the test's
+    database and folders and the callers' tokens work there too.
+    """
+    with ExitStack() as stack:
+
+        def start(changed: Settings, caller: Caller) -> httpx.Client:
+            url = stack.enter_context(serving(changed))
+            headers = {"Authorization": f"Bearer {caller.token}"}
+            return stack.enter_context(httpx.Client(base_url=url, headers=headers, timeout=60))
+
+        yield start
+
+
+@pytest.fixture(scope="session")
+def two_model_dir(tmp_path_factory: pytest.TempPathFactory, demo_model_dir: Path) -> Path:
+    """The demo iris model plus `petal_size` (petal_length, petal_width → short/long).
+
+    Trained once per session; tests must not change it.
+    """
+    path = tmp_path_factory.mktemp("two-models")
+    shutil.copytree(demo_model_dir / "iris", path / "iris")
+    iris = load_iris()
+    petals = pd.DataFrame(iris.data[:, 2:], columns=["petal_length", "petal_width"])
+    labels = np.where(petals["petal_length"] < 2.5, "short", "long")
+    tree = DecisionTreeClassifier(max_depth=1, random_state=0).fit(petals, labels)
+    save_model(
+        path,
+        "petal_size",
+        tree,
+        task="classification",
+        features=("petal_length", "petal_width"),
+        target="size",
+        metrics={"accuracy": 1.0},
+        training_rows=len(petals),
+        training_data_sha256="0" * 64,
+    )
+    return path
+
+
+class Jobs:
+    """Job actions for tests: put jobs in a state through our own code, and read them back."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def upload(
+        self,
+        caller: Caller,
+        content: str | bytes | None = None,
+        filename: str = "data.csv",
+        **fields: str,
+    ) -> httpx.Response:
+        """POST /api/jobs with `content` (three iris rows by default) as the file."""
+        data = iris_csv(3) if content is None else content
+        files = {"file": (filename, data, "text/csv")}
+        return caller.client.post("/api/jobs", files=files, data=fields)
+
+    def make(
+        self, owner: Caller, state: str = "PENDING", filename: str = "data.csv", rows: int = 3
+    ) -> JobRecord:
+        """A job of `owner` in `state`: a JobStatus value, or ARCHIVED (a PENDING job, archived)."""
+        ctx = self.ctx
+        if state == JobStatus.FAILED:
+            job = self.make_unscorable(owner, filename)
+        else:
+            job = submit(ctx, iris_csv(rows), filename, owner_id=owner.user.id)
+        if state in (JobStatus.PROCESSED, JobStatus.FAILED):
+            process_one(ctx, job_id=job.id)
+        elif state == JobStatus.IN_PROGRESS:
+            in_transaction(
+                ctx.engine,
+                lambda c: claim_next_job(c, worker_id="test", lease_seconds=600, job_id=job.id),
+            )
+        elif state == "ARCHIVED":
+            in_transaction(ctx.engine, lambda c: set_archived(c, job.id, True))
+        made = self.get(job.id)
+        expected = JobStatus.PENDING if state == "ARCHIVED" else JobStatus(state)
+        assert made.status is expected, made
+        return made
+
+    def make_unscorable(self, owner: Caller, filename: str = "data.csv") -> JobRecord:
+        """A PENDING job of `owner` whose file is a PNG image (which intake would refuse)."""
+        return add_job(self.ctx, PNG_BYTES, owner_id=owner.user.id, original_filename=filename)
+
+    def get(self, job_id: int) -> JobRecord:
+        """The job as the database has it (NotFound if it is gone)."""
+        return in_transaction(self.ctx.engine, lambda c: get_job(c, job_id))
+
+    def unknown_id(self) -> int:
+        """The id of a job that existed and was deleted: an id no job has."""
+        job = add_job(self.ctx, iris_csv(1))
+        in_transaction(self.ctx.engine, lambda c: delete_job(c, job.id))
+        return job.id
+
+    def files(self, job: JobRecord) -> list[Path]:
+        """The job's input file and, once it has one, its result file."""
+        storage = self.ctx.storage
+        paths = [storage.input_path(job.input_name)]
+        if job.output_name is not None:
+            paths.append(storage.output_path(job.output_name))
+        return paths
+
+    def wait_for(self, caller: Caller, job_id: int, status: str) -> dict[str, object]:
+        """Poll GET /api/jobs/{id} until the job has `status`; its JSON then."""
+        deadline = time.monotonic() + POLL_SECONDS
+        while True:
+            response = caller.client.get(f"/api/jobs/{job_id}")
+            assert response.status_code == 200, response.text
+            body: dict[str, object] = response.json()
+            if body["status"] == status:
+                return body
+            assert time.monotonic() < deadline, f"job {job_id} is not {status} yet: {body}"
+            time.sleep(0.05)
+
+
+@pytest.fixture
+def jobs(ctx: Context) -> Jobs:
+    return Jobs(ctx)

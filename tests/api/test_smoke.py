@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
 import httpx
 import openpyxl
-from conftest import Caller
 from factories import iris_csv
+
+if TYPE_CHECKING:  # pytest imports tests/api/conftest.py as "conftest", mypy as "api.conftest"
+    from api.conftest import Caller
 
 
 def test_health_needs_no_token(anonymous: httpx.Client) -> None:

@@ -20,7 +20,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from batchscore.errors import ModelError, NotFound
+from batchscore.errors import InputError, ModelError, NotFound
 from model.metadata import ModelInfo
 from model.registry import list_models, load_model, save_model
 
@@ -201,8 +201,8 @@ def test_load_model_unknown_version_lists_available_versions(
 
 
 @pytest.mark.parametrize("name", ["../x", "", ".hidden", "a/b", "x" * 65, "iris\n", "-iris"])
-def test_load_model_rejects_bad_name(model_dir: Path, name: str) -> None:
-    with pytest.raises(ModelError, match="Invalid model name"):
+def test_load_model_rejects_bad_name_as_bad_input(model_dir: Path, name: str) -> None:
+    with pytest.raises(InputError, match="Invalid model name"):
         load_model(model_dir, name)
 
 

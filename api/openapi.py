@@ -1,0 +1,208 @@
+"""The OpenAPI 3.1 document: shared schemas, responses and security live here; each operation is
+the YAML after `---` in its handler's docstring, whose first line becomes the summary."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import yaml
+from starlette.routing import BaseRoute
+from starlette.schemas import SchemaGenerator
+
+from db.jobs import JobStatus
+
+_METHOD_ORDER = ["get", "post", "put", "patch", "delete", "options"]
+_ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+_NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
+
+_JOB_PROPERTIES: dict[str, Any] = {
+    "id": {"type": "integer", "minimum": 1},
+    "status": {"type": "string", "enum": [s.value for s in JobStatus]},
+    "filename": {"type": "string", "description": "The uploaded file's name."},
+    "model": {"type": "string"},
+    "model_version": {
+        "type": ["integer", "null"],
+        "description": "Null until processed (the latest version is used).",
+    },
+    "output_format": {"type": "string", "enum": ["xlsx", "csv"]},
+    "rows_total": {"type": ["integer", "null"], "minimum": 0},
+    "rows_done": {"type": "integer", "minimum": 0},
+    "rows_failed": {"type": "integer", "minimum": 0},
+    "progress": {"type": "number", "minimum": 0, "maximum": 1},
+    "error": {"type": ["string", "null"], "description": "Why the job FAILED."},
+    "attempts": {"type": "integer", "minimum": 0},
+    "archived": {"type": "boolean"},
+    "created_at": {"type": "string", "format": "date-time"},
+    "started_at": _NULLABLE_TIME,
+    "finished_at": _NULLABLE_TIME,
+    "duration_seconds": {"type": ["number", "null"], "minimum": 0},
+    "url": {"type": "string", "format": "uri"},
+    "result_url": {
+        "type": ["string", "null"],
+        "format": "uri",
+        "description": "Where to download the result once the job is PROCESSED.",
+    },
+}
+_MODEL_PROPERTIES: dict[str, Any] = {
+    "name": {"type": "string"},
+    "version": {"type": "integer", "minimum": 1, "description": "The latest version."},
+    "versions": {"type": "array", "items": {"type": "integer", "minimum": 1}},
+    "task": {"type": "string", "enum": ["classification", "regression"]},
+    "features": {
+        "type": "array",
+        "items": {"type": "string"},
+        "description": "The columns an uploaded CSV must have.",
+    },
+    "target": {"type": "string"},
+    "classes": {"type": ["array", "null"], "items": {"type": "string"}},
+    "metrics": {"type": "object", "additionalProperties": {"type": "number"}},
+    "created_at": {"type": "string"},
+}
+
+SCHEMAS: dict[str, Any] = {
+    "Job": {"type": "object", "required": list(_JOB_PROPERTIES), "properties": _JOB_PROPERTIES},
+    "JobList": {
+        "type": "object",
+        "required": ["jobs", "total", "limit", "offset"],
+        "properties": {
+            "jobs": {"type": "array", "items": {"$ref": "#/components/schemas/Job"}},
+            "total": {"type": "integer", "minimum": 0, "description": "Matches without paging."},
+            "limit": {"type": "integer", "minimum": 1},
+            "offset": {"type": "integer", "minimum": 0},
+        },
+    },
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {"type": "string", "examples": ["not_found", "invalid_input"]},
+                    "message": {"type": "string", "description": "What went wrong and what to do."},
+                },
+            },
+        },
+    },
+    "JobConflict": {
+        "description": "A refusal to process a job that is not PENDING, with the job as it is.",
+        "allOf": [
+            {"$ref": "#/components/schemas/Error"},
+            {
+                "type": "object",
+                "required": ["job"],
+                "properties": {"job": {"$ref": "#/components/schemas/Job"}},
+            },
+        ],
+    },
+    "Model": {
+        "type": "object",
+        "required": list(_MODEL_PROPERTIES),
+        "properties": _MODEL_PROPERTIES,
+    },
+    "ModelList": {
+        "type": "object",
+        "required": ["models"],
+        "properties": {
+            "models": {"type": "array", "items": {"$ref": "#/components/schemas/Model"}}
+        },
+    },
+    "ProcessAll": {
+        "type": "object",
+        "required": ["job_ids", "count"],
+        "properties": {
+            "job_ids": {"type": "array", "items": {"type": "integer", "minimum": 1}},
+            "count": {"type": "integer", "minimum": 0},
+        },
+    },
+    "Health": {
+        "type": "object",
+        "required": ["status", "jobs"],
+        "properties": {
+            "status": {"const": "ok"},
+            "jobs": {
+                "type": "object",
+                "description": "How many jobs are in each status.",
+                "required": [s.value for s in JobStatus],
+                "properties": {s.value: {"type": "integer", "minimum": 0} for s in JobStatus},
+            },
+        },
+    },
+}
+
+RESPONSES: dict[str, Any] = {
+    "Unauthorized": {
+        "description": "No bearer token, or an unknown one.",
+        "headers": {"WWW-Authenticate": {"schema": {"type": "string", "const": "Bearer"}}},
+        "content": _ERROR_CONTENT,
+    },
+    "Forbidden": {"description": "The token has been revoked.", "content": _ERROR_CONTENT},
+    "NotFound": {"description": "No such job, or not yours.", "content": _ERROR_CONTENT},
+    "Conflict": {
+        "description": "The job's status does not allow this now.",
+        "content": _ERROR_CONTENT,
+    },
+    "InvalidInput": {
+        "description": "A parameter or the upload is invalid; the message says which and why.",
+        "content": _ERROR_CONTENT,
+    },
+}
+
+PARAMETERS: dict[str, Any] = {
+    "JobId": {
+        "name": "job_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+    },
+}
+
+BASE_SCHEMA: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "batchscore",
+        "version": "1",
+        "description": (
+            "Upload CSV files, score them with a trained model, download the predictions "
+            "as xlsx or csv. Send `Authorization: Bearer <token>`; create a token with "
+            "`batchscore token create USER`."
+        ),
+    },
+    "security": [{"bearerAuth": []}],
+    "components": {
+        "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+        "schemas": SCHEMAS,
+        "responses": RESPONSES,
+        "parameters": PARAMETERS,
+    },
+}
+
+
+class DocstringSchemaGenerator(SchemaGenerator):
+    """Starlette's generator, keeping the docstring's first line as the operation's summary.
+
+    A handler whose docstring has no `---` is left out of the document (the HTML pages).
+    """
+
+    def parse_docstring(self, func_or_method: Callable[..., Any]) -> dict[str, Any]:
+        summary, separator, spec = (inspect.getdoc(func_or_method) or "").partition("\n---\n")
+        if not separator:
+            return {}
+        operation = yaml.safe_load(spec)
+        if not isinstance(operation, dict):
+            raise ValueError(f"{func_or_method.__qualname__}: the YAML after --- is not a mapping")
+        return {"summary": summary.strip(), **operation}
+
+
+def openapi_document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
+    """The OpenAPI document for these routes, paths in route order, methods in a fixed order."""
+    document = DocstringSchemaGenerator(BASE_SCHEMA).get_schema(list(routes))
+    # A Route's methods are a set: sort them, so the document is the same on every start.
+    document["paths"] = {
+        path: dict(sorted(item.items(), key=lambda pair: _METHOD_ORDER.index(pair[0])))
+        for path, item in document["paths"].items()
+    }
+    return document

@@ -1,0 +1,257 @@
+"""POST /api/jobs: a CSV upload becomes a PENDING job, or is refused with a reason and not kept."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+from factories import IRIS_HEADER, IRIS_ROW, csv_text, iris_csv
+
+from batchscore.config import Settings
+
+if TYPE_CHECKING:  # pytest imports tests/api/conftest.py as "conftest", mypy as "api.conftest"
+    from pathlib import Path
+
+    from api.conftest import Caller, Jobs, Serve
+
+FEATURES = "sepal_length, sepal_width, petal_length, petal_width"
+NO_FILE_MESSAGE = "Send the CSV file as the multipart form field 'file'."
+SMALL_LIMIT = 1000  # bytes, for the upload-limit server
+
+
+def _stored(settings: Settings) -> list[Path]:
+    """Everything in the input folder, hidden part files included."""
+    return sorted(settings.input_dir.iterdir())
+
+
+def _refusal(response: httpx.Response) -> tuple[int, str, str]:
+    error = response.json()["error"]
+    return response.status_code, error["code"], error["message"]
+
+
+def test_upload_creates_pending_job(alice: Caller, jobs: Jobs) -> None:
+    response = jobs.upload(alice, iris_csv(3), filename="flowers.csv")
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["status"] == "PENDING"
+    assert body["filename"] == "flowers.csv"
+    assert (body["model"], body["output_format"]) == ("iris", "xlsx")
+    assert jobs.get(body["id"]).owner_id == alice.user.id
+
+
+def test_upload_location_is_the_jobs_url(alice: Caller, jobs: Jobs) -> None:
+    response = jobs.upload(alice)
+    job_id = response.json()["id"]
+    assert response.headers["location"] == response.json()["url"]
+    assert response.headers["location"] == str(alice.client.base_url.join(f"/api/jobs/{job_id}"))
+    assert alice.client.get(response.headers["location"]).json()["id"] == job_id
+
+
+def test_upload_stores_the_file_as_sent(alice: Caller, jobs: Jobs) -> None:
+    content = iris_csv(4)
+    job_id = jobs.upload(alice, content).json()["id"]
+    (stored,) = jobs.files(jobs.get(job_id))
+    assert stored.read_text() == content
+
+
+@pytest.mark.parametrize(
+    ("model", "prediction"), [("iris", "setosa"), ("petal_size", "short"), ("", "setosa")]
+)
+def test_upload_model_field_chooses_the_model(
+    alice: Caller,
+    settings: Settings,
+    serve: Serve,
+    two_model_dir: Path,
+    model: str,
+    prediction: str,
+) -> None:
+    client = serve(replace(settings, model_dir=two_model_dir), alice)
+    files = {"file": ("data.csv", iris_csv(1), "text/csv")}
+    created = client.post("/api/jobs", files=files, data={"model": model, "format": "csv"})
+    assert created.status_code == 201, created.text
+    assert created.json()["model"] == (model or "iris")
+    done = client.post("/process_file", params={"id": created.json()["id"]}).json()
+    assert done["status"] == "PROCESSED", done
+    rows = list(csv.DictReader(io.StringIO(client.get(done["result_url"]).text)))
+    assert [row["prediction"] for row in rows] == [prediction]
+
+
+def test_upload_checks_columns_of_the_chosen_model(
+    alice: Caller, settings: Settings, serve: Serve, two_model_dir: Path
+) -> None:
+    client = serve(replace(settings, model_dir=two_model_dir), alice)
+    petals_only = csv_text([("1.4", "0.2")], header=("petal_length", "petal_width"))
+    files = {"file": ("petals.csv", petals_only, "text/csv")}
+    assert client.post("/api/jobs", files=files, data={"model": "petal_size"}).status_code == 201
+    refused = client.post("/api/jobs", files=files, data={"model": "iris"})
+    assert _refusal(refused) == (
+        422,
+        "invalid_input",
+        f"Missing column(s) sepal_length, sepal_width. Model iris v1 needs: {FEATURES}. "
+        "The file has: petal_length, petal_width.",
+    )
+
+
+def test_upload_csv_format_gives_csv_result(alice: Caller, jobs: Jobs) -> None:
+    created = jobs.upload(alice, iris_csv(2), filename="flowers.csv", format="csv")
+    assert created.status_code == 201, created.text
+    assert created.json()["output_format"] == "csv"
+    done = alice.client.post("/process_file", params={"id": created.json()["id"]}).json()
+    result = alice.client.get(done["result_url"])
+    assert result.headers["content-type"] == "text/csv; charset=utf-8"
+    assert result.headers["content-disposition"] == (
+        'attachment; filename="flowers-predictions.csv"'
+    )
+    rows = list(csv.reader(io.StringIO(result.text)))
+    assert rows == [
+        [*IRIS_HEADER, "prediction", "error"],
+        [*IRIS_ROW, "setosa", ""],
+        [*IRIS_ROW, "setosa", ""],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("header", "missing", "found"),
+    [
+        (
+            ("sepal_length", "sepal_width", "petal_length", "colour"),
+            "petal_width",
+            "sepal_length, sepal_width, petal_length, colour",
+        ),
+        (("petal_width", "sepal_width"), "sepal_length, petal_length", "petal_width, sepal_width"),
+        (("a;b",), FEATURES, "a, b"),
+    ],
+)
+def test_upload_missing_columns_is_refused_with_reason(
+    alice: Caller,
+    jobs: Jobs,
+    settings: Settings,
+    header: tuple[str, ...],
+    missing: str,
+    found: str,
+) -> None:
+    content = csv_text([["1"] * len(header)], header=header)
+    response = jobs.upload(alice, content)
+    assert _refusal(response) == (
+        422,
+        "invalid_input",
+        f"Missing column(s) {missing}. Model iris v1 needs: {FEATURES}. The file has: {found}.",
+    )
+    assert _stored(settings) == []
+
+
+@pytest.mark.parametrize("content", [b"", b"\n", b"  \r\n\n"])
+def test_upload_empty_file_is_refused_with_reason(
+    alice: Caller, jobs: Jobs, settings: Settings, content: bytes
+) -> None:
+    response = jobs.upload(alice, content)
+    assert _refusal(response) == (
+        422,
+        "invalid_input",
+        "The file is empty. A CSV file needs a header line naming its columns, "
+        "then one line per row.",
+    )
+    assert _stored(settings) == []
+
+
+def test_upload_non_utf8_file_is_refused_with_line_number(
+    alice: Caller, jobs: Jobs, settings: Settings
+) -> None:
+    content = csv_text([[*IRIS_ROW, "ok"], [*IRIS_ROW, "café"]], header=(*IRIS_HEADER, "note"))
+    response = jobs.upload(alice, content.encode("latin-1"))
+    assert _refusal(response) == (
+        422,
+        "invalid_input",
+        "Line 3 is not valid UTF-8 text (byte 0xe9). Save the file as 'CSV UTF-8' and upload "
+        "it again.",
+    )
+    assert _stored(settings) == []
+
+
+def test_upload_unknown_model_is_not_found(alice: Caller, jobs: Jobs, settings: Settings) -> None:
+    response = jobs.upload(alice, model="nosuch")
+    assert _refusal(response) == (
+        404,
+        "not_found",
+        "Model 'nosuch' not found. Available models: iris.",
+    )
+    assert _stored(settings) == []
+
+
+@pytest.mark.parametrize(
+    "model", ["../iris", "iris/1", "-iris", pytest.param("x" * 65, id="65-characters")]
+)
+def test_upload_invalid_model_name_is_refused_as_input(
+    alice: Caller, jobs: Jobs, settings: Settings, model: str
+) -> None:
+    response = jobs.upload(alice, model=model)
+    assert _refusal(response) == (
+        422,
+        "invalid_input",
+        f"Invalid model name {model!r}: use 1-64 letters, digits, '_', '.' or '-', "
+        "starting with a letter or digit.",
+    )
+    assert _stored(settings) == []
+
+
+@pytest.mark.parametrize("fmt", ["pdf", "XLSX", "parquet"])
+def test_upload_unknown_format_is_refused(
+    alice: Caller, jobs: Jobs, settings: Settings, fmt: str
+) -> None:
+    response = jobs.upload(alice, format=fmt)
+    assert _refusal(response) == (
+        422,
+        "invalid_input",
+        f"Unknown output format {fmt!r}; choose one of xlsx, csv.",
+    )
+    assert _stored(settings) == []
+
+
+@pytest.mark.parametrize(
+    "request_kw",
+    [
+        pytest.param({"data": {"model": "iris"}}, id="form-without-file"),
+        pytest.param({"files": {"upload": ("d.csv", iris_csv(1))}}, id="file-under-other-name"),
+        pytest.param({"files": {"file": (None, iris_csv(1))}}, id="file-as-plain-field"),
+        pytest.param({"json": {"file": iris_csv(1)}}, id="json-body"),
+        pytest.param({"content": iris_csv(1).encode()}, id="raw-body"),
+        pytest.param({}, id="no-body"),
+    ],
+)
+def test_upload_without_file_field_is_refused(
+    alice: Caller, settings: Settings, request_kw: dict[str, object]
+) -> None:
+    response = alice.client.post("/api/jobs", **request_kw)  # type: ignore[arg-type]
+    assert _refusal(response) == (422, "invalid_input", NO_FILE_MESSAGE)
+    assert _stored(settings) == []
+
+
+def test_upload_at_the_size_limit_is_accepted(
+    alice: Caller, settings: Settings, serve: Serve
+) -> None:
+    client = serve(replace(settings, max_upload_bytes=SMALL_LIMIT), alice)
+    content = iris_csv(1).ljust(SMALL_LIMIT - 1) + "\n"  # padding spaces end the last row
+    assert len(content) == SMALL_LIMIT
+    response = client.post("/api/jobs", files={"file": ("data.csv", content, "text/csv")})
+    assert response.status_code == 201, response.text
+
+
+@pytest.mark.parametrize(
+    ("size", "message"),
+    [
+        (SMALL_LIMIT + 1, "big.csv is larger than the upload limit of 1,000 bytes."),
+        (200_000, "The upload is larger than the limit of 1,000 bytes."),
+    ],
+)
+def test_upload_over_the_size_limit_is_too_large(
+    alice: Caller, settings: Settings, serve: Serve, size: int, message: str
+) -> None:
+    client = serve(replace(settings, max_upload_bytes=SMALL_LIMIT), alice)
+    content = iris_csv(1) + "5.0,3.0,1.5,0.2\n" * size
+    response = client.post("/api/jobs", files={"file": ("big.csv", content[:size], "text/csv")})
+    assert _refusal(response) == (413, "too_large", message)
+    assert _stored(settings) == []
