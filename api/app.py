@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from api.errors import EXCEPTION_HANDLERS
 from api.requestid import RequestIdMiddleware
-from api.routes import docs, health, jobs, models, panel, process
+from api.routes import docs, health, jobs, login, models, panel, process, tokens
 from batchscore.config import Settings, load_settings
 from batchscore.logs import configure_logging
 from db.migrate import check_current
 from scheduler.context import Context
 
 TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
 BOTH = ["GET", "POST"]
 
 
@@ -33,7 +36,15 @@ def create_app(settings: Settings) -> Starlette:
         ctx.engine.dispose()
 
     routes = [
-        Route("/", panel.home, methods=["GET"]),
+        _page("/", panel.home),
+        _page("/login", login.login_page),
+        _page("/login", login.login, "POST"),
+        _page("/logout", login.logout, "POST"),
+        _page("/jobs/{job_id:int}", panel.job_page),
+        _page("/tokens", tokens.tokens_page),
+        _page("/tokens", tokens.create_token, "POST"),
+        _page("/tokens/{token_id:int}/revoke", tokens.revoke, "POST"),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
         Route("/health", health.health, methods=["GET"]),
         Route("/process_file", process.process_file, methods=BOTH),
         Route("/process_all", process.process_all, methods=BOTH),
@@ -59,6 +70,11 @@ def create_app(settings: Settings) -> Starlette:
     app.state.ctx = ctx
     app.state.templates = Jinja2Templates(directory=TEMPLATES)
     return app
+
+
+def _page(path: str, endpoint: Callable[..., Any], method: str = "GET") -> Route:
+    """A browser page of the panel: not part of the OpenAPI document."""
+    return Route(path, endpoint, methods=[method], include_in_schema=False)
 
 
 def app_from_config() -> Starlette:

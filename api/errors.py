@@ -1,14 +1,17 @@
 """Exception → HTTP response: the only place this happens. Errors are JSON
-`{"error": {"code": …, "message": …}}`; unexpected ones show no traceback to clients."""
+`{"error": {"code": …, "message": …}}` for programs, an HTML page for a browser on the panel;
+unexpected ones show no traceback to anyone."""
 
 from __future__ import annotations
 
 import logging
+from urllib.parse import quote
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from api.pages import render
 from batchscore.errors import (
     BatchscoreError,
     Conflict,
@@ -18,6 +21,7 @@ from batchscore.errors import (
     NotAuthenticated,
     NotFound,
     TooLarge,
+    TooManyAttempts,
 )
 
 logger = logging.getLogger(__name__)
@@ -30,26 +34,39 @@ _STATUS: list[tuple[type[BatchscoreError], int, str]] = [
     (Conflict, 409, "conflict"),
     (TooLarge, 413, "too_large"),
     (InputError, 422, "invalid_input"),
+    (TooManyAttempts, 429, "too_many_attempts"),
     (ModelError, 503, "model_unavailable"),
 ]
 _HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
+_PROGRAM_PATHS = ("/api/", "/process_", "/health", "/openapi.json")
 
 
 def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
     return {"error": {"code": code, "message": message}}
 
 
+def status_of(exc: BatchscoreError) -> int:
+    """The HTTP status a domain error answers with (500 for one with no mapping)."""
+    return next((status for kind, status, _ in _STATUS if isinstance(exc, kind)), 500)
+
+
 def domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, BatchscoreError)
     for kind, status, code in _STATUS:
         if isinstance(exc, kind):
-            headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+            if wants_page(request):
+                return _page_error(request, exc, status)
+            headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+            if isinstance(exc, TooManyAttempts):
+                headers["Retry-After"] = str(exc.retry_after_seconds)
             return JSONResponse(error_body(code, exc.message), status_code=status, headers=headers)
     return server_error(request, exc)
 
 
 def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    if wants_page(request):
+        return render_error(request, str(exc.detail), exc.status_code)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     return JSONResponse(
         error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
@@ -62,7 +79,31 @@ def server_error(request: Request, exc: Exception) -> Response:
     message = "Internal server error. It has been logged; quote the request id to the operator."
     rid = getattr(request.state, "request_id", None)
     headers = {"X-Request-ID": rid} if rid else None
+    if wants_page(request):
+        return render_error(request, f"{message} Request id: {rid}.", 500, headers)
     return JSONResponse(error_body("internal_error", message), status_code=500, headers=headers)
+
+
+def wants_page(request: Request) -> bool:
+    """A browser asking for a panel page (not a program calling the API) gets HTML back."""
+    return "text/html" in request.headers.get("accept", "") and not request.url.path.startswith(
+        _PROGRAM_PATHS
+    )
+
+
+def render_error(
+    request: Request, message: str, status: int, headers: dict[str, str] | None = None
+) -> Response:
+    context = {"message": message, "status": status}
+    response = render(request, "error.html", context, user=None, status_code=status)
+    response.headers.update(headers or {})
+    return response
+
+
+def _page_error(request: Request, exc: BatchscoreError, status: int) -> Response:
+    if isinstance(exc, NotAuthenticated):
+        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+    return render_error(request, exc.message, status)
 
 
 EXCEPTION_HANDLERS = {

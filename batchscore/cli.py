@@ -253,9 +253,8 @@ def _user_add(args: argparse.Namespace) -> int:
 
 
 def _token(args: argparse.Namespace) -> int:
-    from batchscore.credentials import new_token, token_digest
     from db.engine import in_transaction
-    from db.users import create_token, list_tokens, revoke_token
+    from db.users import issue_token, list_tokens, revoke_token
 
     ctx = _context(args)
     if args.action == "revoke":
@@ -272,10 +271,8 @@ def _token(args: argparse.Namespace) -> int:
             state = f"revoked {t.revoked_at:%Y-%m-%d}" if t.revoked_at else "active"
             print(f"{t.id:>5}  {t.name:<20}  created {t.created_at:%Y-%m-%d}  {state}")
         return EXIT_OK
-    token = new_token()
-    record = in_transaction(
-        ctx.engine,
-        lambda c: create_token(c, user_id=user_id, name=args.name, token_hash=token_digest(token)),
+    record, token = in_transaction(
+        ctx.engine, lambda c: issue_token(c, user_id=user_id, name=args.name)
     )
     print(f"Token {record.id} for {args.subject} (shown once, keep it secret):")
     print(token)

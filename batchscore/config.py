@@ -64,6 +64,10 @@ class Settings:
     http_workers: int = 1  #: uvicorn worker processes for `batchscore serve`
     mode: str = "demo"
     secret_key: Secret = field(default_factory=lambda: Secret(SAMPLE_SECRET))
+    session_hours: float = 12.0  #: a panel sign-in lasts this long
+    login_failures_per_user: int = 5  #: failed sign-ins per user name per window, then a pause
+    login_failures_per_address: int = 20  #: failed sign-ins per client address per window
+    login_window_seconds: float = 900.0  #: the window the failures above are counted in
 
     @property
     def heartbeat_seconds(self) -> float:
@@ -112,6 +116,14 @@ _KEYS: dict[str, tuple[str, Callable[[str], object], str]] = {
     "HTTP_WORKERS": ("http_workers", _positive(int), "a positive integer"),
     "MODE": ("mode", _choice(MODES), "demo or production"),
     "SECRET_KEY": ("secret_key", Secret, "a long random string"),
+    "SESSION_HOURS": ("session_hours", _positive(float), "a positive number of hours"),
+    "LOGIN_FAILURES_PER_USER": ("login_failures_per_user", _positive(int), "a positive integer"),
+    "LOGIN_FAILURES_PER_ADDRESS": (
+        "login_failures_per_address",
+        _positive(int),
+        "a positive integer",
+    ),
+    "LOGIN_WINDOW_SECONDS": ("login_window_seconds", _positive(float), "a positive number"),
 }
 _DIRS = {"INPUT_DIR": "data/input", "OUTPUT_DIR": "data/output", "MODEL_DIR": "data/models"}
 _DB_KEYS = ("DB_URL", "HOST", "PORT", "USER", "PASSWORD", "DBNAME")

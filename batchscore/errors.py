@@ -7,7 +7,8 @@ BatchscoreError
 ├─ ModelError          artifact missing, unloadable or incompatible → job FAILED
 ├─ NotFound            job / model / user missing or not yours → 404
 ├─ NotAuthenticated    no or unknown credentials → 401
-├─ Forbidden           revoked token, or an admin-only action → 403
+├─ Forbidden           revoked token, missing CSRF token, admin-only action → 403
+├─ TooManyAttempts     too many failed sign-ins; wait → 429
 ├─ Conflict            the resource exists already / is busy → 409
 │  └─ InvalidTransition  e.g. retry a job that is IN_PROGRESS
 └─ LeaseLost           our claim expired and another processor owns the job → stop quietly
@@ -53,6 +54,14 @@ class NotAuthenticated(BatchscoreError):
 
 class Forbidden(BatchscoreError):
     """You are not allowed to do this."""
+
+
+class TooManyAttempts(BatchscoreError):
+    """Too many failed sign-ins. Wait a few minutes and try again."""
+
+    def __init__(self, message: str | None = None, *, retry_after_seconds: int = 60) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
 
 
 class Conflict(BatchscoreError):

@@ -98,3 +98,13 @@ job_attempts = Table(
     Column("ended_at", Timestamp),
     Column("outcome", String(20)),  # PROCESSED, FAILED, LEASE_EXPIRED, RELEASED; NULL while running
 )
+
+# One row per failed sign-in, keyed "user:<name>" or "address:<ip>"; old rows are pruned.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False),
+    Column("failed_at", Timestamp, nullable=False),
+    Index("ix_login_failures_key_failed_at", "key", "failed_at"),
+)

@@ -11,9 +11,12 @@ from datetime import datetime
 from sqlalchemy import Connection, RowMapping, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from batchscore.errors import Conflict, NotFound
+from batchscore.credentials import new_token, token_digest
+from batchscore.errors import Conflict, InputError, NotFound
 from db.engine import utcnow
 from db.tables import api_tokens, users
+
+TOKEN_NAME_MAX = 100  # api_tokens.name
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,20 @@ def create_token(conn: Connection, *, user_id: int, name: str, token_hash: str) 
     return TokenRecord.from_row(row)
 
 
+def issue_token(conn: Connection, *, user_id: int, name: str) -> tuple[TokenRecord, str]:
+    """Create an API token; the record and the token itself, which is stored only as a digest.
+
+    InputError for a name that is empty or longer than 100 characters.
+    """
+    label = name.strip()
+    if not 0 < len(label) <= TOKEN_NAME_MAX:
+        raise InputError(
+            f"A token name is 1 to {TOKEN_NAME_MAX} characters, e.g. 'nightly export'."
+        )
+    token = new_token()
+    return create_token(conn, user_id=user_id, name=label, token_hash=token_digest(token)), token
+
+
 def find_token(conn: Connection, token_hash: str) -> tuple[TokenRecord, UserRecord] | None:
     """The token with this digest and its user (revoked ones too); None if unknown."""
     row = (
@@ -112,6 +129,8 @@ def list_tokens(conn: Connection, user_id: int) -> list[TokenRecord]:
 
 def revoke_token(conn: Connection, token_id: int, *, user_id: int | None = None) -> TokenRecord:
     """Mark a token revoked (idempotent); NotFound if it is not there or not the user's."""
+    if not 0 < token_id < 2**63:  # beyond any id column: SQLite would refuse the parameter
+        raise NotFound(f"Token {token_id} not found.")
     query = select(api_tokens).where(api_tokens.c.id == token_id)
     if user_id is not None:
         query = query.where(api_tokens.c.user_id == user_id)

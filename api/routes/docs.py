@@ -9,9 +9,9 @@ import swagger_ui_bundle  # type: ignore[import-untyped]
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.staticfiles import StaticFiles
-from starlette.templating import Jinja2Templates
 
 from api.openapi import openapi_document
+from api.state import templates_of
 
 SWAGGER_UI_DIR = Path(str(swagger_ui_bundle.swagger_ui_path))  # …/vendor/swagger-ui-<version>
 
@@ -32,7 +32,7 @@ def openapi(request: Request) -> Response:
 
 def swagger_ui(request: Request) -> Response:
     """Swagger UI for /openapi.json, from local assets."""
-    templates: Jinja2Templates = request.app.state.templates
+    templates = templates_of(request)
     return templates.TemplateResponse(request, "docs.html")
 
 

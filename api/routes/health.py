@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from api.state import context_of
 from db.engine import in_transaction
 from db.jobs import count_jobs_by_status
 
@@ -20,5 +21,5 @@ def health(request: Request) -> JSONResponse:
           application/json:
             schema: {$ref: "#/components/schemas/Health"}
     """
-    counts = in_transaction(request.app.state.ctx.engine, count_jobs_by_status)
+    counts = in_transaction(context_of(request).engine, count_jobs_by_status)
     return JSONResponse({"status": "ok", "jobs": {s.value: n for s, n in counts.items()}})

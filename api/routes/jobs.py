@@ -10,11 +10,11 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from api.auth import current_user, owner_scope
 from api.params import bool_param, int_param, status_param
 from api.payloads import job_json
+from api.state import context_of
 from batchscore.errors import InputError, InvalidTransition, TooLarge
 from batchscore.storage import safe_stem
 from db.engine import in_transaction
 from db.jobs import JobStatus, count_jobs, delete_job, get_job, list_jobs, retry_job, set_archived
-from scheduler.context import Context
 from scheduler.intake import submit_file
 
 MEDIA_TYPES = {
@@ -22,11 +22,6 @@ MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
 }
 _MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file itself
-
-
-def context_of(request: Request) -> Context:
-    ctx: Context = request.app.state.ctx
-    return ctx
 
 
 async def create_job(request: Request) -> Response:

@@ -7,7 +7,7 @@ from starlette.responses import JSONResponse, Response
 
 from api.auth import current_user
 from api.payloads import model_json
-from api.routes.jobs import context_of
+from api.state import context_of
 from model.registry import list_models, list_versions
 
 

@@ -1,17 +1,55 @@
-"""The browser pages. Until the panel lands: a landing page with the queue's totals."""
+"""The panel's pages: the jobs page (upload + live table) and one job's detail page."""
 
 from __future__ import annotations
 
+import logging
+
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.templating import Jinja2Templates
 
+from api.auth import current_user, owner_scope
+from api.pages import render
+from api.state import context_of
+from batchscore.config import OUTPUT_FORMATS
+from batchscore.errors import InputError
 from db.engine import in_transaction
-from db.jobs import count_jobs_by_status
+from db.jobs import JobStatus, get_job, list_attempts
+from model.registry import list_models
+from scheduler.preview import Preview, preview_result
+
+logger = logging.getLogger(__name__)
 
 
 def home(request: Request) -> Response:
-    """Landing page: what this is, where the API docs are, how many jobs are in each state."""
-    counts = in_transaction(request.app.state.ctx.engine, count_jobs_by_status)
-    templates: Jinja2Templates = request.app.state.templates
-    return templates.TemplateResponse(request, "home.html", {"counts": counts})
+    """The panel: upload a file for a model; watch your jobs (live, see static/panel.js)."""
+    user = current_user(request)
+    settings = context_of(request).settings
+    context = {
+        "models": list_models(settings.model_dir),
+        "default_model": settings.default_model,
+        "formats": OUTPUT_FORMATS,
+        "default_format": settings.output_format,
+        "max_upload_bytes": settings.max_upload_bytes,
+        "statuses": [s.value for s in JobStatus],
+    }
+    return render(request, "panel.html", context, user=user)
+
+
+def job_page(request: Request) -> Response:
+    """One job: what it is, how it ran, the first rows and the error rows of its result."""
+    user, job_id = current_user(request), request.path_params["job_id"]
+    ctx = context_of(request)
+    job, attempts = in_transaction(
+        ctx.engine,
+        lambda c: (get_job(c, job_id, owner_id=owner_scope(user)), list_attempts(c, job_id)),
+    )
+    preview: Preview | None = None
+    problem = None
+    if job.status is JobStatus.PROCESSED and job.output_name:
+        try:
+            preview = preview_result(ctx.storage.output_path(job.output_name), job.output_format)
+        except (OSError, InputError) as exc:
+            logger.warning("job %s: cannot preview its result: %s", job.id, exc)
+            problem = "The result file cannot be read; it may have been moved or deleted."
+    context = {"job": job, "attempts": attempts, "preview": preview, "problem": problem}
+    return render(request, "job.html", context, user=user)

@@ -10,7 +10,7 @@ from api.auth import current_user, owner_scope
 from api.errors import error_body
 from api.params import bool_param, int_param
 from api.payloads import job_json
-from api.routes.jobs import context_of
+from api.state import context_of
 from db.engine import in_transaction
 from db.jobs import JobRecord, JobStatus, get_job, list_jobs
 from scheduler.context import Context

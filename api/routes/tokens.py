@@ -1,0 +1,62 @@
+"""The panel's page for your own API tokens: list, create (shown once), revoke."""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from api.auth import current_user
+from api.pages import render
+from api.session import CSRF_FIELD
+from api.state import context_of
+from batchscore.errors import InputError
+from db.engine import in_transaction
+from db.users import TokenRecord, issue_token, list_tokens, revoke_token
+
+
+def tokens_page(request: Request) -> Response:
+    """Your API tokens."""
+    user = current_user(request)
+    return render(request, "tokens.html", {"tokens": _tokens(request, user.id)}, user=user)
+
+
+async def create_token(request: Request) -> Response:
+    """Create a token and show it, this once."""
+    async with request.form(max_files=0, max_fields=5) as form:
+        name, supplied = str(form.get("name", "")), str(form.get(CSRF_FIELD, ""))
+    return await run_in_threadpool(_create_token, request, name, supplied)
+
+
+async def revoke(request: Request) -> Response:
+    """Revoke one of your tokens; programs using it get 403 from now on."""
+    async with request.form(max_files=0, max_fields=5) as form:
+        supplied = str(form.get(CSRF_FIELD, ""))
+    return await run_in_threadpool(_revoke, request, supplied)
+
+
+def _create_token(request: Request, name: str, csrf_token: str) -> Response:
+    user = current_user(request, csrf_token)
+    engine = context_of(request).engine
+    try:
+        record, token = in_transaction(engine, lambda c: issue_token(c, user_id=user.id, name=name))
+    except InputError as exc:
+        context = {"tokens": _tokens(request, user.id), "error": exc.message, "name": name}
+        return render(request, "tokens.html", context, user=user, status_code=422)
+    context: dict[str, object] = {
+        "tokens": _tokens(request, user.id),
+        "new_token": token,
+        "new_record": record,
+    }
+    return render(request, "tokens.html", context, user=user, status_code=201)
+
+
+def _revoke(request: Request, csrf_token: str) -> Response:
+    user, token_id = current_user(request, csrf_token), request.path_params["token_id"]
+    engine = context_of(request).engine
+    in_transaction(engine, lambda c: revoke_token(c, token_id, user_id=user.id))
+    return RedirectResponse("/tokens", status_code=303)
+
+
+def _tokens(request: Request, user_id: int) -> list[TokenRecord]:
+    return in_transaction(context_of(request).engine, lambda c: list_tokens(c, user_id))

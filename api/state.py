@@ -1,0 +1,18 @@
+"""What create_app keeps on app.state, typed: the processing context and the templates."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.templating import Jinja2Templates
+
+from scheduler.context import Context
+
+
+def context_of(request: Request) -> Context:
+    ctx: Context = request.app.state.ctx
+    return ctx
+
+
+def templates_of(request: Request) -> Jinja2Templates:
+    templates: Jinja2Templates = request.app.state.templates
+    return templates

@@ -1,0 +1,491 @@
+// batchscore panel: upload, a live jobs table, notifications, job actions. No build step.
+// The page talks to the same JSON API programs use; the session cookie authenticates it and
+// every change carries the CSRF token from <meta name="csrf-token">.
+"use strict";
+
+const POLL_MS = 1500; // a status change shows within 2 s
+const HIDDEN_POLL_MS = 5000; // a background tab still notifies, more slowly
+const PAGE = 50;
+const FINISHED = new Set(["PROCESSED", "FAILED"]);
+const STATUS_TEXT = { PENDING: "Pending", IN_PROGRESS: "In progress", PROCESSED: "Processed", FAILED: "Failed" };
+
+const csrfToken = () => document.querySelector('meta[name="csrf-token"]').content;
+const numberText = (n) => Number(n).toLocaleString();
+
+// --- API calls -------------------------------------------------------------------------
+
+async function api(method, url) {
+  const response = await fetch(url, {
+    method,
+    headers: { Accept: "application/json", "X-CSRF-Token": csrfToken() },
+    credentials: "same-origin",
+  });
+  if (response.status === 401) {
+    window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname));
+    throw new Error("Your session has ended; sign in again.");
+  }
+  if (!response.ok) throw new Error(await errorMessage(response));
+  return response.status === 204 ? null : response.json();
+}
+
+async function errorMessage(response) {
+  try {
+    const body = await response.json();
+    return body.error.message;
+  } catch {
+    return `The server answered ${response.status} ${response.statusText}.`;
+  }
+}
+
+// --- Toasts and browser notifications -------------------------------------------------
+
+function toast(text, kind = "") {
+  const box = document.getElementById("toasts");
+  const item = document.createElement("div");
+  item.className = "toast " + kind;
+  const p = document.createElement("p");
+  p.textContent = text;
+  const close = document.createElement("button");
+  close.type = "button";
+  close.setAttribute("aria-label", "Dismiss");
+  close.textContent = "×";
+  close.addEventListener("click", () => item.remove());
+  item.append(p, close);
+  box.append(item);
+  setTimeout(() => item.remove(), 10000);
+}
+
+function finishedText(job) {
+  if (job.status === "PROCESSED") {
+    const failed = job.rows_failed ? `${numberText(job.rows_failed)} with errors` : "no errors";
+    return `${job.filename} is ready — ${numberText(job.rows_total ?? job.rows_done)} rows, ${failed}`;
+  }
+  return `${job.filename} failed — ${job.error || "see the job for details"}`;
+}
+
+function announce(job) {
+  const text = finishedText(job);
+  toast(text, job.status);
+  if ("Notification" in window && Notification.permission === "granted") {
+    new Notification("batchscore", { body: text, tag: `job-${job.id}` });
+  }
+}
+
+function setUpNotificationButton() {
+  const button = document.getElementById("enable-notifications");
+  if (!button || !("Notification" in window) || Notification.permission !== "default") return;
+  button.hidden = false;
+  button.addEventListener("click", async () => {
+    const answer = await Notification.requestPermission();
+    button.hidden = true;
+    toast(answer === "granted" ? "You will be notified when a job finishes." : "Notifications stay off.");
+  });
+}
+
+// --- Upload ------------------------------------------------------------------------------
+
+function setUpUpload() {
+  const form = document.getElementById("upload-form");
+  if (!form) return;
+  const input = document.getElementById("file");
+  const zone = document.getElementById("dropzone");
+  const name = document.getElementById("file-name");
+  const message = document.getElementById("upload-message");
+  const model = document.getElementById("model");
+
+  const showFile = () => {
+    const file = input.files[0];
+    name.textContent = file ? `${file.name} (${numberText(file.size)} bytes)` : "or drop it here";
+    name.classList.toggle("chosen", Boolean(file));
+  };
+  input.addEventListener("change", showFile);
+  zone.addEventListener("dragover", (event) => {
+    event.preventDefault();
+    zone.classList.add("dragging");
+  });
+  zone.addEventListener("dragleave", () => zone.classList.remove("dragging"));
+  zone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    zone.classList.remove("dragging");
+    if (event.dataTransfer.files.length) {
+      input.files = event.dataTransfer.files;
+      showFile();
+    }
+  });
+  model.addEventListener("change", () => showFeatures(model));
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    message.className = "alert";
+    message.textContent = "";
+    const file = input.files[0];
+    if (!file) return say(message, "Choose a CSV file first.", "error");
+    if (file.size > Number(form.dataset.maxBytes)) {
+      return say(message, `${file.name} is larger than the upload limit of ${numberText(form.dataset.maxBytes)} bytes.`, "error");
+    }
+    upload(form, file);
+  });
+}
+
+function showFeatures(select) {
+  const option = select.selectedOptions[0];
+  const target = document.getElementById("model-features");
+  target.textContent = "Needs columns: ";
+  for (const feature of option.dataset.features.split(", ")) {
+    const code = document.createElement("code");
+    code.textContent = feature;
+    target.append(code, " ");
+  }
+}
+
+function say(element, text, kind) {
+  element.className = `alert alert-${kind}`;
+  element.textContent = text;
+}
+
+function upload(form, file) {
+  // XMLHttpRequest rather than fetch: it reports upload progress for large files.
+  const button = document.getElementById("upload-button");
+  const bar = document.getElementById("upload-progress");
+  const message = document.getElementById("upload-message");
+  const data = new FormData();
+  data.append("file", file);
+  data.append("model", form.elements.model.value);
+  data.append("format", form.elements.format.value);
+  const request = new XMLHttpRequest();
+  request.open("POST", "/api/jobs");
+  request.setRequestHeader("X-CSRF-Token", csrfToken());
+  request.setRequestHeader("Accept", "application/json");
+  request.upload.addEventListener("progress", (event) => {
+    if (event.lengthComputable) bar.value = event.loaded / event.total;
+  });
+  request.addEventListener("loadend", () => {
+    button.disabled = false;
+    bar.hidden = true;
+    let body = null;
+    try {
+      body = JSON.parse(request.responseText);
+    } catch {
+      body = null;
+    }
+    if (request.status === 201) {
+      say(message, `${body.filename} was queued as job ${body.id}.`, "ok");
+      form.reset();
+      document.getElementById("file").dispatchEvent(new Event("change"));
+      showFeatures(form.elements.model);
+      table.watch(body);
+      table.refresh();
+    } else if (request.status === 0) {
+      say(message, "The upload did not reach the server. Check your connection and try again.", "error");
+    } else {
+      const text = body && body.error ? body.error.message : `The server answered ${request.status}.`;
+      say(message, text, "error");
+    }
+  });
+  button.disabled = true;
+  bar.value = 0;
+  bar.hidden = false;
+  request.send(data);
+}
+
+// --- The jobs table ----------------------------------------------------------------------
+
+function duration(job) {
+  if (job.duration_seconds != null) return seconds(job.duration_seconds);
+  if (job.status === "IN_PROGRESS" && job.started_at) return seconds((Date.now() - Date.parse(job.started_at)) / 1000);
+  return "—";
+}
+
+function seconds(s) {
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  return m < 60 ? `${m} min ${Math.round(s % 60)} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+function localTime(iso) {
+  return iso ? new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }) : "—";
+}
+
+function el(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attributes)) {
+    if (key === "class") node.className = value;
+    else if (key === "text") node.textContent = value;
+    else node.setAttribute(key, value);
+  }
+  node.append(...children.filter((c) => c !== null));
+  return node;
+}
+
+function actionButton(job, action, label, kind = "secondary") {
+  return el("button", {
+    type: "button", class: `${kind} small`, "data-action": action, "data-id": job.id,
+    "data-name": job.filename, "aria-label": `${label} ${job.filename}`, text: label,
+  });
+}
+
+function jobRow(job, expanded) {
+  const row = el("tr", { "data-id": job.id, "data-status": job.status, class: job.archived ? "archived" : "" });
+  const link = el("a", { href: `/jobs/${job.id}`, text: job.filename });
+  row.append(
+    el("td", { class: "file-cell", "data-label": "File" }, link, el("span", { class: "sub", text: `#${job.id}` })),
+    el("td", { "data-label": "Model", text: `${job.model}${job.model_version ? " v" + job.model_version : " (latest)"}` }),
+    el("td", { "data-label": "Submitted", text: localTime(job.created_at) }),
+    el("td", { "data-label": "Status" },
+      el("span", { class: `badge badge-${job.status}`, text: STATUS_TEXT[job.status] }),
+      job.archived ? el("span", { class: "tag", text: "archived" }) : null),
+    el("td", { "data-label": "Progress" }, progressCell(job)),
+    el("td", { class: "num", "data-label": "Rows failed", text: job.rows_total == null && !job.rows_failed ? "—" : numberText(job.rows_failed) }),
+    el("td", { class: "num", "data-label": "Duration", text: duration(job) }),
+    el("td", { class: "actions-cell" }, actionsCell(job, expanded)),
+  );
+  return row;
+}
+
+function progressCell(job) {
+  const bar = el("progress", { max: "1", value: String(job.progress), class: job.status, "aria-label": `Progress of ${job.filename}` });
+  const done = job.rows_total != null
+    ? `${numberText(job.rows_done)} / ${numberText(job.rows_total)} rows`
+    : job.status === "PENDING" ? "waiting" : `${numberText(job.rows_done)} rows`;
+  return el("div", { class: "progress" }, bar, el("span", { class: "sub", text: `${Math.round(job.progress * 100)}% · ${done}` }));
+}
+
+function actionsCell(job, expanded) {
+  const box = el("div", { class: "actions" });
+  if (job.status === "PROCESSED") {
+    box.append(el("a", { class: "button small", href: job.result_url, download: "", "aria-label": `Download the result of ${job.filename}`, text: "Download" }));
+  }
+  if (job.status === "FAILED") {
+    const show = actionButton(job, "toggle-error", expanded ? "Hide error" : "Show error");
+    show.setAttribute("aria-expanded", String(expanded));
+    show.setAttribute("aria-controls", `error-${job.id}`);
+    box.append(show, actionButton(job, "retry", "Retry", ""));
+  }
+  box.append(actionButton(job, job.archived ? "unarchive" : "archive", job.archived ? "Unarchive" : "Archive"));
+  if (job.status !== "IN_PROGRESS") box.append(actionButton(job, "delete", "Delete", "danger"));
+  return box;
+}
+
+function errorRow(job) {
+  return el("tr", { class: "error-row", id: `error-${job.id}` }, el("td", { colspan: "8", "data-label": "Error", text: job.error || "" }));
+}
+
+class JobsTable {
+  constructor(body) {
+    this.body = body;
+    this.limit = PAGE;
+    this.seen = new Map(); // id → last JSON text, so unchanged rows (and focus) stay put
+    this.statuses = new Map(); // id → last known status, to notice a job finishing
+    this.expanded = new Set();
+    this.first = true;
+    this.timer = null;
+  }
+
+  watch(job) {
+    this.statuses.set(job.id, job.status);
+  }
+
+  query() {
+    const params = new URLSearchParams({ limit: String(this.limit) });
+    const status = document.getElementById("status-filter").value;
+    if (status) params.set("status", status);
+    if (document.getElementById("show-archived").checked) params.set("archived", "true");
+    return "/api/jobs?" + params;
+  }
+
+  async refresh() {
+    clearTimeout(this.timer);
+    try {
+      const page = await api("GET", this.query());
+      this.render(page);
+      await this.notice(page.jobs);
+    } catch (error) {
+      console.warn("refresh failed:", error);
+    } finally {
+      this.timer = setTimeout(() => this.refresh(), document.hidden ? HIDDEN_POLL_MS : POLL_MS);
+    }
+  }
+
+  async notice(jobs) {
+    // Jobs that were unfinished when last seen but are outside the current view: ask one by one.
+    const shown = new Map(jobs.map((job) => [job.id, job]));
+    for (const [id, status] of this.statuses) {
+      if (!FINISHED.has(status) && !shown.has(id)) {
+        try {
+          shown.set(id, await api("GET", `/api/jobs/${id}`));
+        } catch {
+          this.statuses.delete(id); // deleted meanwhile
+        }
+      }
+    }
+    for (const job of shown.values()) {
+      const before = this.statuses.get(job.id);
+      if (!this.first && before && !FINISHED.has(before) && FINISHED.has(job.status)) announce(job);
+      if (this.first || before || !FINISHED.has(job.status)) this.statuses.set(job.id, job.status);
+    }
+    this.first = false;
+  }
+
+  render(page) {
+    const keep = new Set();
+    let previous = null;
+    for (const job of page.jobs) {
+      keep.add(String(job.id));
+      const expanded = this.expanded.has(job.id) && job.status === "FAILED";
+      const text = JSON.stringify(job) + expanded;
+      let row = this.body.querySelector(`tr[data-id="${job.id}"]`);
+      if (!row || this.seen.get(job.id) !== text || job.status === "IN_PROGRESS") {
+        const fresh = jobRow(job, expanded);
+        const focused = row && row.contains(document.activeElement) ? document.activeElement.dataset.action : null;
+        if (row) row.replaceWith(fresh);
+        row = fresh;
+        if (focused) row.querySelector(`[data-action="${focused}"]`)?.focus();
+        this.seen.set(job.id, text);
+      }
+      // Keep the order of the page: each row right after the previous one.
+      const anchor = previous ? previous.nextSibling : this.body.firstChild;
+      if (anchor !== row) this.body.insertBefore(row, anchor);
+      previous = row;
+      const detail = document.getElementById(`error-${job.id}`);
+      if (expanded) {
+        const fresh = errorRow(job);
+        if (detail) detail.replaceWith(fresh);
+        row.after(fresh);
+        previous = fresh;
+      } else if (detail) {
+        detail.remove();
+      }
+    }
+    for (const row of [...this.body.querySelectorAll("tr[data-id]")]) {
+      if (!keep.has(row.dataset.id)) {
+        document.getElementById(`error-${row.dataset.id}`)?.remove();
+        row.remove();
+      }
+    }
+    document.getElementById("jobs-empty").hidden = page.jobs.length > 0;
+    document.getElementById("more").hidden = page.total <= page.jobs.length;
+  }
+
+  reset() {
+    this.seen.clear();
+    this.body.replaceChildren();
+    this.refresh();
+  }
+}
+
+let table = null;
+
+function setUpTable() {
+  const body = document.getElementById("jobs-body");
+  if (!body) return;
+  table = new JobsTable(body);
+  document.getElementById("status-filter").addEventListener("change", () => table.reset());
+  document.getElementById("show-archived").addEventListener("change", () => table.reset());
+  document.getElementById("more").addEventListener("click", () => {
+    table.limit += PAGE;
+    table.refresh();
+  });
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden) table.refresh();
+  });
+  table.refresh();
+}
+
+// --- Job actions (jobs table and job page) ---------------------------------------------------
+
+const ACTIONS = {
+  retry: (id) => api("POST", `/api/jobs/${id}/retry`),
+  archive: (id) => api("POST", `/api/jobs/${id}/archive`),
+  unarchive: (id) => api("POST", `/api/jobs/${id}/unarchive`),
+  delete: (id) => api("DELETE", `/api/jobs/${id}`),
+};
+const DONE_TEXT = { retry: "queued again", archive: "archived", unarchive: "unarchived", delete: "deleted" };
+
+function confirmDelete(name) {
+  const dialog = document.getElementById("confirm-delete");
+  document.getElementById("confirm-name").textContent = name;
+  dialog.returnValue = "";
+  dialog.showModal();
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "delete"), { once: true });
+  });
+}
+
+async function onAction(event) {
+  const button = event.target.closest("button[data-action]");
+  if (!button) return;
+  const { action, id, name } = button.dataset;
+  if (action === "toggle-error") {
+    const jobId = Number(id);
+    if (table.expanded.has(jobId)) table.expanded.delete(jobId);
+    else table.expanded.add(jobId);
+    table.refresh();
+    return;
+  }
+  if (!(action in ACTIONS)) return;
+  if (action === "delete" && !(await confirmDelete(name))) return;
+  button.disabled = true;
+  try {
+    const job = await ACTIONS[action](id);
+    toast(`${name} ${DONE_TEXT[action]}.`);
+    if (job) table?.watch(job);
+    if (table) table.refresh();
+    else window.location.assign(action === "delete" ? "/" : window.location.pathname);
+  } catch (error) {
+    toast(`${name}: ${error.message}`, "FAILED");
+    button.disabled = false;
+  }
+}
+
+// --- Job page: follow a running job; tokens page: copy ----------------------------------------
+
+function followJob() {
+  const card = document.getElementById("job");
+  if (!card || FINISHED.has(card.dataset.status)) return;
+  const poll = async () => {
+    try {
+      const job = await api("GET", `/api/jobs/${card.dataset.jobId}`);
+      if (job.status !== card.dataset.status) {
+        if (FINISHED.has(job.status)) announce(job);
+        window.location.reload();
+        return;
+      }
+    } catch (error) {
+      console.warn(error);
+    }
+    setTimeout(poll, POLL_MS);
+  };
+  setTimeout(poll, POLL_MS);
+}
+
+function setUpCopy() {
+  for (const button of document.querySelectorAll("[data-copy]")) {
+    button.addEventListener("click", async () => {
+      const input = document.getElementById(button.dataset.copy);
+      input.select();
+      try {
+        await navigator.clipboard.writeText(input.value);
+        button.textContent = "Copied";
+      } catch {
+        button.textContent = "Press Ctrl+C";
+      }
+    });
+  }
+}
+
+function localTimes() {
+  for (const time of document.querySelectorAll("time[data-local]")) {
+    time.title = time.textContent;
+    time.textContent = localTime(time.getAttribute("datetime"));
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  setUpUpload();
+  setUpTable();
+  setUpNotificationButton();
+  setUpCopy();
+  localTimes();
+  followJob();
+  document.addEventListener("click", onAction);
+});
