@@ -41,14 +41,10 @@ def _create_token(request: Request, name: str, csrf_token: str) -> Response:
     try:
         record, token = in_transaction(engine, lambda c: issue_token(c, user_id=user.id, name=name))
     except InputError as exc:
-        context = {"tokens": _tokens(request, user.id), "error": exc.message, "name": name}
-        return render(request, "tokens.html", context, user=user, status_code=422)
-    context: dict[str, object] = {
-        "tokens": _tokens(request, user.id),
-        "new_token": token,
-        "new_record": record,
-    }
-    return render(request, "tokens.html", context, user=user, status_code=201)
+        failed = {"tokens": _tokens(request, user.id), "error": exc.message, "name": name}
+        return render(request, "tokens.html", failed, user=user, status_code=422)
+    created = {"tokens": _tokens(request, user.id), "new_token": token, "new_record": record}
+    return render(request, "tokens.html", created, user=user, status_code=201)
 
 
 def _revoke(request: Request, csrf_token: str) -> Response:
