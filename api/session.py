@@ -23,7 +23,7 @@ from batchscore.errors import Forbidden
 COOKIE = "batchscore_session"
 CSRF_FIELD = "csrf_token"  #: hidden field of every panel form
 CSRF_HEADER = "X-CSRF-Token"  #: the same token, sent by the panel's scripts
-_SALT = "batchscore.session"
+SALT = "batchscore.session"
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ def _settings(request: Request) -> Settings:
 
 
 def _serializer(settings: Settings) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(str(settings.secret_key), salt=_SALT)
+    return URLSafeTimedSerializer(str(settings.secret_key), salt=SALT)
 
 
 def _max_age(settings: Settings) -> int:

@@ -230,7 +230,7 @@ function jobRow(job, expanded) {
   row.append(
     el("td", { class: "file-cell", "data-label": "File" }, link, el("span", { class: "sub", text: `#${job.id}` })),
     el("td", { "data-label": "Model", text: `${job.model}${job.model_version ? " v" + job.model_version : " (latest)"}` }),
-    el("td", { "data-label": "Submitted", text: localTime(job.created_at) }),
+    el("td", { class: "when", "data-label": "Submitted", text: localTime(job.created_at) }),
     el("td", { "data-label": "Status" },
       el("span", { class: `badge badge-${job.status}`, text: STATUS_TEXT[job.status] }),
       job.archived ? el("span", { class: "tag", text: "archived" }) : null),

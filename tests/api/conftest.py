@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 import uvicorn
 from factories import add_job, iris_csv, submit
+from panel_client import PanelClient
 from sklearn.datasets import load_iris
 from sklearn.tree import DecisionTreeClassifier
 
@@ -235,3 +236,10 @@ class Jobs:
 @pytest.fixture
 def jobs(ctx: Context) -> Jobs:
     return Jobs(ctx)
+
+
+@pytest.fixture
+def panel(base_url: str) -> Iterator[PanelClient]:
+    client = PanelClient(base_url)
+    yield client
+    client.close()
