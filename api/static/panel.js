@@ -202,9 +202,11 @@ function seconds(s) {
   return m < 60 ? `${m} min ${Math.round(s % 60)} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
-function localTime(iso) {
-  return iso ? new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }) : "—";
+function localTime(iso, options = { dateStyle: "medium", timeStyle: "short" }) {
+  return iso ? new Date(iso).toLocaleString(undefined, options) : "—";
 }
+
+const SHORT_TIME = { month: "short", day: "numeric", hour: "numeric", minute: "2-digit" };
 
 function el(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
@@ -229,8 +231,8 @@ function jobRow(job, expanded) {
   const link = el("a", { href: `/jobs/${job.id}`, text: job.filename });
   row.append(
     el("td", { class: "file-cell", "data-label": "File" }, link, el("span", { class: "sub", text: `#${job.id}` })),
-    el("td", { "data-label": "Model", text: `${job.model}${job.model_version ? " v" + job.model_version : " (latest)"}` }),
-    el("td", { class: "when", "data-label": "Submitted", text: localTime(job.created_at) }),
+    el("td", { class: "model", "data-label": "Model", text: `${job.model}${job.model_version ? " v" + job.model_version : " (latest)"}` }),
+    el("td", { class: "when", "data-label": "Submitted", text: localTime(job.created_at, SHORT_TIME), title: localTime(job.created_at) }),
     el("td", { "data-label": "Status" },
       el("span", { class: `badge badge-${job.status}`, text: STATUS_TEXT[job.status] }),
       job.archived ? el("span", { class: "tag", text: "archived" }) : null),
@@ -243,6 +245,7 @@ function jobRow(job, expanded) {
 }
 
 function progressCell(job) {
+  if (job.status === "FAILED" && !job.rows_done) return el("span", { class: "sub", text: "—" });
   const bar = el("progress", { max: "1", value: String(job.progress), class: job.status, "aria-label": `Progress of ${job.filename}` });
   const done = job.rows_total != null
     ? `${numberText(job.rows_done)} / ${numberText(job.rows_total)} rows`

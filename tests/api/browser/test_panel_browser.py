@@ -1,0 +1,397 @@
+"""The panel in a real browser: what a person signing in, uploading and watching sees."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import openpyxl
+from browser import PHONE, sign_in
+from factories import csv_text, iris_csv
+from playwright.sync_api import Page, expect
+from processes import Cli
+
+from db.engine import in_transaction
+from db.jobs import JobStatus, claim_next_job, renew_lease
+from scheduler.processor import process_one
+
+if TYPE_CHECKING:
+    from api.conftest import Caller, Jobs
+
+ROOT = Path(__file__).parents[3]
+IRIS = ROOT / "examples" / "iris.csv"
+LIVE_MS = 2_000  # a status change must show within 2 s, without reloading
+
+
+def upload(page: Page, path: Path) -> int:
+    """Choose the file, press Upload; the new job's id from the message."""
+    page.get_by_label("CSV file").set_input_files(path)
+    page.get_by_role("button", name="Upload").click()
+    message = page.locator("#upload-message")
+    expect(message).to_contain_text("was queued as job")
+    return int(message.inner_text().rsplit(" ", 1)[1].rstrip("."))
+
+
+def test_upload_watch_it_finish_and_download(
+    page: Page, alice: Caller, cron: Cli, tmp_path: Path
+) -> None:
+    sign_in(page, alice)
+    page.evaluate("window.__sameDocument = true")  # gone if the page ever reloads
+    job_id = upload(page, IRIS)
+    line = page.locator(f'#jobs-body tr[data-id="{job_id}"]')
+    expect(line.locator(".badge")).to_have_text("Pending")
+    expect(line).to_contain_text("iris.csv")
+
+    cron.run("process-all")  # another process, as cron runs it
+
+    expect(line.locator(".badge")).to_have_text("Processed", timeout=LIVE_MS)
+    expect(line).to_contain_text("150 / 150 rows")
+    expect(page.locator(".toast p")).to_have_text(
+        "iris.csv is ready — 150 rows, no errors", timeout=LIVE_MS
+    )
+    assert page.evaluate("window.__notifications") == ["iris.csv is ready — 150 rows, no errors"]
+    assert page.evaluate("window.__sameDocument") is True
+
+    with page.expect_download() as info:
+        line.get_by_role("link", name="Download the result of iris.csv").click()
+    download = info.value
+    assert download.suggested_filename == "iris-predictions.xlsx"
+    saved = tmp_path / "result.xlsx"
+    download.save_as(saved)
+    sheet = openpyxl.load_workbook(saved, read_only=True).worksheets[0]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0] == (*IRIS.read_text().splitlines()[0].split(","), "prediction", "error")
+    assert len(rows) == 151
+    assert rows[1][-2] == "setosa"
+
+
+def test_notification_counts_rows_with_errors(
+    page: Page, alice: Caller, cron: Cli, tmp_path: Path
+) -> None:
+    rows = [["5.1", "3.5", "1.4", "0.2"]] * 19 + [["5.1", "n/a", "1.4", "0.2"]]
+    sales = tmp_path / "sales.csv"
+    sales.write_text(csv_text(rows))
+    sign_in(page, alice)
+    upload(page, sales)
+    cron.run("process-all")
+    expect(page.locator(".toast")).to_contain_text(
+        "sales.csv is ready — 20 rows, 1 with errors", timeout=LIVE_MS
+    )
+
+
+def test_upload_missing_a_feature_names_the_column(
+    page: Page, alice: Caller, jobs: Jobs, tmp_path: Path
+) -> None:
+    missing = tmp_path / "no-petals.csv"
+    missing.write_text("sepal_length,sepal_width,petal_length\n5.1,3.5,1.4\n")
+    sign_in(page, alice)
+    page.get_by_label("CSV file").set_input_files(missing)
+    page.get_by_role("button", name="Upload").click()
+    message = page.locator("#upload-message")
+    expect(message).to_contain_text("Missing column(s) petal_width. Model iris v1 needs")
+    expect(message).to_have_class("alert alert-error")
+    expect(page.locator("#jobs-empty")).to_be_visible()
+    assert list(jobs.ctx.settings.input_dir.iterdir()) == []
+
+
+def test_model_chooser_shows_the_chosen_models_features(page: Page, alice: Caller) -> None:
+    sign_in(page, alice)
+    chooser = page.get_by_label("Model")
+    expect(chooser.locator("option")).to_have_text(["iris · v1 (classification)"])
+    expect(page.locator("#model-features")).to_have_text(
+        "Needs columns: sepal_length sepal_width petal_length petal_width"
+    )
+
+
+def test_file_can_be_dropped_on_the_upload_area(page: Page, alice: Caller, jobs: Jobs) -> None:
+    sign_in(page, alice)
+    transfer = page.evaluate_handle(
+        """text => {
+            const data = new DataTransfer();
+            data.items.add(new File([text], "dropped.csv", {type: "text/csv"}));
+            return data;
+        }""",
+        iris_csv(4),
+    )
+    page.dispatch_event("#dropzone", "drop", {"dataTransfer": transfer})
+    expect(page.locator("#file-name")).to_contain_text("dropped.csv")
+    page.get_by_role("button", name="Upload").click()
+    expect(page.locator("#upload-message")).to_contain_text("dropped.csv was queued as job")
+    expect(page.locator("#jobs-body")).to_contain_text("dropped.csv")
+
+
+def test_in_progress_job_shows_its_progress_live(page: Page, alice: Caller, jobs: Jobs) -> None:
+    job = jobs.make(alice, filename="big.csv", rows=40)
+    sign_in(page, alice)
+    line = page.locator(f'#jobs-body tr[data-id="{job.id}"]')
+    expect(line.locator(".badge")).to_have_text("Pending")
+    claimed = in_transaction(
+        jobs.ctx.engine,
+        lambda c: claim_next_job(c, worker_id="test", lease_seconds=600, job_id=job.id),
+    )
+    assert claimed is not None and claimed.claim_token is not None
+    token = claimed.claim_token
+    in_transaction(
+        jobs.ctx.engine,
+        lambda c: renew_lease(
+            c, job.id, token, lease_seconds=600, rows_done=10, rows_failed=0, rows_total=40
+        ),
+    )
+    expect(line.locator(".badge")).to_have_text("In progress", timeout=LIVE_MS)
+    expect(line).to_contain_text("25% · 10 / 40 rows")
+    assert line.locator("progress").get_attribute("value") == "0.25"
+    expect(line.get_by_role("button", name="Delete big.csv")).to_have_count(0)
+
+
+def test_failed_job_shows_its_error_and_can_be_retried(
+    page: Page, alice: Caller, jobs: Jobs
+) -> None:
+    job = jobs.make(alice, "FAILED", filename="photo.csv")
+    sign_in(page, alice)
+    line = page.locator(f'#jobs-body tr[data-id="{job.id}"]')
+    expect(line.locator(".badge")).to_have_text("Failed")
+    show = line.get_by_role("button", name="Show error photo.csv")
+    show.click()
+    detail = page.locator(f"#error-{job.id}")
+    assert job.error_message
+    expect(detail).to_have_text(job.error_message)
+    expect(line.get_by_role("button", name="Hide error photo.csv")).to_have_attribute(
+        "aria-expanded", "true"
+    )
+    line.get_by_role("button", name="Retry photo.csv").click()
+    expect(line.locator(".badge")).to_have_text("Pending", timeout=LIVE_MS)
+    expect(detail).to_have_count(0)
+    retried = jobs.get(job.id)
+    assert retried.status is JobStatus.PENDING and retried.error_message is None
+
+
+def test_archive_hides_a_job_until_archived_jobs_are_shown(
+    page: Page, alice: Caller, jobs: Jobs
+) -> None:
+    job = jobs.make(alice, "PROCESSED", filename="old.csv")
+    sign_in(page, alice)
+    line = page.locator(f'#jobs-body tr[data-id="{job.id}"]')
+    line.get_by_role("button", name="Archive old.csv").click()
+    expect(line).to_have_count(0)
+    assert jobs.get(job.id).archived
+    page.get_by_label("Show archived").check()
+    expect(line.locator(".tag")).to_have_text("archived")
+    line.get_by_role("button", name="Unarchive old.csv").click()
+    expect(line.locator(".tag")).to_have_count(0)
+    assert not jobs.get(job.id).archived
+
+
+def test_delete_asks_first_and_removes_the_job_and_its_files(
+    page: Page, alice: Caller, jobs: Jobs
+) -> None:
+    job = jobs.make(alice, "PROCESSED", filename="done.csv")
+    files = jobs.files(job)
+    sign_in(page, alice)
+    line = page.locator(f'#jobs-body tr[data-id="{job.id}"]')
+    dialog = page.get_by_role("dialog")
+
+    line.get_by_role("button", name="Delete done.csv").click()
+    expect(dialog).to_contain_text("Delete done.csv?")
+    page.keyboard.press("Escape")  # changed my mind
+    expect(dialog).to_be_hidden()
+    assert all(path.exists() for path in files)
+
+    line.get_by_role("button", name="Delete done.csv").click()
+    dialog.get_by_role("button", name="Delete").click()
+    expect(line).to_have_count(0)
+    expect(page.locator(".toast")).to_contain_text("done.csv deleted.")
+    assert not any(path.exists() for path in files)
+
+
+def test_status_filter_shows_only_that_status(page: Page, alice: Caller, jobs: Jobs) -> None:
+    done = jobs.make(alice, "PROCESSED", filename="done.csv")
+    failed = jobs.make(alice, "FAILED", filename="broken.csv")
+    sign_in(page, alice)
+    body = page.locator("#jobs-body")
+    expect(body.locator("tr[data-id]")).to_have_count(2)
+    page.get_by_label("Status").select_option("FAILED")
+    expect(body.locator("tr[data-id]")).to_have_count(1)
+    expect(body.locator(f'tr[data-id="{failed.id}"]')).to_be_visible()
+    page.get_by_label("Status").select_option("PROCESSED")
+    expect(body.locator("tr[data-id]")).to_have_attribute("data-id", str(done.id))
+
+
+def test_job_page_shows_metadata_first_rows_and_error_rows(
+    page: Page, alice: Caller, jobs: Jobs
+) -> None:
+    rows = [["5.1", "3.5", "1.4", "0.2"]] * 25 + [["6.0", "oops", "4.0", "1.2"]]
+    job = jobs.upload(alice, csv_text(rows), filename="mixed.csv").json()
+    process_one(jobs.ctx, job_id=job["id"])
+    sign_in(page, alice)
+    page.get_by_role("link", name="mixed.csv", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("mixed.csv")
+    expect(page.locator(".meta")).to_contain_text("iris v1")
+    expect(page.locator(".meta")).to_contain_text("26 of 26")
+    first = page.locator("section[aria-labelledby=first-rows] tbody tr")
+    expect(first).to_have_count(20)
+    errors = page.locator("section[aria-labelledby=error-rows] tbody tr")
+    expect(errors).to_have_count(1)
+    expect(errors.locator("td").first).to_have_text("26")
+    expect(errors).to_contain_text("sepal_width: 'oops' is not a number")
+    expect(page.get_by_role("link", name="Download result")).to_have_attribute(
+        "href", f"/api/jobs/{job['id']}/result"
+    )
+
+
+def test_job_page_follows_a_running_job(page: Page, alice: Caller, jobs: Jobs) -> None:
+    job = jobs.make(alice, filename="wait.csv")
+    sign_in(page, alice)
+    page.goto(f"/jobs/{job.id}")
+    expect(page.locator("#job .badge")).to_have_text("PENDING")
+    process_one(jobs.ctx, job_id=job.id)
+    expect(page.locator("#job .badge")).to_have_text("PROCESSED", timeout=LIVE_MS + 3_000)
+
+
+def test_wrong_password_says_so(page: Page, alice: Caller) -> None:
+    page.goto("/")
+    expect(page).to_have_url(re.compile(r"/login\?next=/$"))
+    page.get_by_label("User name").fill("alice")
+    page.get_by_label("Password").fill("not-her-password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_have_text("Wrong user name or password.")
+    expect(page.get_by_label("User name")).to_have_value("alice")
+
+
+def test_form_without_its_csrf_token_is_rejected(page: Page, alice: Caller) -> None:
+    page.goto("/login")
+    page.evaluate("document.querySelector('input[name=csrf_token]').remove()")
+    page.get_by_label("User name").fill("alice")
+    page.get_by_label("Password").fill("pw-alice")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("security token is missing")
+    page.goto("/")
+    assert "/login" in page.url  # not signed in
+
+
+def test_forged_api_call_without_csrf_header_is_rejected(
+    page: Page, alice: Caller, jobs: Jobs
+) -> None:
+    job = jobs.make(alice, "PROCESSED")
+    sign_in(page, alice)
+    status = page.evaluate(
+        "id => fetch(`/api/jobs/${id}`, {method: 'DELETE'}).then(r => r.status)", job.id
+    )
+    assert status == 403
+    assert jobs.get(job.id).status is JobStatus.PROCESSED
+
+
+def test_other_users_jobs_never_appear(page: Page, alice: Caller, bob: Caller, jobs: Jobs) -> None:
+    mine = jobs.make(alice, "PROCESSED", filename="alice.csv")
+    theirs = [
+        jobs.make(bob, state, filename=f"bob-{state.lower()}.csv")
+        for state in ("PENDING", "PROCESSED", "FAILED")
+    ]
+    sign_in(page, alice)
+    body = page.locator("#jobs-body")
+    expect(body.locator("tr[data-id]")).to_have_count(1)
+    for status in ("", "PENDING", "PROCESSED", "FAILED"):
+        page.get_by_label("Status").select_option(status)
+        page.wait_for_timeout(300)
+        expect(body).not_to_contain_text("bob-")
+    page.get_by_label("Status").select_option("")
+    page.get_by_label("Show archived").check()
+    expect(body).not_to_contain_text("bob-")
+    expect(body.locator(f'tr[data-id="{mine.id}"]')).to_have_count(1)
+    page.goto(f"/jobs/{theirs[1].id}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Not found")
+
+
+def test_token_page_creates_shows_once_and_revokes(page: Page, alice: Caller) -> None:
+    sign_in(page, alice)
+    page.get_by_role("link", name="API tokens").click()
+    page.get_by_label("Name").fill("nightly export")
+    page.get_by_role("button", name="Create token").click()
+    token = page.get_by_label("New API token").input_value()
+    assert token.startswith("bs_")
+    response = page.request.get("/api/jobs", headers={"Authorization": f"Bearer {token}"})
+    assert response.status == 200
+    page.goto("/tokens")
+    expect(page.get_by_label("New API token")).to_have_count(0)
+    page.get_by_role("button", name="Revoke token nightly export").click()
+    expect(page.locator("tbody")).to_contain_text("revoked")
+    response = page.request.get("/api/jobs", headers={"Authorization": f"Bearer {token}"})
+    assert response.status == 403
+
+
+def test_sign_out_returns_to_the_sign_in_page(page: Page, alice: Caller) -> None:
+    sign_in(page, alice)
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("status").first).to_have_text("You are signed out.")
+    page.goto("/")
+    assert "/login" in page.url
+
+
+def test_keyboard_alone_reaches_upload_and_job_actions(
+    page: Page, alice: Caller, jobs: Jobs
+) -> None:
+    job = jobs.make(alice, "PROCESSED", filename="keys.csv")
+    sign_in(page, alice)
+    expect(page.locator(f'#jobs-body tr[data-id="{job.id}"]')).to_be_visible()
+    reached = []
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        reached.append(
+            page.evaluate("document.activeElement.id || document.activeElement.textContent.trim()")
+        )
+    for target in ("file", "model", "format", "upload-button", "Download", "Archive", "Delete"):
+        assert target in reached, reached
+    page.locator(f'#jobs-body tr[data-id="{job.id}"] [data-action=delete]').focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("dialog")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("dialog")).to_be_hidden()
+
+
+def test_phone_width_shows_jobs_as_cards_without_sideways_scrolling(
+    page: Page, alice: Caller, jobs: Jobs
+) -> None:
+    jobs.make(alice, "PROCESSED", filename="a-rather-long-file-name-from-the-finance-team.csv")
+    jobs.make(alice, "FAILED", filename="broken.csv")
+    page.set_viewport_size(PHONE)
+    sign_in(page, alice)
+    expect(page.locator("#jobs-body tr[data-id]")).to_have_count(2)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert page.locator("#jobs-table thead").bounding_box()["height"] <= 1  # type: ignore[index]
+    expect(page.get_by_role("button", name="Upload")).to_be_visible()
+
+
+def test_screenshot_of_the_panel_with_finished_failed_and_running_jobs(
+    page: Page, alice: Caller, jobs: Jobs, tmp_path: Path
+) -> None:
+    """Saves docs/panel.png (README shows it)."""
+    sales = tmp_path / "sales-2026-11.csv"
+    sales.write_text(
+        csv_text([["5.9", "3.0", "5.1", "1.8"]] * 480 + [["6.1", "?", "4.7", "1.4"]] * 3)
+    )
+    for name, rows in (("customers-q3.csv", 1200), ("iris.csv", 150)):
+        done = jobs.upload(alice, iris_csv(rows), filename=name).json()
+        process_one(jobs.ctx, job_id=done["id"])
+    jobs.make(alice, "FAILED", filename="export-from-crm.csv")
+    running = jobs.make(alice, filename="transactions-2026.csv", rows=9000)
+    claimed = in_transaction(
+        jobs.ctx.engine,
+        lambda c: claim_next_job(c, worker_id="demo", lease_seconds=600, job_id=running.id),
+    )
+    assert claimed and claimed.claim_token
+    token = claimed.claim_token
+    in_transaction(
+        jobs.ctx.engine,
+        lambda c: renew_lease(
+            c, running.id, token, lease_seconds=600, rows_done=5400, rows_failed=2, rows_total=9000
+        ),
+    )
+    jobs.make(alice, filename="leads-week-47.csv")
+    sign_in(page, alice)
+    job_id = upload(page, sales)
+    process_one(jobs.ctx, job_id=job_id)
+    expect(page.locator(".toast")).to_contain_text("sales-2026-11.csv is ready", timeout=LIVE_MS)
+    page.locator("#upload-message").evaluate("e => e.remove()")
+    page.set_viewport_size({"width": 1280, "height": 980})
+    (ROOT / "docs").mkdir(exist_ok=True)
+    page.screenshot(path=str(ROOT / "docs" / "panel.png"))
