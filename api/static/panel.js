@@ -235,11 +235,12 @@ function jobRow(job, expanded) {
     el("td", { class: "when", "data-label": "Submitted", text: localTime(job.created_at, SHORT_TIME), title: localTime(job.created_at) }),
     el("td", { "data-label": "Status" },
       el("span", { class: `badge badge-${job.status}`, text: STATUS_TEXT[job.status] }),
-      job.archived ? el("span", { class: "tag", text: "archived" }) : null),
+      job.archived ? el("span", { class: "tag", text: "archived" }) : null,
+      job.status === "FAILED" ? errorToggle(job, expanded) : null),
     el("td", { "data-label": "Progress" }, progressCell(job)),
     el("td", { class: "num", "data-label": "Rows failed", text: job.rows_total == null && !job.rows_failed ? "—" : numberText(job.rows_failed) }),
     el("td", { class: "num", "data-label": "Duration", text: duration(job) }),
-    el("td", { class: "actions-cell" }, actionsCell(job, expanded)),
+    el("td", { class: "actions-cell" }, actionsCell(job)),
   );
   return row;
 }
@@ -253,17 +254,19 @@ function progressCell(job) {
   return el("div", { class: "progress" }, bar, el("span", { class: "sub", text: `${Math.round(job.progress * 100)}% · ${done}` }));
 }
 
-function actionsCell(job, expanded) {
+function errorToggle(job, expanded) {
+  const toggle = actionButton(job, "toggle-error", expanded ? "Hide error" : "Show error", "link");
+  toggle.setAttribute("aria-expanded", String(expanded));
+  toggle.setAttribute("aria-controls", `error-${job.id}`);
+  return el("span", { class: "sub" }, toggle);
+}
+
+function actionsCell(job) {
   const box = el("div", { class: "actions" });
   if (job.status === "PROCESSED") {
     box.append(el("a", { class: "button small", href: job.result_url, download: "", "aria-label": `Download the result of ${job.filename}`, text: "Download" }));
   }
-  if (job.status === "FAILED") {
-    const show = actionButton(job, "toggle-error", expanded ? "Hide error" : "Show error");
-    show.setAttribute("aria-expanded", String(expanded));
-    show.setAttribute("aria-controls", `error-${job.id}`);
-    box.append(show, actionButton(job, "retry", "Retry", ""));
-  }
+  if (job.status === "FAILED") box.append(actionButton(job, "retry", "Retry", ""));
   box.append(actionButton(job, job.archived ? "unarchive" : "archive", job.archived ? "Unarchive" : "Archive"));
   if (job.status !== "IN_PROGRESS") box.append(actionButton(job, "delete", "Delete", "danger"));
   return box;
