@@ -24,7 +24,15 @@ from api.app import create_app
 from batchscore.config import Settings
 from batchscore.credentials import hash_password, new_token, token_digest
 from db.engine import Connection, in_transaction
-from db.jobs import JobRecord, JobStatus, claim_next_job, delete_job, get_job, set_archived
+from db.jobs import (
+    JobRecord,
+    JobStatus,
+    claim_next_job,
+    delete_job,
+    get_job,
+    renew_lease,
+    set_archived,
+)
 from db.users import UserRecord, create_token, create_user
 from model.registry import save_model
 from scheduler.context import Context
@@ -187,16 +195,41 @@ class Jobs:
         if state in (JobStatus.PROCESSED, JobStatus.FAILED):
             process_one(ctx, job_id=job.id)
         elif state == JobStatus.IN_PROGRESS:
-            in_transaction(
-                ctx.engine,
-                lambda c: claim_next_job(c, worker_id="test", lease_seconds=600, job_id=job.id),
-            )
+            self.start(job)
         elif state == "ARCHIVED":
             in_transaction(ctx.engine, lambda c: set_archived(c, job.id, True))
         made = self.get(job.id)
         expected = JobStatus.PENDING if state == "ARCHIVED" else JobStatus(state)
         assert made.status is expected, made
         return made
+
+    def start(self, job: JobRecord) -> JobRecord:
+        """Claim the PENDING `job` as a processor would: IN_PROGRESS, with a long lease."""
+        claimed = in_transaction(
+            self.ctx.engine,
+            lambda c: claim_next_job(c, worker_id="test", lease_seconds=600, job_id=job.id),
+        )
+        assert claimed is not None, f"job {job.id} was not PENDING"
+        return claimed
+
+    def report_progress(
+        self, job: JobRecord, rows_done: int, rows_total: int, rows_failed: int = 0
+    ) -> None:
+        """Record progress on a started job, as the processor holding its claim does."""
+        token = job.claim_token
+        assert token is not None, f"job {job.id} is not started"
+        in_transaction(
+            self.ctx.engine,
+            lambda c: renew_lease(
+                c,
+                job.id,
+                token,
+                lease_seconds=600,
+                rows_done=rows_done,
+                rows_failed=rows_failed,
+                rows_total=rows_total,
+            ),
+        )
 
     def make_unscorable(self, owner: Caller, filename: str = "data.csv") -> JobRecord:
         """A PENDING job of `owner` whose file is a PNG image (which intake would refuse)."""

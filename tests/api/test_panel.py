@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 import re
 import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from typing import TYPE_CHECKING
 
 import httpx
@@ -228,92 +230,80 @@ def test_api_reads_by_session_need_no_csrf_token(
 # --- the sign-in brake ----------------------------------------------------------------------
 
 
-def braked_settings(settings: Settings, per_user: int = 3, per_address: int = 100) -> Settings:
-    return dataclasses.replace(
-        settings, login_failures_per_user=per_user, login_failures_per_address=per_address
-    )
+Braked = Callable[..., PanelClient]
 
 
-def test_repeated_failures_for_a_user_pause_sign_in(
-    alice: Caller, settings: Settings, serve: Serve
-) -> None:
-    client = PanelClient(str(serve(braked_settings(settings), alice).base_url))
-    try:
-        for _ in range(3):
-            assert client.sign_in("alice", "guess").status_code == 401
-        braked = client.sign_in("alice")  # even the right password, while braked
-        assert braked.status_code == 429
-        assert "Too many failed sign-ins" in braked.text
-        assert "Try again in 15 minutes." in braked.text
-        assert client.http.get("/").status_code == 303
-    finally:
-        client.close()
+@pytest.fixture
+def braked(settings: Settings, alice: Caller, serve: Serve) -> Iterator[Braked]:
+    """A panel client of a server with a tight brake: 3 failures per user by default."""
+    with ExitStack() as stack:
+
+        def start(
+            per_user: int = 3, per_address: int = 100, window_seconds: float = 900
+        ) -> PanelClient:
+            changed = dataclasses.replace(
+                settings,
+                login_failures_per_user=per_user,
+                login_failures_per_address=per_address,
+                login_window_seconds=window_seconds,
+            )
+            client = PanelClient(str(serve(changed, alice).base_url))
+            stack.callback(client.close)
+            return client
+
+        yield start
 
 
-def test_user_brake_does_not_lock_out_other_users(
-    alice: Caller, bob: Caller, settings: Settings, serve: Serve
-) -> None:
-    client = PanelClient(str(serve(braked_settings(settings), alice).base_url))
-    try:
-        for _ in range(3):
-            client.sign_in("alice", "guess")
-        assert client.sign_in("bob").status_code == 303
-    finally:
-        client.close()
+def test_repeated_failures_for_a_user_pause_sign_in(braked: Braked) -> None:
+    client = braked()
+    for _ in range(3):
+        assert client.sign_in("alice", "guess").status_code == 401
+    refused = client.sign_in("alice")  # even the right password, while braked
+    assert refused.status_code == 429
+    assert "Too many failed sign-ins" in refused.text
+    assert "Try again in 15 minutes." in refused.text
+    assert client.http.get("/").status_code == 303
 
 
-def test_user_name_case_does_not_escape_the_brake(
-    alice: Caller, settings: Settings, serve: Serve
-) -> None:
-    client = PanelClient(str(serve(braked_settings(settings), alice).base_url))
-    try:
-        for name in ("alice", "ALICE", "Alice"):
-            client.sign_in(name, "guess")
-        assert client.sign_in("alice").status_code == 429
-    finally:
-        client.close()
+def test_user_brake_does_not_lock_out_other_users(braked: Braked, bob: Caller) -> None:
+    client = braked()
+    for _ in range(3):
+        client.sign_in("alice", "guess")
+    assert client.sign_in("bob").status_code == 303
+
+
+def test_user_name_case_does_not_escape_the_brake(braked: Braked) -> None:
+    client = braked()
+    for name in ("alice", "ALICE", "Alice"):
+        client.sign_in(name, "guess")
+    assert client.sign_in("alice").status_code == 429
 
 
 def test_repeated_failures_from_one_address_pause_sign_in_for_every_name(
-    alice: Caller, bob: Caller, settings: Settings, serve: Serve
+    braked: Braked, bob: Caller
 ) -> None:
-    url = str(serve(braked_settings(settings, per_user=100, per_address=4), alice).base_url)
-    client = PanelClient(url)
-    try:
-        for name in ("x1", "x2", "x3", "x4"):  # a different name each time: a spraying attack
-            assert client.sign_in(name, "guess").status_code == 401
-        assert client.sign_in("bob").status_code == 429
-    finally:
-        client.close()
+    client = braked(per_user=100, per_address=4)
+    for name in ("x1", "x2", "x3", "x4"):  # a different name each time: a spraying attack
+        assert client.sign_in(name, "guess").status_code == 401
+    assert client.sign_in("bob").status_code == 429
 
 
-def test_successful_sign_in_clears_the_users_failures(
-    alice: Caller, settings: Settings, serve: Serve
-) -> None:
-    client = PanelClient(str(serve(braked_settings(settings), alice).base_url))
-    try:
-        for _ in range(2):
-            client.sign_in("alice", "guess")
-        assert client.sign_in("alice").status_code == 303
-        client.http.post("/logout", data={"csrf_token": client.csrf("/")})
-        for _ in range(2):
-            assert client.sign_in("alice", "guess").status_code == 401
-        assert client.sign_in("alice").status_code == 303
-    finally:
-        client.close()
+def test_successful_sign_in_clears_the_users_failures(braked: Braked) -> None:
+    client = braked()
+    for _ in range(2):
+        client.sign_in("alice", "guess")
+    assert client.sign_in("alice").status_code == 303
+    client.http.post("/logout", data={"csrf_token": client.csrf("/")})
+    for _ in range(2):
+        assert client.sign_in("alice", "guess").status_code == 401
+    assert client.sign_in("alice").status_code == 303
 
 
-def test_failures_older_than_the_window_do_not_count(
-    alice: Caller, settings: Settings, serve: Serve
-) -> None:
-    quick = dataclasses.replace(braked_settings(settings), login_window_seconds=0.001)
-    client = PanelClient(str(serve(quick, alice).base_url))
-    try:
-        for _ in range(5):
-            assert client.sign_in("alice", "guess").status_code == 401
-        assert client.sign_in("alice").status_code == 303
-    finally:
-        client.close()
+def test_failures_older_than_the_window_do_not_count(braked: Braked) -> None:
+    client = braked(window_seconds=0.001)
+    for _ in range(5):
+        assert client.sign_in("alice", "guess").status_code == 401
+    assert client.sign_in("alice").status_code == 303
 
 
 # --- pages -------------------------------------------------------------------------------

@@ -12,8 +12,7 @@ from factories import csv_text, iris_csv
 from playwright.sync_api import Page, expect
 from processes import Cli
 
-from db.engine import in_transaction
-from db.jobs import JobStatus, claim_next_job, renew_lease
+from db.jobs import JobStatus
 from scheduler.processor import process_one
 
 if TYPE_CHECKING:
@@ -126,18 +125,7 @@ def test_in_progress_job_shows_its_progress_live(page: Page, alice: Caller, jobs
     sign_in(page, alice)
     line = page.locator(f'#jobs-body tr[data-id="{job.id}"]')
     expect(line.locator(".badge")).to_have_text("Pending")
-    claimed = in_transaction(
-        jobs.ctx.engine,
-        lambda c: claim_next_job(c, worker_id="test", lease_seconds=600, job_id=job.id),
-    )
-    assert claimed is not None and claimed.claim_token is not None
-    token = claimed.claim_token
-    in_transaction(
-        jobs.ctx.engine,
-        lambda c: renew_lease(
-            c, job.id, token, lease_seconds=600, rows_done=10, rows_failed=0, rows_total=40
-        ),
-    )
+    jobs.report_progress(jobs.start(job), rows_done=10, rows_total=40)
     expect(line.locator(".badge")).to_have_text("In progress", timeout=LIVE_MS)
     expect(line).to_contain_text("25% · 10 / 40 rows")
     assert line.locator("progress").get_attribute("value") == "0.25"
@@ -374,18 +362,7 @@ def test_screenshot_of_the_panel_with_finished_failed_and_running_jobs(
         process_one(jobs.ctx, job_id=done["id"])
     jobs.make(alice, "FAILED", filename="export-from-crm.csv")
     running = jobs.make(alice, filename="transactions-2026.csv", rows=9000)
-    claimed = in_transaction(
-        jobs.ctx.engine,
-        lambda c: claim_next_job(c, worker_id="demo", lease_seconds=600, job_id=running.id),
-    )
-    assert claimed and claimed.claim_token
-    token = claimed.claim_token
-    in_transaction(
-        jobs.ctx.engine,
-        lambda c: renew_lease(
-            c, running.id, token, lease_seconds=600, rows_done=5400, rows_failed=2, rows_total=9000
-        ),
-    )
+    jobs.report_progress(jobs.start(running), rows_done=5400, rows_total=9000, rows_failed=2)
     jobs.make(alice, filename="leads-week-47.csv")
     sign_in(page, alice)
     job_id = upload(page, sales)
