@@ -20,10 +20,13 @@ from scheduler.context import Context
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def current_user(request: Request, csrf_token: str | None = None) -> UserRecord:
+def current_user(
+    request: Request, csrf_token: str | None = None, *, changes: bool | None = None
+) -> UserRecord:
     """The caller, by API token if the request has an Authorization header, else by session
     cookie, whose state-changing requests must carry the CSRF token: `csrf_token` (a form's
-    field) or else the X-CSRF-Token header.
+    field) or else the X-CSRF-Token header. A request changes state if `changes` says so, by
+    default if its method is not GET, HEAD or OPTIONS.
 
     NotAuthenticated without valid credentials; Forbidden for a revoked token or a bad CSRF token.
     """
@@ -32,7 +35,9 @@ def current_user(request: Request, csrf_token: str | None = None) -> UserRecord:
     user = session_user(request)
     if user is None:
         raise NotAuthenticated()
-    if request.method not in _SAFE_METHODS:
+    if changes is None:
+        changes = request.method not in _SAFE_METHODS
+    if changes:
         check_csrf(read_session(request), csrf_token or request.headers.get(CSRF_HEADER))
     return user
 

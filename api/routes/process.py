@@ -60,7 +60,7 @@ def process_file(request: Request) -> Response:
             schema: {$ref: "#/components/schemas/JobConflict"}
       "422": {$ref: "#/components/responses/InvalidInput"}
     """
-    user = current_user(request)
+    user = current_user(request, changes=True)  # GET too: it processes jobs
     job_id = int_param(request, "id", low=1)
     wait = bool_param(request, "wait", default=True)
     ctx = context_of(request)
@@ -89,7 +89,7 @@ def process_all(request: Request) -> Response:
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
     """
-    user = current_user(request)
+    user = current_user(request, changes=True)  # GET too: it processes jobs
     ctx = context_of(request)
     pending = in_transaction(
         ctx.engine,

@@ -192,13 +192,15 @@ def test_sign_in_with_another_sessions_csrf_token_is_refused(
         ("POST", "/api/jobs/{id}/retry"),
         ("DELETE", "/api/jobs/{id}"),
         ("POST", "/process_file?id={id}"),
+        ("GET", "/process_file?id={id}"),
         ("POST", "/process_all"),
+        ("GET", "/process_all"),
     ],
 )
 def test_change_by_session_without_csrf_token_is_refused_and_changes_nothing(
     panel: PanelClient, alice: Caller, jobs: Jobs, method: str, path: str
 ) -> None:
-    job = jobs.make(alice, "FAILED")
+    job = jobs.make(alice, "PENDING" if "process" in path else "FAILED")
     panel.sign_in("alice")
     response = panel.http.request(method, path.format(id=job.id), data={"name": "x"})
     assert response.status_code == 403
