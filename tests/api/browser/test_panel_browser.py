@@ -58,8 +58,9 @@ def test_upload_watch_it_finish_and_download(
     assert download.suggested_filename == "iris-predictions.xlsx"
     saved = tmp_path / "result.xlsx"
     download.save_as(saved)
-    sheet = openpyxl.load_workbook(saved, read_only=True).worksheets[0]
-    rows = list(sheet.iter_rows(values_only=True))
+    book = openpyxl.load_workbook(saved, read_only=True)
+    rows = list(book.worksheets[0].iter_rows(values_only=True))
+    book.close()
     assert rows[0] == (*IRIS.read_text().splitlines()[0].split(","), "prediction", "error")
     assert len(rows) == 151
     assert rows[1][-2] == "setosa"
