@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from playwright.sync_api import Page, ViewportSize
+from playwright.sync_api import Locator, Page, ViewportSize
 
 if TYPE_CHECKING:
     from api.conftest import Caller
@@ -20,3 +20,8 @@ def sign_in(page: Page, caller: Caller) -> None:
     page.get_by_label("Password").fill(f"pw-{caller.user.username}")
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/")
+
+
+def job_row(page: Page, job_id: int) -> Locator:
+    """The jobs table's row of one job."""
+    return page.locator(f'#jobs-body tr[data-id="{job_id}"]')

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import openpyxl
-from browser import PHONE, sign_in
+from browser import PHONE, job_row, sign_in
 from factories import csv_text, iris_csv
 from playwright.sync_api import Page, expect
 from processes import Cli
@@ -38,7 +38,7 @@ def test_upload_watch_it_finish_and_download(
     sign_in(page, alice)
     page.evaluate("window.__sameDocument = true")  # gone if the page ever reloads
     job_id = upload(page, IRIS)
-    line = page.locator(f'#jobs-body tr[data-id="{job_id}"]')
+    line = job_row(page, job_id)
     expect(line.locator(".badge")).to_have_text("Pending")
     expect(line).to_contain_text("iris.csv")
 
@@ -124,7 +124,7 @@ def test_file_can_be_dropped_on_the_upload_area(page: Page, alice: Caller, jobs:
 def test_in_progress_job_shows_its_progress_live(page: Page, alice: Caller, jobs: Jobs) -> None:
     job = jobs.make(alice, filename="big.csv", rows=40)
     sign_in(page, alice)
-    line = page.locator(f'#jobs-body tr[data-id="{job.id}"]')
+    line = job_row(page, job.id)
     expect(line.locator(".badge")).to_have_text("Pending")
     jobs.report_progress(jobs.start(job), rows_done=10, rows_total=40)
     expect(line.locator(".badge")).to_have_text("In progress", timeout=LIVE_MS)
@@ -138,7 +138,7 @@ def test_failed_job_shows_its_error_and_can_be_retried(
 ) -> None:
     job = jobs.make(alice, "FAILED", filename="photo.csv")
     sign_in(page, alice)
-    line = page.locator(f'#jobs-body tr[data-id="{job.id}"]')
+    line = job_row(page, job.id)
     expect(line.locator(".badge")).to_have_text("Failed")
     show = line.get_by_role("button", name="Show error photo.csv")
     show.click()
@@ -160,7 +160,7 @@ def test_archive_hides_a_job_until_archived_jobs_are_shown(
 ) -> None:
     job = jobs.make(alice, "PROCESSED", filename="old.csv")
     sign_in(page, alice)
-    line = page.locator(f'#jobs-body tr[data-id="{job.id}"]')
+    line = job_row(page, job.id)
     line.get_by_role("button", name="Archive old.csv").click()
     expect(line).to_have_count(0)
     assert jobs.get(job.id).archived
@@ -177,7 +177,7 @@ def test_delete_asks_first_and_removes_the_job_and_its_files(
     job = jobs.make(alice, "PROCESSED", filename="done.csv")
     files = jobs.files(job)
     sign_in(page, alice)
-    line = page.locator(f'#jobs-body tr[data-id="{job.id}"]')
+    line = job_row(page, job.id)
     dialog = page.get_by_role("dialog")
 
     line.get_by_role("button", name="Delete done.csv").click()
@@ -321,7 +321,7 @@ def test_keyboard_alone_reaches_upload_and_job_actions(
 ) -> None:
     job = jobs.make(alice, "PROCESSED", filename="keys.csv")
     sign_in(page, alice)
-    expect(page.locator(f'#jobs-body tr[data-id="{job.id}"]')).to_be_visible()
+    expect(job_row(page, job.id)).to_be_visible()
     reached = []
     for _ in range(30):
         page.keyboard.press("Tab")
