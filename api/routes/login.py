@@ -44,7 +44,7 @@ async def login(request: Request) -> Response:
         address = request.client.host if request.client else "unknown"
         user = await run_in_threadpool(log_in, context_of(request), username, password, address)
     except (Forbidden, NotAuthenticated, TooManyAttempts) as exc:
-        return render(
+        page = render(
             request,
             "login.html",
             {**context, "error": exc.message},
@@ -52,6 +52,9 @@ async def login(request: Request) -> Response:
             status_code=status_of(exc),
             session=_login_session(request, renew=isinstance(exc, Forbidden)),
         )
+        if isinstance(exc, TooManyAttempts):
+            page.headers["Retry-After"] = str(exc.retry_after_seconds)
+        return page
     response = RedirectResponse(next_page, status_code=303)
     save_session(response, request, new_session(user.id))  # a fresh CSRF token too
     return response

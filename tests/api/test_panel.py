@@ -264,6 +264,7 @@ def test_repeated_failures_for_a_user_pause_sign_in(braked: Braked) -> None:
     assert refused.status_code == 429
     assert "Too many failed sign-ins" in refused.text
     assert "Try again in 15 minutes." in refused.text
+    assert 840 < int(refused.headers["retry-after"]) <= 900
     assert client.http.get("/").status_code == 303
 
 
