@@ -8,7 +8,7 @@ from functools import cache
 
 from starlette.requests import Request
 
-from api.session import CSRF_HEADER, check_csrf, read_session
+from api.session import CSRF_HEADER, Session, check_csrf, read_session
 from api.state import context_of
 from batchscore.credentials import hash_password, token_digest, verify_password
 from batchscore.errors import Forbidden, NotAuthenticated, NotFound, TooManyAttempts
@@ -32,19 +32,21 @@ def current_user(
     """
     if "authorization" in request.headers:
         return _token_user(request)
-    user = session_user(request)
+    session = read_session(request)
+    user = session_user(request, session)
     if user is None:
         raise NotAuthenticated()
     if changes is None:
         changes = request.method not in _SAFE_METHODS
     if changes:
-        check_csrf(read_session(request), csrf_token or request.headers.get(CSRF_HEADER))
+        check_csrf(session, csrf_token or request.headers.get(CSRF_HEADER))
     return user
 
 
-def session_user(request: Request) -> UserRecord | None:
-    """The user signed in to the panel with this request's cookie; None if nobody is."""
-    session = read_session(request)
+def session_user(request: Request, session: Session | None = None) -> UserRecord | None:
+    """The user signed in to the panel with this request's cookie (or `session`, read from it
+    already); None if nobody is."""
+    session = session or read_session(request)
     if session is None or session.user_id is None:
         return None
     user_id = session.user_id

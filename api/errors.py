@@ -47,20 +47,24 @@ def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
 
 def status_of(exc: BatchscoreError) -> int:
     """The HTTP status a domain error answers with (500 for one with no mapping)."""
-    return next((status for kind, status, _ in _STATUS if isinstance(exc, kind)), 500)
+    return _mapping(exc)[0]
 
 
 def domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, BatchscoreError)
-    for kind, status, code in _STATUS:
-        if isinstance(exc, kind):
-            if wants_page(request):
-                return _page_error(request, exc, status)
-            headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
-            if isinstance(exc, TooManyAttempts):
-                headers["Retry-After"] = str(exc.retry_after_seconds)
-            return JSONResponse(error_body(code, exc.message), status_code=status, headers=headers)
-    return server_error(request, exc)
+    status, code = _mapping(exc)
+    if status == 500:
+        return server_error(request, exc)
+    if wants_page(request):
+        return _page_error(request, exc, status)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if isinstance(exc, TooManyAttempts):
+        headers["Retry-After"] = str(exc.retry_after_seconds)
+    return JSONResponse(error_body(code, exc.message), status_code=status, headers=headers)
+
+
+def _mapping(exc: BatchscoreError) -> tuple[int, str]:
+    return next(((s, c) for kind, s, c in _STATUS if isinstance(exc, kind)), (500, "internal"))
 
 
 def http_error(request: Request, exc: Exception) -> Response:
