@@ -11,6 +11,7 @@ import yaml
 from starlette.routing import BaseRoute
 from starlette.schemas import SchemaGenerator
 
+from batchscore.config import OUTPUT_FORMATS
 from db.jobs import JobStatus
 
 _METHOD_ORDER = ["get", "post", "put", "patch", "delete", "options"]
@@ -26,7 +27,13 @@ _JOB_PROPERTIES: dict[str, Any] = {
         "type": ["integer", "null"],
         "description": "Null until processed (the latest version is used).",
     },
-    "output_format": {"type": "string", "enum": ["xlsx", "csv"]},
+    "output_format": {"type": "string", "enum": list(OUTPUT_FORMATS)},
+    "result_sheets": {
+        "type": ["integer", "null"],
+        "minimum": 1,
+        "description": "Sheets of the result once PROCESSED: an xlsx sheet holds 1,048,575 "
+        "rows, so a longer result continues on sheets 'predictions 2', … (header repeated).",
+    },
     "rows_total": {"type": ["integer", "null"], "minimum": 0},
     "rows_done": {"type": "integer", "minimum": 0},
     "rows_failed": {"type": "integer", "minimum": 0},
@@ -167,7 +174,7 @@ BASE_SCHEMA: dict[str, Any] = {
         "version": "1",
         "description": (
             "Upload CSV files, score them with a trained model, download the predictions "
-            "as xlsx or csv. Send `Authorization: Bearer <token>`; create a token with "
+            "as xlsx, csv or parquet. Send `Authorization: Bearer <token>`; create a token with "
             "`batchscore token create USER`."
         ),
     },

@@ -30,6 +30,7 @@ def job_json(job: JobRecord, request: Request) -> JsonDict:
         "model": job.model_name,
         "model_version": job.model_version,
         "output_format": job.output_format,
+        "result_sheets": job.result_sheets,
         "rows_total": job.rows_total,
         "rows_done": job.rows_done,
         "rows_failed": job.rows_failed,

@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 CONFIG_FILE = "ConfigFile.properties"
 SAMPLE_SECRET = "change-me"
 MODES = ("demo", "production")
-OUTPUT_FORMATS = ("xlsx", "csv")
+OUTPUT_FORMATS = ("xlsx", "csv", "parquet")
 
 
 class Secret:
@@ -104,7 +104,11 @@ def _choice(options: tuple[str, ...]) -> Callable[[str], str]:
 # key → (Settings field, parser, what the value must be). DB connection keys are handled apart.
 _KEYS: dict[str, tuple[str, Callable[[str], object], str]] = {
     "DEFAULT_MODEL": ("default_model", str, "a model name"),
-    "OUTPUT_FORMAT": ("output_format", _choice(OUTPUT_FORMATS), "one of xlsx, csv"),
+    "OUTPUT_FORMAT": (
+        "output_format",
+        _choice(OUTPUT_FORMATS),
+        f"one of {', '.join(OUTPUT_FORMATS)}",
+    ),
     "LEASE_SECONDS": ("lease_seconds", _positive(float), "a positive number of seconds"),
     "MAX_ATTEMPTS": ("max_attempts", _positive(int), "a positive integer"),
     "MAX_ERROR_ROWS_FRACTION": ("max_error_rows_fraction", _fraction, "a number from 0 to 1"),

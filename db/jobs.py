@@ -50,6 +50,7 @@ class JobRecord:
     model_version: int | None  #: asked for (None = latest); once finished, the one used
     output_format: str
     output_name: str | None  #: file name inside OUTPUT_DIR once PROCESSED
+    result_sheets: int | None  #: sheets of the result once PROCESSED (1 for csv, parquet)
     status: JobStatus
     rows_total: int | None
     rows_done: int
@@ -279,6 +280,7 @@ def mark_processed(
     model_version: int,
     rows_total: int,
     rows_failed: int,
+    result_sheets: int = 1,
 ) -> None:
     """IN_PROGRESS → PROCESSED for our claim; LeaseLost if it is no longer ours."""
     _finish(
@@ -288,6 +290,7 @@ def mark_processed(
         Outcome.PROCESSED,
         status=JobStatus.PROCESSED.value,
         output_name=output_name,
+        result_sheets=result_sheets,
         model_version=model_version,
         rows_total=rows_total,
         rows_done=rows_total,

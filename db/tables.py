@@ -67,6 +67,7 @@ jobs = Table(
     Column("model_version", Integer),  # requested version (NULL = latest), then the one used
     Column("output_format", String(10), nullable=False),
     Column("output_name", String(255)),  # file name inside OUTPUT_DIR, set when PROCESSED
+    Column("result_sheets", Integer),  # sheets of an xlsx result (1 per 1,048,575 rows)
     Column("status", String(20), nullable=False),
     Column("rows_total", BigInteger),
     Column("rows_done", BigInteger, nullable=False, server_default="0"),

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.etree.ElementTree import ParseError
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 from openpyxl import load_workbook
 from openpyxl.utils.escape import unescape
 
@@ -58,7 +60,7 @@ def preview_result(
     `scan_rows` data rows were read. Raises OSError when the file can't be opened, InputError
     when it isn't a readable `output_format` file, ValueError for an unknown format.
     """
-    read = {"xlsx": _xlsx_lines, "csv": _csv_lines}.get(output_format)
+    read = {"xlsx": _xlsx_lines, "csv": _csv_lines, "parquet": _parquet_lines}.get(output_format)
     if read is None:
         raise ValueError(
             f"Unknown output format {output_format!r}; expected one of {', '.join(OUTPUT_FORMATS)}."
@@ -66,7 +68,7 @@ def preview_result(
     try:
         with closing(read(path)) as lines:
             return _scan(lines, rows, error_rows, scan_rows)
-    except (*_DAMAGED_XLSX, *_DAMAGED_CSV) as exc:
+    except (*_DAMAGED_XLSX, *_DAMAGED_CSV, pa.ArrowInvalid) as exc:
         raise InputError(
             f"The result file {path.name} cannot be read: it is damaged or not a valid "
             f"{output_format} file ({exc}). Ask the operator to check the output folder, "
@@ -111,6 +113,15 @@ def _csv_lines(path: Path) -> Generator[tuple[str, ...], None, None]:
     """Every record as it stands in the file; the writer writes UTF-8 without a BOM."""
     with open(path, encoding="utf-8", newline="") as file:
         yield from map(tuple, csv.reader(file))
+
+
+def _parquet_lines(path: Path) -> Generator[tuple[str, ...], None, None]:
+    """The schema's names, then every row, read one bounded batch at a time."""
+    with pq.ParquetFile(path) as file:
+        yield tuple(file.schema_arrow.names)
+        for batch in file.iter_batches(batch_size=1_000):
+            for row in zip(*(column.to_pylist() for column in batch.columns), strict=True):
+                yield tuple("" if value is None else str(value) for value in row)
 
 
 def _display(value: object) -> str:

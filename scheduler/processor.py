@@ -41,6 +41,7 @@ _EXAMPLES = 3  # failed rows quoted in the message of a job that fails on its er
 class _Tally:
     rows: int = 0
     failed: int = 0
+    sheets: int = 1
     examples: list[str] = field(default_factory=list)
 
 
@@ -80,6 +81,7 @@ def process_one(ctx: Context, *, job_id: int | None = None) -> JobRecord | None:
                 model_version=version,
                 rows_total=tally.rows,
                 rows_failed=tally.failed,
+                result_sheets=tally.sheets,
             ),
         )
         logger.info(
@@ -137,7 +139,8 @@ def _score(
     prediction, error = _result_columns(layout.columns)
     columns = [*layout.columns, prediction, error]
     path = ctx.storage.input_path(job.input_name)
-    with open_writer(tmp, job.output_format, columns) as writer:
+    numeric = model.info.task == "regression"
+    with open_writer(tmp, job.output_format, columns, numeric_prediction=numeric) as writer:
         for chunk in read_chunks(path, layout, ctx.settings.chunk_rows):
             scored = predict_chunk(model, chunk)
             chunk[prediction] = scored.predictions
@@ -145,6 +148,7 @@ def _score(
             writer.write(chunk)
             _count(tally, scored.errors)
             lease.progress(tally.rows, tally.failed)
+    tally.sheets = writer.sheets
     if tally.rows == 0:
         raise InputError("The file has a header but no data rows.")
     return tally

@@ -1,4 +1,4 @@
-"""Streaming result writers (xlsx, csv): constant memory, sheet rollover, formula-safe cells.
+"""Streaming result writers (xlsx, csv, parquet): constant memory, sheet rollover, safe cells.
 
 Untrusted text always becomes a string cell, never a formula or markup. Knows nothing of jobs.
 """
@@ -16,6 +16,8 @@ from typing import Protocol
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import xlsxwriter
 from xlsxwriter.exceptions import FileCreateError
 from xlsxwriter.format import Format
@@ -72,19 +74,25 @@ def open_writer(
     output_format: str,
     columns: Sequence[str],
     *,
+    numeric_prediction: bool = False,
     max_rows_per_sheet: int = EXCEL_MAX_ROWS,
 ) -> Iterator[ResultWriter]:
     """Create or overwrite `path` and yield a writer for it; close it when the block ends.
+
+    The last two columns are the prediction and the error; `numeric_prediction` types the
+    prediction column of a parquet file (float64, else text).
 
     On an exception inside the block the writer is closed as far as possible and the exception
     re-raised; the caller deletes the unfinished file. Raises ValueError for an unknown format
     and InputError when an xlsx sheet can't hold that many columns.
     """
-    writer: _XlsxWriter | _CsvWriter
+    writer: _XlsxWriter | _CsvWriter | _ParquetWriter
     if output_format == "xlsx":
         writer = _XlsxWriter(path, columns, max_rows_per_sheet)
     elif output_format == "csv":
         writer = _CsvWriter(path, columns)
+    elif output_format == "parquet":
+        writer = _ParquetWriter(path, columns, numeric_prediction)
     else:
         raise ValueError(
             f"Unknown output format {output_format!r}; expected one of {', '.join(OUTPUT_FORMATS)}."
@@ -349,4 +357,44 @@ class _CsvWriter:
 
     def abort(self) -> None:
         """Close the file without syncing it; the caller deletes it."""
+        self._file.close()
+
+
+class _ParquetWriter:
+    """Parquet (zstd), one row group per chunk: input columns as the text uploaded (null when
+    empty), the prediction as float64 or text, the error as text."""
+
+    def __init__(self, path: Path, columns: Sequence[str], numeric_prediction: bool) -> None:
+        self._path = path
+        self._columns = list(columns)
+        prediction = pa.float64() if numeric_prediction else pa.string()
+        types = [pa.string()] * (len(columns) - 2) + [prediction, pa.string()]
+        self._schema = pa.schema(list(zip(self._columns, types, strict=True)))
+        self._file = open(path, "wb")
+        self._writer = pq.ParquetWriter(self._file, self._schema, compression="zstd")
+        self.sheets = 1
+
+    def write(self, frame: pd.DataFrame) -> None:
+        _check_columns(frame, self._columns)
+        arrays = []
+        for i, field in enumerate(self._schema):
+            values = frame.iloc[:, i].to_numpy(dtype=object)
+            empty = pd.isna(values) | (values == "")
+            arrays.append(pa.array(values, type=field.type, mask=empty))
+        self._writer.write_table(pa.Table.from_arrays(arrays, schema=self._schema))
+
+    def close(self) -> None:
+        if self._file.closed:
+            return
+        try:
+            self._writer.close()
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        finally:
+            self._file.close()
+
+    def abort(self) -> None:
+        """Close the file unfinished; the caller deletes it."""
+        with suppress(Exception):
+            self._writer.close()
         self._file.close()

@@ -66,7 +66,7 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
         ),
         (
             "OUTPUT_FORMAT=pdf",
-            "Config key OUTPUT_FORMAT = 'pdf' is invalid: expected one of xlsx, csv.",
+            "Config key OUTPUT_FORMAT = 'pdf' is invalid: expected one of xlsx, csv, parquet.",
         ),
         ("HOST=db.local", "HOST is set, so USER and DBNAME must be set too."),
     ],

@@ -20,6 +20,7 @@ from scheduler.intake import submit_file
 MEDIA_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "csv": "text/csv; charset=utf-8",
+    "parquet": "application/vnd.apache.parquet",
 }
 _MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file itself
 
@@ -49,7 +50,7 @@ async def create_job(request: Request) -> Response:
                 description: Model name (default the configured one); see GET /api/models.
               format:
                 type: string
-                enum: [xlsx, csv]
+                enum: [xlsx, csv, parquet]
                 description: Result format (default the configured one).
     responses:
       "201":

@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import httpx
+import pyarrow.parquet as pq
 import pytest
 from factories import IRIS_HEADER, IRIS_ROW, csv_text, iris_csv
 
@@ -114,6 +115,29 @@ def test_upload_csv_format_gives_csv_result(alice: Caller, jobs: Jobs) -> None:
     ]
 
 
+def test_upload_parquet_format_gives_parquet_result(alice: Caller, jobs: Jobs) -> None:
+    created = jobs.upload(alice, iris_csv(2), filename="flowers.csv", format="parquet")
+    assert created.status_code == 201, created.text
+    done = alice.client.post("/process_file", params={"id": created.json()["id"]}).json()
+    assert (done["status"], done["output_format"], done["result_sheets"]) == (
+        "PROCESSED",
+        "parquet",
+        1,
+    )
+    result = alice.client.get(done["result_url"])
+    assert result.headers["content-type"] == "application/vnd.apache.parquet"
+    assert result.headers["content-disposition"] == (
+        'attachment; filename="flowers-predictions.parquet"'
+    )
+    table = pq.read_table(io.BytesIO(result.content))
+    assert table.column_names == [*IRIS_HEADER, "prediction", "error"]
+    assert table.to_pylist()[0] == {
+        **dict(zip(IRIS_HEADER, IRIS_ROW, strict=True)),
+        "prediction": "setosa",
+        "error": None,
+    }
+
+
 @pytest.mark.parametrize(
     ("header", "missing", "found"),
     [
@@ -198,7 +222,7 @@ def test_upload_invalid_model_name_is_refused_as_input(
     assert _stored(settings) == []
 
 
-@pytest.mark.parametrize("fmt", ["pdf", "XLSX", "parquet"])
+@pytest.mark.parametrize("fmt", ["pdf", "XLSX", "json"])
 def test_upload_unknown_format_is_refused(
     alice: Caller, jobs: Jobs, settings: Settings, fmt: str
 ) -> None:
@@ -206,7 +230,7 @@ def test_upload_unknown_format_is_refused(
     assert _refusal(response) == (
         422,
         "invalid_input",
-        f"Unknown output format {fmt!r}; choose one of xlsx, csv.",
+        f"Unknown output format {fmt!r}; choose one of xlsx, csv, parquet.",
     )
     assert _stored(settings) == []
 

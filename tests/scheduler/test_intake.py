@@ -53,7 +53,7 @@ def test_accepted_file_is_stored_and_queued(ctx: Context) -> None:
             {"output_format": "pdf"},
             iris_csv(1),
             InputError,
-            "Unknown output format 'pdf'; choose one of xlsx, csv.",
+            "Unknown output format 'pdf'; choose one of xlsx, csv, parquet.",
         ),
     ],
     ids=["missing-feature", "empty", "unknown-model", "unknown-format"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import zipfile
 import zlib
 from pathlib import Path
+from typing import Any
 from xml.etree.ElementTree import ParseError
 
 import pandas as pd
@@ -39,8 +40,9 @@ def cells(number: int, error: str = "") -> tuple[str, ...]:
     return (str(number), f"row {number}", "" if error else f"{number}.5", error)
 
 
-def write_result(path: Path, output_format: str, *frames: pd.DataFrame, **kwargs: int) -> Path:
+def write_result(path: Path, output_format: str, *frames: pd.DataFrame, **kwargs: Any) -> Path:
     columns = list(frames[0].columns) if frames else list(COLUMNS)
+    kwargs.setdefault("numeric_prediction", True)  # chunk()'s predictions are numbers
     with open_writer(path, output_format, columns, **kwargs) as writer:
         for frame in frames:
             writer.write(frame)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import openpyxl
+import pyarrow.parquet as pq
 import pytest
 from factories import IRIS_HEADER, IRIS_ROW, add_job, csv_text, iris_csv, submit
 
@@ -78,6 +79,21 @@ def test_csv_output_format(ctx: Context) -> None:
         "5.1,3.5,1.4,0.2,setosa,",
         "5.1,3.5,1.4,0.2,setosa,",
     ]
+
+
+def test_parquet_output_format(ctx: Context) -> None:
+    submit(ctx, iris_csv(19) + ",,,\n", output_format="parquet")  # 1 bad row in 20: allowed
+    job = run_one(ctx)
+    assert (job.status, job.rows_total, job.rows_failed, job.result_sheets) == (
+        JobStatus.PROCESSED,
+        20,
+        1,
+        1,
+    )
+    table = pq.read_table(result_path(ctx, job))
+    assert table.column("sepal_length").to_pylist() == ["5.1"] * 19 + [None]
+    assert table.column("prediction").to_pylist() == ["setosa"] * 19 + [None]
+    assert str(table.column("error")[19]).startswith("sepal_length is empty")
 
 
 def test_unscorable_row_is_kept_with_its_error(ctx: Context) -> None:

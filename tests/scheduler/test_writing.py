@@ -7,10 +7,13 @@ import gc
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import openpyxl
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from openpyxl.utils.escape import unescape
 
@@ -37,7 +40,7 @@ def frame_of(
     )
 
 
-def write_xlsx(path: Path, *frames: pd.DataFrame, **kwargs: int) -> int:
+def write_xlsx(path: Path, *frames: pd.DataFrame, **kwargs: Any) -> int:
     with open_writer(path, "xlsx", list(frames[0].columns), **kwargs) as writer:
         for frame in frames:
             writer.write(frame)
@@ -245,6 +248,45 @@ def test_csv_round_trips_raw_text_and_predictions(tmp_path: Path) -> None:
         ["ünï 😀", "", ""],
         ["3.0", "1e-07", ""],
     ]
+
+
+def write_parquet(path: Path, *frames: pd.DataFrame, numeric_prediction: bool) -> pa.Table:
+    columns = list(frames[0].columns)
+    with open_writer(path, "parquet", columns, numeric_prediction=numeric_prediction) as writer:
+        for frame in frames:
+            writer.write(frame)
+    assert writer.sheets == 1
+    return pq.read_table(path)
+
+
+def test_parquet_keeps_raw_text_and_types_the_prediction(tmp_path: Path) -> None:
+    raw = ["007", "=1+2", "", 'say "hi", twice', "line\nbreak", "ünï 😀", "3.0"]
+    predictions: list[object] = [0.25, 3, 1e300, None, None, float("nan"), 1e-7]
+    errors: list[str | None] = [None, None, None, "bad value", None, None, None]
+    table = write_parquet(
+        tmp_path / "out.parquet",
+        frame_of(raw[:3], predictions[:3], errors[:3]),
+        frame_of(raw[3:], predictions[3:], errors[3:]),
+        numeric_prediction=True,
+    )
+    assert table.schema.names == COLUMNS
+    assert table.schema.types == [pa.string(), pa.float64(), pa.string()]
+    assert table.column("raw").to_pylist() == [r or None for r in raw]
+    assert table.column("prediction").to_pylist() == [0.25, 3.0, 1e300, None, None, None, 1e-7]
+    assert table.column("error").to_pylist() == errors
+    assert pq.ParquetFile(tmp_path / "out.parquet").metadata.num_row_groups == 2
+
+
+def test_parquet_class_labels_are_text_even_when_a_chunk_has_none(tmp_path: Path) -> None:
+    table = write_parquet(
+        tmp_path / "out.parquet",
+        frame_of(["a", "b"], [None, None], ["x is empty", "x is empty"]),
+        frame_of(["c"], ["setosa"]),
+        numeric_prediction=False,
+    )
+    assert table.schema.field("prediction").type == pa.string()
+    assert table.column("prediction").to_pylist() == [None, None, "setosa"]
+    assert pd.read_parquet(tmp_path / "out.parquet")["raw"].tolist() == ["a", "b", "c"]
 
 
 def test_open_writer_rejects_unknown_format_naming_the_known_ones(tmp_path: Path) -> None:
