@@ -43,31 +43,19 @@ class Storage:
         self.input_dir.mkdir(parents=True, exist_ok=True)
         self.output_dir.mkdir(parents=True, exist_ok=True)
 
-    def save_input(self, source: BinaryIO, filename: str, max_bytes: int) -> StoredInput:
-        """Stream `source` into the input folder under a new unique name; InputError if too large.
+    def receive_input(self, filename: str, max_bytes: int) -> InputReceiver:
+        """Start writing an upload into the input folder, block by block, as it arrives."""
+        return InputReceiver(self.input_dir, filename, max_bytes)
 
-        Written to a temporary name first, so a half-copied upload is never taken for a whole one.
-        """
-        name = f"{uuid.uuid4().hex[:12]}-{safe_stem(filename)}.csv"
-        final = self.input_dir / name
-        tmp = self.input_dir / f".{name}.part"
-        digest, size = hashlib.sha256(), 0
+    def save_input(self, source: BinaryIO, filename: str, max_bytes: int) -> StoredInput:
+        """Stream `source` into the input folder under a new unique name; TooLarge if too large."""
+        receiver = self.receive_input(filename, max_bytes)
         try:
-            with tmp.open("wb") as out:
-                while block := source.read(_COPY_BLOCK):
-                    size += len(block)
-                    if size > max_bytes:
-                        raise TooLarge(
-                            f"{filename} is larger than the upload limit of {max_bytes:,} bytes."
-                        )
-                    digest.update(block)
-                    out.write(block)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, final)
+            while block := source.read(_COPY_BLOCK):
+                receiver.write(block)
+            return receiver.finish()
         finally:
-            tmp.unlink(missing_ok=True)
-        return StoredInput(name=name, sha256=digest.hexdigest(), size_bytes=size)
+            receiver.discard()
 
     def input_path(self, name: str) -> Path:
         return _inside(self.input_dir, name)
@@ -114,6 +102,45 @@ class Storage:
             raise InputError(f"{path} is a folder, not a CSV file.") from exc
         with source:
             return self.save_input(source, path.name, max_bytes)
+
+
+class InputReceiver:
+    """An upload on its way into the input folder: write() blocks, then finish() or discard().
+
+    The blocks go to a hidden temporary name, renamed only by finish(), so a half-received
+    upload is never taken for a whole one; memory stays at one block whatever the file's size.
+    """
+
+    def __init__(self, input_dir: Path, filename: str, max_bytes: int) -> None:
+        self.filename, self.max_bytes = filename, max_bytes
+        self.name = f"{uuid.uuid4().hex[:12]}-{safe_stem(filename)}.csv"
+        self._final = input_dir / self.name
+        self._tmp = input_dir / f".{self.name}.part"
+        self._file = self._tmp.open("wb")
+        self._digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, block: bytes) -> None:
+        self.size += len(block)
+        if self.size > self.max_bytes:
+            raise TooLarge(
+                f"{self.filename} is larger than the upload limit of {self.max_bytes:,} bytes."
+            )
+        self._digest.update(block)
+        self._file.write(block)
+
+    def finish(self) -> StoredInput:
+        """Make the file durable and give it its final name."""
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        os.replace(self._tmp, self._final)
+        return StoredInput(name=self.name, sha256=self._digest.hexdigest(), size_bytes=self.size)
+
+    def discard(self) -> None:
+        """Drop an unfinished upload; does nothing after finish()."""
+        self._file.close()
+        self._tmp.unlink(missing_ok=True)
 
 
 def _inside(folder: Path, name: str) -> Path:

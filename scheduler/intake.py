@@ -10,6 +10,7 @@ from typing import BinaryIO
 
 from batchscore.config import OUTPUT_FORMATS
 from batchscore.errors import InputError
+from batchscore.storage import StoredInput
 from db.engine import in_transaction
 from db.jobs import JobRecord, create_job
 from model.registry import load_model
@@ -31,16 +32,35 @@ def submit_file(
 
     Nothing is kept of a refused file.
     """
+    _check_format(output_format)
+    load_model(ctx.settings.model_dir, model_name or ctx.settings.default_model)  # refuse early
+    stored = ctx.storage.save_input(source, filename, ctx.settings.max_upload_bytes)
+    return queue_stored(
+        ctx,
+        stored,
+        filename,
+        model_name=model_name,
+        output_format=output_format,
+        owner_id=owner_id,
+    )
+
+
+def queue_stored(
+    ctx: Context,
+    stored: StoredInput,
+    filename: str,
+    *,
+    model_name: str | None = None,
+    output_format: str | None = None,
+    owner_id: int | None = None,
+) -> JobRecord:
+    """Queue a file already saved in the input folder (an upload streamed there), or delete it
+    and raise InputError / NotFound / ModelError saying why not."""
     settings = ctx.settings
-    output_format = output_format or settings.output_format
-    if output_format not in OUTPUT_FORMATS:
-        raise InputError(
-            f"Unknown output format {output_format!r}; choose one of {', '.join(OUTPUT_FORMATS)}."
-        )
-    model = load_model(settings.model_dir, model_name or settings.default_model)
-    stored = ctx.storage.save_input(source, filename, settings.max_upload_bytes)
     path = ctx.storage.input_path(stored.name)
     try:
+        output_format = _check_format(output_format) or settings.output_format
+        model = load_model(settings.model_dir, model_name or settings.default_model)
         check_columns(model.info, inspect_csv(path).columns)
         return in_transaction(
             ctx.engine,
@@ -59,3 +79,12 @@ def submit_file(
     except BaseException:
         ctx.storage.delete(path)
         raise
+
+
+def _check_format(output_format: str | None) -> str | None:
+    """The format asked for, or None for the configured default."""
+    if output_format and output_format not in OUTPUT_FORMATS:
+        raise InputError(
+            f"Unknown output format {output_format!r}; choose one of {', '.join(OUTPUT_FORMATS)}."
+        )
+    return output_format or None

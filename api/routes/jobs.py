@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
@@ -11,11 +10,12 @@ from api.auth import current_user, owner_scope
 from api.params import bool_param, int_param, status_param
 from api.payloads import job_json
 from api.state import context_of
-from batchscore.errors import InputError, InvalidTransition, TooLarge
+from api.upload import receive_upload
+from batchscore.errors import InvalidTransition, TooLarge
 from batchscore.storage import safe_stem
 from db.engine import in_transaction
 from db.jobs import JobStatus, count_jobs, delete_job, get_job, list_jobs, retry_job, set_archived
-from scheduler.intake import submit_file
+from scheduler.intake import queue_stored
 
 MEDIA_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -91,19 +91,16 @@ async def create_job(request: Request) -> Response:
     limit = ctx.settings.max_upload_bytes
     if int(request.headers.get("content-length") or 0) > limit + _MULTIPART_OVERHEAD:
         raise TooLarge(f"The upload is larger than the limit of {limit:,} bytes.")
-    async with request.form(max_files=1, max_fields=10) as form:
-        upload, model, fmt = form.get("file"), form.get("model"), form.get("format")
-        if not isinstance(upload, UploadFile):
-            raise InputError("Send the CSV file as the multipart form field 'file'.")
-        job = await run_in_threadpool(
-            submit_file,
-            ctx,
-            upload.file,
-            upload.filename or "upload.csv",
-            model_name=str(model) if model else None,
-            output_format=str(fmt) if fmt else None,
-            owner_id=user.id,
-        )
+    upload = await receive_upload(request, ctx.storage, limit, fields=("model", "format"))
+    job = await run_in_threadpool(
+        queue_stored,
+        ctx,
+        upload.stored,
+        upload.filename,
+        model_name=upload.fields.get("model"),
+        output_format=upload.fields.get("format"),
+        owner_id=user.id,
+    )
     body = job_json(job, request)
     return JSONResponse(body, status_code=201, headers={"Location": str(body["url"])})
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import socket
+import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -279,3 +281,81 @@ def test_upload_over_the_size_limit_is_too_large(
     response = client.post("/api/jobs", files={"file": ("big.csv", content[:size], "text/csv")})
     assert _refusal(response) == (413, "too_large", message)
     assert _stored(settings) == []
+
+
+def _multipart(*parts: tuple[str, str | None, bytes], boundary: str = "b0undary") -> bytes:
+    """A multipart body with the parts in the order given: (name, filename or None, content)."""
+    body = b""
+    for name, filename, content in parts:
+        disposition = f'form-data; name="{name}"'
+        if filename is not None:
+            disposition += f'; filename="{filename}"'
+        body += f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n".encode()
+        body += content + b"\r\n"
+    return body + f"--{boundary}--\r\n".encode()
+
+
+def _post_multipart(alice: Caller, body: bytes) -> httpx.Response:
+    headers = {"Content-Type": "multipart/form-data; boundary=b0undary"}
+    return alice.client.post("/api/jobs", content=body, headers=headers)
+
+
+def test_upload_fields_may_follow_the_file(alice: Caller, settings: Settings) -> None:
+    body = _multipart(
+        ("file", "late.csv", iris_csv(2).encode()), ("format", None, b"csv"), ("extra", None, b"x")
+    )
+    response = _post_multipart(alice, body)
+    assert response.status_code == 201, response.text
+    assert (response.json()["filename"], response.json()["output_format"]) == ("late.csv", "csv")
+    (stored,) = _stored(settings)
+    assert stored.read_text() == iris_csv(2)
+
+
+def test_upload_of_two_files_is_refused(alice: Caller, settings: Settings) -> None:
+    part = ("file", "a.csv", iris_csv(1).encode())
+    response = _post_multipart(alice, _multipart(part, part))
+    assert _refusal(response) == (
+        422,
+        "invalid_input",
+        "Send one file only in the form field 'file'.",
+    )
+    assert _stored(settings) == []
+
+
+def test_upload_with_an_overlong_field_is_refused(alice: Caller, settings: Settings) -> None:
+    body = _multipart(("model", None, b"m" * 5000), ("file", "a.csv", iris_csv(1).encode()))
+    response = _post_multipart(alice, body)
+    assert _refusal(response) == (422, "invalid_input", "A form field is longer than 1024 bytes.")
+    assert _stored(settings) == []
+
+
+def test_upload_cut_off_before_the_form_ends_is_refused(alice: Caller, settings: Settings) -> None:
+    body = _multipart(("file", "a.csv", iris_csv(3).encode()))
+    response = _post_multipart(alice, body[: len(body) // 2])
+    assert _refusal(response) == (422, "invalid_input", NO_FILE_MESSAGE)
+    assert _stored(settings) == []
+
+
+def test_upload_interrupted_by_the_client_leaves_nothing(
+    alice: Caller, settings: Settings, base_url: str
+) -> None:
+    """A client that vanishes mid-body: the part file is removed, the server stays up."""
+    body = _multipart(("file", "gone.csv", iris_csv(200_000).encode()))  # 3 MB
+    url = httpx.URL(base_url)
+    with socket.create_connection((url.host, url.port or 80)) as connection:
+        connection.sendall(
+            b"POST /api/jobs HTTP/1.1\r\nHost: test\r\n"
+            + f"Authorization: Bearer {alice.token}\r\n".encode()
+            + b"Content-Type: multipart/form-data; boundary=b0undary\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body[: len(body) // 2]
+        )
+        deadline = time.monotonic() + 10
+        while not any(p.name.endswith(".part") for p in _stored(settings)):
+            assert time.monotonic() < deadline, "the upload never reached the input folder"
+            time.sleep(0.01)
+    deadline = time.monotonic() + 10
+    while _stored(settings):
+        assert time.monotonic() < deadline, _stored(settings)
+        time.sleep(0.01)
+    assert alice.client.get("/api/jobs").json()["jobs"] == []
