@@ -6,6 +6,7 @@ classes from scikit-learn, NumPy and SciPy are trusted.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import logging
@@ -86,7 +87,7 @@ def load_model(model_dir: Path, name: str, version: int | None = None) -> Loaded
     info = _read_info(folder, name)
     if info.version != version:
         raise ModelError(f"{folder / _METADATA_FILE} says version {info.version}, not {version}.")
-    return LoadedModel(info=info, estimator=_read_estimator(folder))
+    return LoadedModel(info=info, estimator=_cached_estimator(folder))
 
 
 def save_model(
@@ -187,10 +188,24 @@ def _read_info(folder: Path, name: str) -> ModelInfo:
     return info
 
 
-def _read_estimator(folder: Path) -> BaseEstimator:
+def _cached_estimator(folder: Path) -> BaseEstimator:
+    """The folder's estimator, loaded once per process while its artifact file is unchanged.
+
+    Vetting and loading a skops file costs ~15 ms, more than scoring a small file; a worker
+    scores many files with one model. A re-saved or replaced artifact has a new stat key.
+    """
     path = folder / _ARTIFACT_FILE
-    if not path.is_file():
-        raise ModelError(f"Model folder {folder} has no {_ARTIFACT_FILE}. Re-save the model.")
+    try:
+        stat = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        raise ModelError(
+            f"Model folder {folder} has no {_ARTIFACT_FILE}. Re-save the model."
+        ) from None
+    return _read_estimator(path, stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _read_estimator(path: Path, _ino: int, _mtime_ns: int, _size: int) -> BaseEstimator:
     try:
         untrusted = skops.io.get_untrusted_types(file=path)
     except Exception as exc:  # a damaged zip or schema can fail in many ways; none is our bug

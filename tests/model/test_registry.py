@@ -59,6 +59,24 @@ def test_save_model_then_load_model_predicts_the_same(
     np.testing.assert_array_equal(loaded.estimator.predict(iris_features), expected)
 
 
+def test_load_model_reuses_the_loaded_estimator_until_its_file_changes(
+    save_iris: SaveIris, model_dir: Path, iris_features: pd.DataFrame
+) -> None:
+    save_iris()
+    first = load_model(model_dir, "iris").estimator
+    assert load_model(model_dir, "iris").estimator is first
+    artifact = model_dir / "iris" / "1" / "model.skops"
+    replacement = make_pipeline(LogisticRegression(max_iter=500)).fit(
+        iris_features, ["a"] * 75 + ["b"] * (len(iris_features) - 75)
+    )
+    skops.io.dump(replacement, artifact)  # an operator replaces the file in place
+
+    reloaded = load_model(model_dir, "iris").estimator
+
+    assert reloaded is not first
+    assert set(reloaded.predict(iris_features)) == {"a", "b"}
+
+
 def test_save_model_writes_artifact_and_metadata_into_version_folder(
     save_iris: SaveIris, model_dir: Path
 ) -> None:
