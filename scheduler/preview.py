@@ -130,9 +130,10 @@ def _display(value: object) -> str:
         return ""
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))  # the writer stores 3 as <v>3.0</v>; Excel shows 3
     if isinstance(value, str):
-        # XlsxWriter stores control characters (and text like "_x0041_") as _xHHHH_ escapes.
+        # The writer stores control characters (and text like "_x0041_") as _xHHHH_ escapes.
         return unescape(value)
-    # Whole numbers come back as int (XlsxWriter writes 3.0 as "3"); a float's str() is the
-    # shortest text that reads back as the same number: 0.1, 2.5, 1e-07, 1e+20.
+    # A float's str() is the shortest text that reads back as the same number: 0.1, 1e-07.
     return str(value)

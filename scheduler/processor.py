@@ -7,6 +7,7 @@ processes jobs.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
@@ -22,7 +23,7 @@ from model.schema import check_columns
 from scheduler.context import Context
 from scheduler.lease import LeaseKeeper
 from scheduler.reading import CsvLayout, inspect_csv, read_chunks
-from scheduler.writing import open_writer
+from scheduler.writing import write_result
 
 logger = logging.getLogger(__name__)
 
@@ -139,16 +140,24 @@ def _score(
     prediction, error = _result_columns(layout.columns)
     columns = [*layout.columns, prediction, error]
     path = ctx.storage.input_path(job.input_name)
-    numeric = model.info.task == "regression"
-    with open_writer(tmp, job.output_format, columns, numeric_prediction=numeric) as writer:
+
+    def scored_chunks() -> Iterator[pd.DataFrame]:
         for chunk in read_chunks(path, layout, ctx.settings.chunk_rows):
             scored = predict_chunk(model, chunk)
             chunk[prediction] = scored.predictions
             chunk[error] = scored.errors
-            writer.write(chunk)
             _count(tally, scored.errors)
             lease.progress(tally.rows, tally.failed)
-    tally.sheets = writer.sheets
+            yield chunk
+
+    tally.sheets = write_result(
+        tmp,
+        job.output_format,
+        columns,
+        scored_chunks(),
+        expected_rows=layout.line_count,
+        numeric_prediction=model.info.task == "regression",
+    )
     if tally.rows == 0:
         raise InputError("The file has a header but no data rows.")
     return tally

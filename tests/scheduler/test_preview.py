@@ -1,4 +1,4 @@
-"""The result preview on real files written by open_writer, as the processor writes them."""
+"""The result preview on real files written by write_result, as the processor writes them."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pytest
 
 from batchscore.config import OUTPUT_FORMATS
 from batchscore.errors import InputError
+from scheduler import writing
 from scheduler.preview import Preview, ResultRow, preview_result
-from scheduler.writing import open_writer
 
 COLUMNS = ("id", "name", "prediction", "error")
 
@@ -43,9 +43,8 @@ def cells(number: int, error: str = "") -> tuple[str, ...]:
 def write_result(path: Path, output_format: str, *frames: pd.DataFrame, **kwargs: Any) -> Path:
     columns = list(frames[0].columns) if frames else list(COLUMNS)
     kwargs.setdefault("numeric_prediction", True)  # chunk()'s predictions are numbers
-    with open_writer(path, output_format, columns, **kwargs) as writer:
-        for frame in frames:
-            writer.write(frame)
+    kwargs.setdefault("expected_rows", sum(len(frame) for frame in frames))
+    writing.write_result(path, output_format, columns, frames, **kwargs)
     return path
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import csv
 import gc
-import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +19,11 @@ from openpyxl.utils.escape import unescape
 
 from batchscore.config import OUTPUT_FORMATS
 from batchscore.errors import InputError
-from scheduler.writing import EXCEL_MAX_CHARS, EXCEL_MAX_COLUMNS, open_writer
+from scheduler.writing import EXCEL_MAX_CHARS, EXCEL_MAX_COLUMNS, write_result
 
 COLUMNS = ["raw", "prediction", "error"]
 FORMULAS = ['=HYPERLINK("http://x","y")', "+1+2", "-2+3", "@SUM(A1)", "\t=1", "{=SUM(A1)}"]
-# XlsxWriter copies text of this shape into the sheet XML unescaped unless the writer steps in.
+# Text shaped like rich-string markup, which XlsxWriter once copied into the sheet unescaped.
 MARKUP = ["<r>a & b</r>", "<r><t>a</t></r></is><f>1+1</f><is><r><t>b</t></r>"]
 
 
@@ -41,10 +41,8 @@ def frame_of(
 
 
 def write_xlsx(path: Path, *frames: pd.DataFrame, **kwargs: Any) -> int:
-    with open_writer(path, "xlsx", list(frames[0].columns), **kwargs) as writer:
-        for frame in frames:
-            writer.write(frame)
-    return writer.sheets
+    kwargs.setdefault("expected_rows", sum(len(frame) for frame in frames))
+    return write_result(path, "xlsx", list(frames[0].columns), frames, **kwargs)
 
 
 def read_sheets(path: Path) -> dict[str, list[list[tuple[object, str]]]]:
@@ -98,10 +96,9 @@ def test_xlsx_numeric_text_becomes_number(
     assert (value, data_type) == (number, "n")
 
 
-def test_xlsx_integer_text_reads_back_as_int(tmp_path: Path) -> None:
-    write_xlsx(tmp_path / "out.xlsx", frame_of(["3", "2.5"]))
-    values = [value for value, _ in read_column(tmp_path / "out.xlsx")]
-    assert [type(value) for value in values] == [int, float]
+def test_xlsx_integer_text_reads_back_as_the_same_number(tmp_path: Path) -> None:
+    write_xlsx(tmp_path / "out.xlsx", frame_of(["3", "2.5", "123456789012345"]))
+    assert read_column(tmp_path / "out.xlsx") == [(3, "n"), (2.5, "n"), (123456789012345, "n")]
 
 
 @pytest.mark.parametrize(
@@ -220,21 +217,19 @@ def test_xlsx_header_is_bold_and_frozen(tmp_path: Path) -> None:
 
 def test_xlsx_rejects_more_columns_than_a_sheet_holds(tmp_path: Path) -> None:
     columns = [f"c{n}" for n in range(EXCEL_MAX_COLUMNS - 1)] + ["prediction", "error"]
-    with (
-        pytest.raises(InputError, match="CSV"),
-        open_writer(tmp_path / "out.xlsx", "xlsx", columns),
-    ):
-        pass
+    with pytest.raises(InputError, match="CSV"):
+        write_result(tmp_path / "out.xlsx", "xlsx", columns, [])
 
 
 def test_csv_round_trips_raw_text_and_predictions(tmp_path: Path) -> None:
     raw = ["007", "=1+2", "", 'say "hi", twice', "line\nbreak", "ünï 😀", "3.0"]
     predictions: list[object] = [0.25, 3, "setosa", None, None, float("nan"), 1e-7]
     errors: list[str | None] = [None, None, None, "bad value", None, None, None]
-    with open_writer(tmp_path / "out.csv", "csv", COLUMNS) as writer:
-        writer.write(frame_of(raw[:3], predictions[:3], errors[:3]))
-        writer.write(frame_of(raw[3:], predictions[3:], errors[3:]))
-    assert writer.sheets == 1
+    frames = [
+        frame_of(raw[:3], predictions[:3], errors[:3]),
+        frame_of(raw[3:], predictions[3:], errors[3:]),
+    ]
+    assert write_result(tmp_path / "out.csv", "csv", COLUMNS, frames) == 1
     assert not (tmp_path / "out.csv").read_bytes().startswith(b"\xef\xbb\xbf")
     with open(tmp_path / "out.csv", encoding="utf-8", newline="") as file:
         rows = list(csv.reader(file))
@@ -252,10 +247,8 @@ def test_csv_round_trips_raw_text_and_predictions(tmp_path: Path) -> None:
 
 def write_parquet(path: Path, *frames: pd.DataFrame, numeric_prediction: bool) -> pa.Table:
     columns = list(frames[0].columns)
-    with open_writer(path, "parquet", columns, numeric_prediction=numeric_prediction) as writer:
-        for frame in frames:
-            writer.write(frame)
-    assert writer.sheets == 1
+    sheets = write_result(path, "parquet", columns, frames, numeric_prediction=numeric_prediction)
+    assert sheets == 1
     return pq.read_table(path)
 
 
@@ -289,57 +282,58 @@ def test_parquet_class_labels_are_text_even_when_a_chunk_has_none(tmp_path: Path
     assert pd.read_parquet(tmp_path / "out.parquet")["raw"].tolist() == ["a", "b", "c"]
 
 
-def test_open_writer_rejects_unknown_format_naming_the_known_ones(tmp_path: Path) -> None:
+def test_write_result_rejects_unknown_format_naming_the_known_ones(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=", ".join(OUTPUT_FORMATS)):
-        with open_writer(tmp_path / "out.pdf", "pdf", COLUMNS):
-            pass
+        write_result(tmp_path / "out.pdf", "pdf", COLUMNS, [])
+
+
+def failing_frames() -> Iterator[pd.DataFrame]:
+    yield frame_of(["1", "2"])
+    raise LookupError("boom")
 
 
 @pytest.mark.parametrize("output_format", OUTPUT_FORMATS)
-def test_open_writer_propagates_exception_from_block(tmp_path: Path, output_format: str) -> None:
+def test_write_result_passes_on_the_frames_exception(tmp_path: Path, output_format: str) -> None:
     path = tmp_path / f"out.{output_format}"
-    with pytest.raises(RuntimeError, match="boom"):
-        with open_writer(path, output_format, COLUMNS) as writer:
-            writer.write(frame_of(["1", "2"]))
-            raise RuntimeError("boom")
+    with pytest.raises(LookupError, match="boom"):
+        write_result(path, output_format, COLUMNS, failing_frames(), expected_rows=3)
     path.unlink(missing_ok=True)
     gc.collect()
     assert not path.exists()  # nothing left open recreates the file the caller deleted
 
 
-def test_xlsx_abort_leaves_no_temp_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Point the temp folder at an empty one to see what XlsxWriter leaves in it.
+def test_xlsx_failure_leaves_no_temp_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Point the temp folder at an empty one to see what the writer leaves in it.
     (tmp_path / "tmp").mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
-    with pytest.raises(RuntimeError), open_writer(tmp_path / "out.xlsx", "xlsx", COLUMNS) as writer:
-        writer.write(frame_of(["1"] * 12))
-        raise RuntimeError
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    with pytest.raises(LookupError):
+        write_result(tmp_path / "out.xlsx", "xlsx", COLUMNS, failing_frames(), expected_rows=3)
     assert list((tmp_path / "tmp").iterdir()) == []
 
 
 @pytest.mark.parametrize("output_format", OUTPUT_FORMATS)
-def test_open_writer_fails_at_once_when_the_folder_is_unwritable(
+def test_write_result_fails_at_once_when_the_folder_is_unwritable(
     tmp_path: Path, output_format: str
 ) -> None:
     (tmp_path / "output").write_text("not a folder")
+
+    def frames() -> Iterator[pd.DataFrame]:
+        pytest.fail("no frame may be scored")
+        yield frame_of(["1"])
+
     with pytest.raises(NotADirectoryError):
-        with open_writer(tmp_path / "output" / "out.part", output_format, COLUMNS):
-            pytest.fail("the block must not run")
+        write_result(tmp_path / "output" / "out.part", output_format, COLUMNS, frames())
 
 
 @pytest.mark.parametrize("output_format", OUTPUT_FORMATS)
-def test_close_is_idempotent(tmp_path: Path, output_format: str) -> None:
-    path = tmp_path / f"out.{output_format}"
-    with open_writer(path, output_format, COLUMNS) as writer:
-        writer.write(frame_of(["1"]))
-        writer.close()
-    writer.close()
-    assert path.stat().st_size > 0
-
-
-@pytest.mark.parametrize("output_format", OUTPUT_FORMATS)
-def test_write_rejects_frame_with_other_columns(tmp_path: Path, output_format: str) -> None:
+def test_write_result_rejects_frame_with_other_columns(tmp_path: Path, output_format: str) -> None:
     frame = frame_of(["1"]).rename(columns={"raw": "other"})
     with pytest.raises(ValueError, match="Expected columns"):
-        with open_writer(tmp_path / f"out.{output_format}", output_format, COLUMNS) as writer:
-            writer.write(frame)
+        write_result(tmp_path / f"out.{output_format}", output_format, COLUMNS, [frame])
+
+
+def test_xlsx_refuses_more_rows_than_expected(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="More rows than the 4 expected"):
+        write_xlsx(
+            tmp_path / "out.xlsx", frame_of(["x"] * 6), expected_rows=4, max_rows_per_sheet=5
+        )
