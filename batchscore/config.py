@@ -56,7 +56,7 @@ class Settings:
     lease_seconds: float = 30.0  #: a claim not renewed for this long is given to another processor
     max_attempts: int = 3  #: claims of one job before a crashing job is FAILED for good
     max_error_rows_fraction: float = 0.1  #: share of unscorable rows above which the job FAILS
-    chunk_rows: int = 50_000  #: rows read, scored and written per step (bounds memory)
+    chunk_rows: int = 20_000  #: rows read, scored and written per step (bounds memory)
     poll_seconds: float = 0.5  #: how often an idle `batchscore worker` looks for work
     max_upload_bytes: int = 2 * 1024**3
     http_host: str = "127.0.0.1"  #: where `batchscore serve` listens

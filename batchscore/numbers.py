@@ -9,19 +9,38 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 
+# What pandas.to_numeric reads as a float, once trimmed: decimal numbers, nan, inf(inity).
+_NUMBER = r"^[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:e[+-]?[0-9]+)?|nan|inf|infinity)$"
+_ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
+
+
 def parse_floats(values: pd.Series) -> npt.NDArray[np.float64]:
     """Parse to float64, NaN where a value is not a number (a writable copy).
 
     Accepts what pandas.to_numeric accepts: padding spaces, a sign, exponents, 'nan', 'inf'.
     """
+    text = pa.array(values, from_pandas=True)
     try:  # a clean column, the usual case: Arrow's parser is ~10x faster than to_numeric
-        floats = pc.cast(pa.array(values, from_pandas=True), pa.float64())
-        parsed: npt.NDArray[np.float64] = floats.to_numpy(zero_copy_only=False, writable=True)
+        return _floats(pc.cast(text, pa.float64()))
+    except _ARROW_ERRORS:
+        pass
+    try:  # a text column, or numbers with some gaps: cast only what looks like a number
+        text = pc.utf8_trim_whitespace(text.cast(pa.string()))
+        numeric = pc.match_substring_regex(text, _NUMBER, ignore_case=True).fill_null(False)
+        parsed = np.full(len(text), np.nan)
+        parsed[numeric.to_numpy(zero_copy_only=False)] = _floats(
+            pc.cast(pc.filter(text, numeric), pa.float64())
+        )
         return parsed
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-        pass  # some cell is not a number as Arrow reads them: parse cell by cell
+    except _ARROW_ERRORS:
+        pass  # some cell the pattern let through Arrow refused after all: parse cell by cell
     numbers = pd.to_numeric(values, errors="coerce")
     return numbers.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
+
+
+def _floats(array: pa.Array) -> npt.NDArray[np.float64]:
+    parsed: npt.NDArray[np.float64] = array.to_numpy(zero_copy_only=False, writable=True)
+    return parsed
 
 
 def matches(values: pd.Series, pattern: str) -> npt.NDArray[np.bool_]:
