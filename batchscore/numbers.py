@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-
 
 # What pandas.to_numeric reads as a float, once trimmed: decimal numbers, nan, inf(inity).
 _NUMBER = r"^[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:e[+-]?[0-9]+)?|nan|inf|infinity)$"
@@ -38,7 +39,7 @@ def parse_floats(values: pd.Series) -> npt.NDArray[np.float64]:
     return numbers.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
 
 
-def _floats(array: pa.Array) -> npt.NDArray[np.float64]:
+def _floats(array: pa.Array[Any]) -> npt.NDArray[np.float64]:
     parsed: npt.NDArray[np.float64] = array.to_numpy(zero_copy_only=False, writable=True)
     return parsed
 
