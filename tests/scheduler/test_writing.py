@@ -303,7 +303,7 @@ def test_write_result_passes_on_the_frames_exception(tmp_path: Path, output_form
 
 
 def test_xlsx_failure_leaves_no_temp_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Point the temp folder at an empty one to see what the writer leaves in it.
+    # The writer buffers rows in a temp file under $TMPDIR: point it at an empty folder.
     (tmp_path / "tmp").mkdir()
     monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
     with pytest.raises(LookupError):
