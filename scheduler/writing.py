@@ -90,7 +90,7 @@ def _write_xlsx(
     each takes the next rows of one shared stream, the header repeated on each. A plan larger
     than the rows (quoted values spanning lines) leaves header-only sheets at the end; the
     count returned is of the sheets that hold rows. Rows wait in an unlinked temp file (in
-    $TMPDIR) until their sheet is assembled, so memory stays flat and a crash leaves nothing.
+    $TMPDIR, ~5x the CSV) until their sheet is zipped: memory stays flat, a crash leaves nothing.
     """
     if len(columns) > EXCEL_MAX_COLUMNS:
         raise InputError(

@@ -113,6 +113,7 @@ def test_pending_job_shows_no_progress(alice: Caller, jobs: Jobs) -> None:
         "model": "iris",
         "model_version": None,
         "output_format": "xlsx",
+        "result_sheets": None,
         "rows_total": None,
         "rows_done": 0,
         "rows_failed": 0,
