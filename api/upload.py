@@ -48,7 +48,7 @@ class _FileTarget(BaseTarget):  # type: ignore[misc]  # untyped base class
         if self.receiver is not None:
             raise InputError(f"Send one file only in the form field '{FILE_FIELD}'.")
         self.receiver = self._storage.receive_input(
-            self.multipart_filename or "upload.csv", self._max_bytes
+            _unescape(self.multipart_filename) or "upload.csv", self._max_bytes
         )
 
     def on_data_received(self, chunk: bytes) -> None:
@@ -65,6 +65,11 @@ class _FileTarget(BaseTarget):  # type: ignore[misc]  # untyped base class
             self.receiver.discard()
         if self.stored is not None:
             self._storage.delete(self._storage.input_path(self.stored.name))
+
+
+def _unescape(filename: str) -> str:
+    """Undo the form encoding of browsers and httpx, which send '"', CR and LF as %22, %0D, %0A."""
+    return filename.replace("%22", '"').replace("%0D", "\r").replace("%0A", "\n")
 
 
 async def receive_upload(

@@ -83,6 +83,16 @@ class AttemptRecord:
     outcome: str | None
 
 
+def _fit(filename: str, length: int) -> str:
+    """Cut a file name to the column's length, keeping its extension."""
+    if len(filename) <= length:
+        return filename
+    stem, dot, extension = filename.rpartition(".")
+    if not dot or len(extension) > 10:
+        return filename[:length]
+    return stem[: length - len(extension) - 1] + "." + extension
+
+
 def create_job(
     conn: Connection,
     *,
@@ -99,7 +109,7 @@ def create_job(
     result = conn.execute(
         insert(jobs).values(
             owner_id=owner_id,
-            original_filename=original_filename[:255],
+            original_filename=_fit(original_filename, 255),
             input_name=input_name,
             input_sha256=input_sha256,
             input_bytes=input_bytes,

@@ -16,7 +16,7 @@ from db.jobs import JobRecord, create_job
 from model.registry import load_model
 from model.schema import check_columns
 from scheduler.context import Context
-from scheduler.reading import inspect_csv
+from scheduler.reading import NO_ROWS, inspect_csv
 
 
 def submit_file(
@@ -61,7 +61,10 @@ def queue_stored(
     try:
         output_format = _check_format(output_format) or settings.output_format
         model = load_model(settings.model_dir, model_name or settings.default_model)
-        check_columns(model.info, inspect_csv(path).columns)
+        layout = inspect_csv(path)
+        check_columns(model.info, layout.columns)
+        if layout.line_count == 0:
+            raise InputError(NO_ROWS)
         return in_transaction(
             ctx.engine,
             lambda c: create_job(

@@ -22,7 +22,7 @@ from model.registry import LoadedModel, load_model
 from model.schema import check_columns
 from scheduler.context import Context
 from scheduler.lease import LeaseKeeper
-from scheduler.reading import CsvLayout, inspect_csv, read_chunks
+from scheduler.reading import NO_ROWS, CsvLayout, inspect_csv, read_chunks
 from scheduler.writing import write_result
 
 logger = logging.getLogger(__name__)
@@ -159,7 +159,7 @@ def _score(
         numeric_prediction=model.info.task == "regression",
     )
     if tally.rows == 0:
-        raise InputError("The file has a header but no data rows.")
+        raise InputError(NO_ROWS)
     return tally
 
 

@@ -29,6 +29,7 @@ _SIGNATURES = {
     b"\x1f\x8b": "a gzip archive",
 }
 _SAVE_AS_CSV = "Save it as CSV (in Excel: File → Save As → 'CSV UTF-8') and upload that file."
+NO_ROWS = "The file has a header but no data rows."
 _FIELDS_ERROR = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 
 
