@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+
+import httpx
 
 from batchscore.config import Settings
 
@@ -57,3 +63,39 @@ def wait_all(processes: Sequence[subprocess.Popen[str]], timeout: float = 300) -
             print(err)
         codes.append(process.returncode)
     return codes
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Served:
+    process: subprocess.Popen[str]
+    output: str = ""  #: everything the server printed (its log), once the block has ended
+
+
+@contextmanager
+def serving(cli: Cli, port: int) -> Iterator[Served]:
+    """`batchscore serve` in a subprocess, up and answering /health; stopped (SIGTERM) after.
+
+    The config behind `cli` must set HTTP_PORT=`port`.
+    """
+    server = cli.start("serve")
+    served = Served(server)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/health").raise_for_status()
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline and server.poll() is None, "server not up"
+                time.sleep(0.1)
+        yield served
+    finally:
+        server.terminate()
+        out, err = server.communicate(timeout=60)
+        served.output = out + err

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from processes import Cli, write_config
+from processes import Cli, free_port, serving, write_config
 
 from batchscore.config import Settings
 from db.engine import in_transaction
@@ -22,12 +21,6 @@ pytestmark = pytest.mark.slow
 SIZE_BYTES = 2 * 1024**3 + 12_345  # past 2 GiB, so nothing 32-bit is hiding on the way
 MAX_GROWTH_BYTES = 100 * 1024**2  # over the idle server's resident memory
 BOUNDARY = "x-batchscore-test"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def body(size: int, digest: hashlib._Hash) -> Iterator[bytes]:
@@ -69,18 +62,9 @@ def test_multi_gb_upload_streams_to_the_input_folder(
     _record, token = in_transaction(
         ctx.engine, lambda c: issue_token(c, user_id=user.id, name="upload")
     )
-    server = Cli(config).start("serve")
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{url}/health").raise_for_status()
-                break
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline and server.poll() is None, "server not up"
-                time.sleep(0.1)
-        idle = memory(server.pid, "VmRSS")
+    url = f"http://127.0.0.1:{port}"
+    with serving(Cli(config), port) as served:
+        idle = memory(served.process.pid, "VmRSS")
         digest = hashlib.sha256()
         started = time.monotonic()
         response = httpx.post(
@@ -93,10 +77,7 @@ def test_multi_gb_upload_streams_to_the_input_folder(
             timeout=600,
         )
         seconds = time.monotonic() - started
-        peak = memory(server.pid, "VmHWM")
-    finally:
-        server.terminate()
-        server.communicate(timeout=60)
+        peak = memory(served.process.pid, "VmHWM")
     assert response.status_code == 201, response.text
     print(
         f"\n{SIZE_BYTES / 1024**3:.2f} GiB upload: {seconds:.1f} s "
