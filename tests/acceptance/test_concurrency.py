@@ -135,3 +135,23 @@ def test_worker_finishes_current_job_on_sigterm_and_takes_no_more(ctx: Context, 
     assert in_transaction(ctx.engine, lambda c: get_job(c, first.id)).status is JobStatus.PROCESSED
     assert in_transaction(ctx.engine, lambda c: get_job(c, second.id)).status is JobStatus.PENDING
     assert "SIGTERM received: finishing the current job, then stopping" in err
+
+
+def test_eight_mixed_processors_run_1000_jobs_exactly_once(ctx: Context, cli: Cli) -> None:
+    """Four cron runs (`process-all`) and four `worker`s claim from one queue at once."""
+    for i in range(1000):
+        submit(ctx, iris_csv(1), f"tiny{i}.csv")
+    cron_runs = [cli.start("process-all") for _ in range(4)]
+    workers = [cli.start("worker", "--poll", "0.1") for _ in range(4)]
+    assert wait_all(cron_runs) == [0, 0, 0, 0]
+    wait_for(lambda: all(j.status is JobStatus.PROCESSED for j in all_jobs(ctx)), timeout=300)
+    for worker in workers:
+        worker.send_signal(signal.SIGTERM)
+    assert wait_all(workers) == [0, 0, 0, 0]
+    jobs = all_jobs(ctx)
+    assert len(jobs) == 1000
+    assert_each_processed_exactly_once(ctx, jobs)
+    outputs = sorted(p.name for p in ctx.settings.output_dir.iterdir())
+    assert outputs == sorted(str(j.output_name) for j in jobs)  # no temp file left either
+    pids = {int(str(j.worker_id).split(":")[1]) for j in jobs}  # worker ids are host:pid:random
+    assert pids & {p.pid for p in cron_runs} and pids & {p.pid for p in workers}
