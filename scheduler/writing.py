@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice, repeat
 from pathlib import Path
@@ -116,15 +117,30 @@ def _write_xlsx(
             yield dict.fromkeys(header)
 
     names = [_SHEET_NAME] + [f"{_SHEET_NAME} {n}" for n in range(2, planned + 1)]
-    rustpy_xlsxwriter.write_worksheets(
-        [(name, sheet_rows()) for name in names],
-        str(path),
-        bold_headers=True,
-        freeze_panes={"general": {"row": 1, "col": 0}},
-    )
+    try:
+        rustpy_xlsxwriter.write_worksheets(
+            [(name, sheet_rows()) for name in names],
+            str(path),
+            bold_headers=True,
+            freeze_panes={"general": {"row": 1, "col": 0}},
+        )
+    except BaseException as exc:
+        # An I/O error on the writer's temp file (disk full) is a Rust panic, which pyo3 raises
+        # as PanicException, a BaseException: make it the OSError it is, for the caller.
+        if type(exc).__name__ != "PanicException":
+            raise
+        raise _os_error(str(exc)) from exc
     if next(rows, None) is not None:
         raise ValueError(f"More rows than the {expected_rows} expected.")
     return max(1, math.ceil(written[0] / per_sheet))
+
+
+def _os_error(panic: str) -> OSError:
+    """OSError(errno, message) from a panic text such as 'Os { code: 28, …, message: "…" }'."""
+    code, message = re.search(r"code: (\d+)", panic), re.search(r'message: "([^"]*)"', panic)
+    if code and message:
+        return OSError(int(code.group(1)), message.group(1))
+    return OSError(panic)
 
 
 def _xlsx_rows(
