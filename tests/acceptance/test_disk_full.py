@@ -46,7 +46,8 @@ def test_full_disk_fails_the_job_keeps_the_input_and_the_next_job_runs(
     assert run.returncode == 0, run.stderr  # a failed job is not a failed cron run
     failed = in_transaction(ctx.engine, lambda c: get_job(c, big.id))
     assert failed.status is JobStatus.FAILED
-    assert "could not be written or read (File too large)" in str(failed.error_message)
+    message = str(failed.error_message)
+    assert "A file could not be written or read (" in message and "File too large" in message
     assert "Ask the operator to check the disk space" in str(failed.error_message)
     assert ctx.storage.input_path(big.input_name).stat().st_size == big.input_bytes
     done = in_transaction(ctx.engine, lambda c: get_job(c, small.id))
