@@ -71,13 +71,14 @@ class Storage:
         """A hidden name per claim: two attempts on one job never write the same temp file."""
         return self.output_dir / f".job-{job_id}-{claim_token[:8]}.{output_format}.part"
 
-    def remove_temp_outputs(self, job_id: int) -> None:
-        """Delete temp files left by earlier attempts at this job (a processor killed mid-way).
+    def remove_temp_outputs(self, job_id: int, claim_token: str = "") -> None:
+        """Delete temp files of a dead claim on this job, or of every earlier claim.
 
-        Safe even if that processor is alive but frozen: it keeps writing to the unlinked file,
-        its rename then fails, and its claim is already void.
+        Call it only for claims that are void (expired, or superseded by the caller's own).
+        Safe even if such a processor is alive but frozen: it keeps writing to the unlinked
+        file, its rename then fails, and its claim is already void.
         """
-        self.delete(*self.output_dir.glob(f".job-{job_id}-*.part"))
+        self.delete(*self.output_dir.glob(f".job-{job_id}-{claim_token[:8]}*.part"))
 
     def publish(self, tmp: Path, name: str) -> Path:
         """Rename a finished, fsync'd temp file to its final name: never seen half-done."""

@@ -39,6 +39,14 @@ class Outcome(StrEnum):
 
 
 @dataclass(frozen=True)
+class DeadClaim:
+    """A claim whose lease ran out: its processor was killed, frozen or cut off."""
+
+    job_id: int
+    claim_token: str
+
+
+@dataclass(frozen=True)
 class JobRecord:
     id: int
     owner_id: int | None
@@ -185,24 +193,28 @@ def count_jobs_by_status(conn: Connection) -> dict[JobStatus, int]:
     return counts
 
 
-def requeue_expired(conn: Connection, max_attempts: int) -> int:
+def requeue_expired(conn: Connection, max_attempts: int) -> list[DeadClaim]:
     """IN_PROGRESS with an expired lease → PENDING, or FAILED once max_attempts claims died.
 
     Idempotent and safe to run from any number of processors: the expiry test is in every
-    WHERE clause and uses the database clock. Returns how many jobs it touched.
+    WHERE clause and uses the database clock. Returns the claims it ended, so their temp files
+    can go.
     """
     expired = (jobs.c.status == JobStatus.IN_PROGRESS.value) & (jobs.c.lease_expires_at < utcnow())
-    ids = list(conn.execute(select(jobs.c.id).where(expired)).scalars())
-    if not ids:
-        return 0
-    mine = expired & jobs.c.id.in_(ids)
+    dead = [
+        DeadClaim(*row)
+        for row in conn.execute(select(jobs.c.id, jobs.c.claim_token).where(expired))
+    ]
+    if not dead:
+        return []
+    mine = expired & jobs.c.id.in_([claim.job_id for claim in dead])
     conn.execute(
         update(job_attempts)
         .where(job_attempts.c.claim_token.in_(select(jobs.c.claim_token).where(mine)))
         .where(job_attempts.c.outcome.is_(None))
         .values(outcome=Outcome.LEASE_EXPIRED.value, ended_at=utcnow())
     )
-    failed = conn.execute(
+    conn.execute(
         _release(mine & (jobs.c.attempts >= max_attempts)).values(
             status=JobStatus.FAILED.value,
             finished_at=utcnow(),
@@ -212,9 +224,9 @@ def requeue_expired(conn: Connection, max_attempts: int) -> int:
                 "Check the file's size and content, then retry."
             ),
         )
-    ).rowcount
-    requeued = conn.execute(_release(mine).values(status=JobStatus.PENDING.value)).rowcount
-    return int(failed) + int(requeued)
+    )
+    conn.execute(_release(mine).values(status=JobStatus.PENDING.value))
+    return dead
 
 
 def claim_next_job(

@@ -103,9 +103,10 @@ def process_one(ctx: Context, *, job_id: int | None = None) -> JobRecord | None:
 
 
 def _claim(ctx: Context, job_id: int | None) -> JobRecord | None:
-    """Requeue jobs of dead processors, then claim one: two short transactions."""
+    """Requeue jobs of dead processors (dropping their temp files), then claim one."""
     settings = ctx.settings
-    in_transaction(ctx.engine, lambda c: requeue_expired(c, settings.max_attempts))
+    for dead in in_transaction(ctx.engine, lambda c: requeue_expired(c, settings.max_attempts)):
+        ctx.storage.remove_temp_outputs(dead.job_id, dead.claim_token)
     job = in_transaction(
         ctx.engine,
         lambda c: claim_next_job(

@@ -7,52 +7,20 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import openpyxl
 import pytest
 from factories import IRIS_ROW, csv_text, iris_csv, submit
+from jobstate import all_jobs, assert_each_processed_exactly_once, attempts_of, sheet_rows, wait_for
 from processes import Cli, wait_all, write_config
 
 from batchscore.config import Settings
 from db.engine import in_transaction
-from db.jobs import AttemptRecord, JobRecord, JobStatus, get_job, list_attempts, list_jobs
+from db.jobs import JobStatus, get_job, list_attempts
 from scheduler.context import Context
 
 pytestmark = pytest.mark.slow
 CRONTAB = Path(__file__).parents[2] / "crontab.txt"
-
-
-def all_jobs(ctx: Context) -> list[JobRecord]:
-    return in_transaction(ctx.engine, lambda c: list_jobs(c, limit=10_000))
-
-
-def wait_for(predicate: object, timeout: float = 60, interval: float = 0.05) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(interval)
-
-
-def sheet_rows(path: Path) -> int:
-    workbook = openpyxl.load_workbook(path, read_only=True)
-    try:
-        return sum(1 for sheet in workbook.worksheets for _ in sheet.iter_rows())
-    finally:
-        workbook.close()
-
-
-def attempts_of(ctx: Context, job_id: int) -> list[AttemptRecord]:
-    return in_transaction(ctx.engine, lambda c: list_attempts(c, job_id))
-
-
-def assert_each_processed_exactly_once(ctx: Context, jobs: list[JobRecord]) -> None:
-    for job in jobs:
-        assert job.status is JobStatus.PROCESSED, (job.id, job.status, job.error_message)
-        attempts = attempts_of(ctx, job.id)
-        assert [a.outcome for a in attempts] == ["PROCESSED"], (job.id, attempts)
 
 
 def test_four_processors_process_200_jobs_exactly_once(ctx: Context, cli: Cli) -> None:

@@ -8,6 +8,7 @@ from factories import add_job
 from batchscore.errors import InvalidTransition, LeaseLost, NotFound
 from db.engine import Connection, Engine, in_transaction
 from db.jobs import (
+    DeadClaim,
     JobRecord,
     JobStatus,
     claim_next_job,
@@ -83,8 +84,10 @@ def test_claim_records_an_attempt(ctx: Context) -> None:
 def test_expired_lease_returns_job_to_pending(ctx: Context) -> None:
     add_job(ctx)
     job = claim(ctx.engine, lease_seconds=-1)  # already expired: no sleeping in tests
-    assert job is not None
-    assert in_transaction(ctx.engine, lambda c: requeue_expired(c, max_attempts=3)) == 1
+    assert job is not None and job.claim_token
+    assert in_transaction(ctx.engine, lambda c: requeue_expired(c, max_attempts=3)) == [
+        DeadClaim(job.id, job.claim_token)
+    ]
     again = in_transaction(ctx.engine, lambda c: get_job(c, job.id))
     assert again.status is JobStatus.PENDING
     assert again.claim_token is None
@@ -95,7 +98,7 @@ def test_expired_lease_returns_job_to_pending(ctx: Context) -> None:
 def test_live_lease_is_not_requeued(ctx: Context) -> None:
     add_job(ctx)
     claim(ctx.engine, lease_seconds=30)
-    assert in_transaction(ctx.engine, lambda c: requeue_expired(c, max_attempts=3)) == 0
+    assert in_transaction(ctx.engine, lambda c: requeue_expired(c, max_attempts=3)) == []
 
 
 def test_expired_lease_fails_job_after_max_attempts(ctx: Context) -> None:

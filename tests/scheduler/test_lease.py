@@ -31,7 +31,7 @@ def test_job_longer_than_its_lease_is_never_requeued_while_renewed(ctx: Context)
     ) as lease:
         for rows in range(1, 11):  # 2 s of "work", more than three leases long
             time.sleep(0.2)
-            assert in_transaction(ctx.engine, lambda c: requeue_expired(c, max_attempts=3)) == 0
+            assert in_transaction(ctx.engine, lambda c: requeue_expired(c, max_attempts=3)) == []
             lease.progress(rows, 0)
     current = in_transaction(ctx.engine, lambda c: get_job(c, job.id))
     assert current.status is JobStatus.IN_PROGRESS

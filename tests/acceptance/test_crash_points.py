@@ -1,0 +1,107 @@
+"""`kill -9` of a processor at each point of a job's life: re-run, never lost, never doubled.
+
+tests/killpoint.py kills the real `batchscore process` exactly at a point; the next processor
+run after the lease has expired must finish the job with a whole file and no leftovers.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from factories import iris_csv, submit
+from jobstate import attempts_of, job_now, sheet_rows, wait_for
+from processes import Cli, write_config
+
+from batchscore.config import Settings
+from db.jobs import JobStatus
+from scheduler.context import Context
+
+pytestmark = pytest.mark.slow
+KILLPOINT = Path(__file__).parents[1] / "killpoint.py"
+ROWS = 500
+
+
+def killed_at(cli: Cli, point: str, folder: Path) -> None:
+    """Run `batchscore process` until it claims a job and dies by SIGKILL at `point`.
+
+    A run exits 3 while the only job is held by a dead processor whose lease has not ended.
+    """
+    args = [sys.executable, str(KILLPOINT), point, str(folder), *cli.args("process")[3:]]
+    deadline = time.monotonic() + 30
+    while (code := subprocess.run(args, timeout=120).returncode) == 3:
+        assert time.monotonic() < deadline, "no job to claim"
+        time.sleep(0.2)
+    assert code == -9
+
+
+def process_until(cli: Cli, done: Callable[[], bool]) -> None:
+    """Cron runs of `batchscore process` until `done`: each one first requeues expired claims."""
+    wait_for(lambda: cli.run("process", check=False) and done(), timeout=30)
+
+
+def folder_names(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+@pytest.fixture
+def fast(tmp_path: Path, settings: Settings) -> Cli:
+    """Processors with a 2-second lease and two attempts per job."""
+    config = tmp_path / "fast.properties"
+    return Cli(write_config(config, settings, LEASE_SECONDS=2, MAX_ATTEMPTS=2))
+
+
+@pytest.mark.parametrize(
+    ("point", "left_under_final_name"),
+    [("reading", False), ("before-rename", False), ("after-rename", True)],
+)
+def test_job_killed_at_a_point_is_processed_once_by_the_next_run(
+    ctx: Context, fast: Cli, point: str, left_under_final_name: bool
+) -> None:
+    job = submit(ctx, iris_csv(ROWS), "crash.csv")
+    out = ctx.settings.output_dir
+    final = ctx.storage.output_path(ctx.storage.result_name(job.id, "crash.csv", "xlsx"))
+    folder = ctx.settings.input_dir if point == "reading" else out
+
+    killed_at(fast, point, folder)
+    dead = job_now(ctx, job.id)
+    assert (dead.status, dead.output_name) == (JobStatus.IN_PROGRESS, None)  # nobody may read it
+    if left_under_final_name:  # renamed only when whole: a crash here leaves a whole file
+        assert sheet_rows(final) == ROWS + 1
+    assert final.exists() is left_under_final_name
+    assert all(name.endswith(".part") for name in folder_names(out) if name != final.name)
+
+    process_until(fast, lambda: job_now(ctx, job.id).status is not JobStatus.IN_PROGRESS)
+    done = job_now(ctx, job.id)
+    assert (done.status, done.attempts, done.rows_total) == (JobStatus.PROCESSED, 2, ROWS)
+    assert [a.outcome for a in attempts_of(ctx, job.id)] == ["LEASE_EXPIRED", "PROCESSED"]
+    assert sheet_rows(final) == ROWS + 1
+    assert folder_names(out) == [final.name]  # the dead attempt's temp file is gone
+
+
+def test_job_that_kills_every_processor_fails_after_max_attempts(ctx: Context, fast: Cli) -> None:
+    """A poison job: FAILED with the reason after MAX_ATTEMPTS (2) deaths, its temp files
+    removed, and the job behind it processed."""
+    poison = submit(ctx, iris_csv(ROWS), "poison.csv")
+    out = ctx.settings.output_dir
+    killed_at(fast, "before-rename", out)
+    killed_at(fast, "before-rename", out)
+    assert len(folder_names(out)) == 1  # the second attempt removed the first one's temp file
+    good = submit(ctx, iris_csv(ROWS), "good.csv")
+
+    process_until(fast, lambda: job_now(ctx, poison.id).status is JobStatus.FAILED)
+    failed = job_now(ctx, poison.id)
+    assert failed.attempts == 2
+    assert failed.error_message == (
+        "The processor working on this file stopped 2 times without finishing (killed, crashed "
+        "or out of memory), so it was not tried again. Check the file's size and content, then "
+        "retry."
+    )
+    assert [a.outcome for a in attempts_of(ctx, poison.id)] == ["LEASE_EXPIRED"] * 2
+    processed = job_now(ctx, good.id)
+    assert processed.status is JobStatus.PROCESSED
+    assert folder_names(out) == [processed.output_name]  # the poison job's temp file is gone

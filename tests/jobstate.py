@@ -1,0 +1,48 @@
+"""Read jobs, attempts and results back while real processes work on them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import openpyxl
+
+from db.engine import in_transaction
+from db.jobs import AttemptRecord, JobRecord, JobStatus, get_job, list_attempts, list_jobs
+from scheduler.context import Context
+
+
+def job_now(ctx: Context, job_id: int) -> JobRecord:
+    return in_transaction(ctx.engine, lambda c: get_job(c, job_id))
+
+
+def all_jobs(ctx: Context) -> list[JobRecord]:
+    return in_transaction(ctx.engine, lambda c: list_jobs(c, limit=10_000))
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 60, interval: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(interval)
+
+
+def sheet_rows(path: Path) -> int:
+    workbook = openpyxl.load_workbook(path, read_only=True)
+    try:
+        return sum(1 for sheet in workbook.worksheets for _ in sheet.iter_rows())
+    finally:
+        workbook.close()
+
+
+def attempts_of(ctx: Context, job_id: int) -> list[AttemptRecord]:
+    return in_transaction(ctx.engine, lambda c: list_attempts(c, job_id))
+
+
+def assert_each_processed_exactly_once(ctx: Context, jobs: list[JobRecord]) -> None:
+    for job in jobs:
+        assert job.status is JobStatus.PROCESSED, (job.id, job.status, job.error_message)
+        attempts = attempts_of(ctx, job.id)
+        assert [a.outcome for a in attempts] == ["PROCESSED"], (job.id, attempts)
