@@ -15,6 +15,7 @@ from api.pages import render
 from batchscore.errors import (
     BatchscoreError,
     Conflict,
+    DatabaseUnavailable,
     Forbidden,
     InputError,
     ModelError,
@@ -36,7 +37,9 @@ _STATUS: list[tuple[type[BatchscoreError], int, str]] = [
     (InputError, 422, "invalid_input"),
     (TooManyAttempts, 429, "too_many_attempts"),
     (ModelError, 503, "model_unavailable"),
+    (DatabaseUnavailable, 503, "database_unavailable"),
 ]
+_DATABASE_RETRY_AFTER_SECONDS = 30
 _HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
 _PROGRAM_PATHS = ("/api/", "/process_", "/health", "/openapi.json")
 
@@ -55,11 +58,17 @@ def domain_error(request: Request, exc: Exception) -> Response:
     status, code = _mapping(exc)
     if status == 500:
         return server_error(request, exc)
+    if isinstance(exc, DatabaseUnavailable):
+        logger.warning(
+            "%s %s: database unreachable (%s)", request.method, request.url.path, exc.reason
+        )
     if wants_page(request):
         return _page_error(request, exc, status)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
     if isinstance(exc, TooManyAttempts):
         headers["Retry-After"] = str(exc.retry_after_seconds)
+    if isinstance(exc, DatabaseUnavailable):
+        headers["Retry-After"] = str(_DATABASE_RETRY_AFTER_SECONDS)
     return JSONResponse(error_body(code, exc.message), status_code=status, headers=headers)
 
 

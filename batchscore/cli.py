@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from batchscore.config import OUTPUT_FORMATS, load_settings
-from batchscore.errors import BatchscoreError, ConfigError
+from batchscore.errors import BatchscoreError, ConfigError, DatabaseUnavailable
 from batchscore.logs import configure_logging
 
 if TYPE_CHECKING:  # the packages are imported per command, so `--help` and `jobs` stay quick
@@ -32,6 +32,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"configuration error: {exc.message}", file=sys.stderr)
         return EXIT_USAGE
+    except DatabaseUnavailable as exc:
+        print(f"error: {exc.message} The driver said: {exc.reason}", file=sys.stderr)
+        return EXIT_FAILED
     except BatchscoreError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return EXIT_FAILED
@@ -212,7 +215,9 @@ def _serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    settings = load_settings(args.config)
+    ctx = _context(args)  # refuse here, in plain words, a database that is not ready
+    ctx.engine.dispose()
+    settings = ctx.settings
     if args.config:  # the factory reads the config itself, in each worker process
         os.environ["BATCHSCORE_CONFIG"] = str(args.config)
     uvicorn.run(

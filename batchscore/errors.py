@@ -11,6 +11,7 @@ BatchscoreError
 ├─ TooManyAttempts     too many failed sign-ins; wait → 429
 ├─ Conflict            the resource exists already / is busy → 409
 │  └─ InvalidTransition  e.g. retry a job that is IN_PROGRESS
+├─ DatabaseUnavailable the database server can't be reached → 503; workers wait and retry
 └─ LeaseLost           our claim expired and another processor owns the job → stop quietly
 """
 
@@ -70,6 +71,18 @@ class Conflict(BatchscoreError):
 
 class InvalidTransition(Conflict):
     """The job is not in a state that allows this action."""
+
+
+class DatabaseUnavailable(BatchscoreError):
+    """The database cannot be reached right now."""
+
+    def __init__(self, message: str | None = None, *, reason: str = "") -> None:
+        super().__init__(
+            message
+            or "The database cannot be reached right now. Try again in a minute; if this lasts, "
+            "ask the operator to check the database server."
+        )
+        self.reason = reason  #: the driver's words, for the log only: they name hosts and ports
 
 
 class LeaseLost(BatchscoreError):

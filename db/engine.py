@@ -6,6 +6,7 @@ MariaDB/MySQL gets READ COMMITTED (what SKIP LOCKED claiming needs), UTC session
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 import time
@@ -14,14 +15,18 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, DateTime, Engine, Float, create_engine, event, literal
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import FunctionElement
 
+from batchscore.errors import DatabaseUnavailable
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _RETRYABLE_MYSQL_ERRORS = {1205, 1213}  # lock wait timeout, deadlock: InnoDB rolled back
 _RETRIES = 5
+# Server shutting down, connection killed, can't connect, gone away, lost during a query.
+_UNREACHABLE_MYSQL_ERRORS = {1053, 1927, 2002, 2003, 2006, 2013}
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -65,23 +70,40 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
-def in_transaction(engine: Engine, work: Callable[[Connection], T]) -> T:
+def in_transaction(engine: Engine, work: Callable[[Connection], T], *, patience: float = 0) -> T:
     """Run `work` in one short transaction: commit on success, roll back on any exception.
 
     On MariaDB/MySQL a deadlock (1213) or lock wait timeout (1205) rolls back the whole
     transaction, so the whole of `work` is run again, a few times, with jittered backoff.
     `work` must therefore only touch the database (no files, no side effects outside it).
+
+    If the server can't be reached (restarting, connection cut), the transaction is tried
+    again for up to `patience` seconds, then DatabaseUnavailable is raised. A cut while
+    committing is never retried: the commit may have happened.
     """
-    for attempt in range(1, _RETRIES + 1):
+    deadline = time.monotonic() + patience
+    for attempt in itertools.count(1):
+        committing = False
         try:
-            with engine.begin() as conn:
-                return work(conn)
-        except OperationalError as exc:
+            with engine.connect() as conn, conn.begin():
+                result = work(conn)
+                committing = True
+            return result
+        except DBAPIError as exc:
             code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
-            if code not in _RETRYABLE_MYSQL_ERRORS or attempt == _RETRIES:
+            if exc.connection_invalidated or code in _UNREACHABLE_MYSQL_ERRORS:
+                wait = min(0.05 * 2**attempt, 2.0, deadline - time.monotonic())
+                if committing or wait <= 0:
+                    raise DatabaseUnavailable(reason=str(exc.orig)) from exc
+                logger.warning("Database unreachable (%s); trying again in %.1f s", exc.orig, wait)
+                time.sleep(wait)
+            elif code in _RETRYABLE_MYSQL_ERRORS and attempt < _RETRIES:
+                logger.info(
+                    "Transaction hit MySQL error %s; retry %d of %d", code, attempt, _RETRIES
+                )
+                time.sleep(random.uniform(0.005, 0.05) * attempt)
+            else:
                 raise
-            logger.info("Transaction hit MySQL error %s; retry %d of %d", code, attempt, _RETRIES)
-            time.sleep(random.uniform(0.005, 0.05) * attempt)
     raise AssertionError("unreachable")
 
 

@@ -11,6 +11,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 from batchscore.errors import ConfigError
+from db.engine import in_transaction
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -30,8 +31,9 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 def check_current(engine: Engine) -> None:
     """ConfigError unless the schema is at the latest revision: say what to run, not 'no table'."""
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    with engine.connect() as conn:
-        current = MigrationContext.configure(conn).get_current_revision()
+    current = in_transaction(
+        engine, lambda conn: MigrationContext.configure(conn).get_current_revision()
+    )
     if current != head:
         where = engine.url.render_as_string(hide_password=True)
         state = "has no batchscore tables" if current is None else "has an older schema"

@@ -10,7 +10,7 @@ import logging
 import threading
 from types import TracebackType
 
-from batchscore.errors import LeaseLost
+from batchscore.errors import DatabaseUnavailable, LeaseLost
 from db.engine import Connection, Engine, in_transaction
 from db.jobs import renew_lease
 
@@ -72,6 +72,8 @@ class LeaseKeeper:
             except LeaseLost:
                 self._lost.set()
                 return
+            except DatabaseUnavailable as exc:  # the work goes on; renewals resume with the server
+                logger.warning("Could not renew the lease of job %s: %s", self.job_id, exc.reason)
             except Exception:  # a DB hiccup: keep trying; if it lasts, the lease runs out
                 logger.warning("Could not renew the lease of job %s", self.job_id, exc_info=True)
 

@@ -10,11 +10,13 @@ import signal
 import threading
 from dataclasses import dataclass
 
+from batchscore.errors import DatabaseUnavailable
 from db.jobs import JobRecord, JobStatus
 from scheduler.context import Context
 from scheduler.processor import process_one
 
 logger = logging.getLogger(__name__)
+_MAX_OUTAGE_WAIT_SECONDS = 60.0
 
 
 @dataclass
@@ -51,11 +53,26 @@ def run_until_empty(
 
 
 def run_forever(ctx: Context, *, poll_seconds: float, stop: threading.Event) -> RunSummary:
-    """Process jobs as they come, looking for new ones every `poll_seconds`, until `stop`."""
+    """Process jobs as they come, looking for new ones every `poll_seconds`, until `stop`.
+
+    A worker outlives database restarts: while the server can't be reached it waits, longer
+    each time up to a minute, and carries on when the server is back.
+    """
     summary = RunSummary()
     logger.info("Worker %s started; polling every %ss", ctx.worker_id, poll_seconds)
+    outage = 0
     while not stop.is_set():
-        job = process_one(ctx)
+        try:
+            job = process_one(ctx)
+        except DatabaseUnavailable as exc:
+            wait = min(poll_seconds * 2**outage, _MAX_OUTAGE_WAIT_SECONDS)
+            outage = min(outage + 1, 16)
+            logger.warning("Database unreachable (%s); trying again in %.1f s", exc.reason, wait)
+            stop.wait(wait)
+            continue
+        if outage:
+            logger.info("Database reachable again")
+            outage = 0
         if job is None:
             stop.wait(poll_seconds)
         else:

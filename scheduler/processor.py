@@ -7,15 +7,15 @@ processes jobs.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
+from typing import TypeVar, cast
 
 import pandas as pd
 
-from batchscore.errors import InputError, LeaseLost, ModelError, NotFound
-from db.engine import in_transaction
+from batchscore.errors import DatabaseUnavailable, InputError, LeaseLost, ModelError, NotFound
+from db.engine import Connection, in_transaction
 from db.jobs import JobRecord, claim_next_job, get_job, mark_failed, mark_processed, requeue_expired
 from model.predict import predict_chunk
 from model.registry import LoadedModel, load_model
@@ -26,6 +26,7 @@ from scheduler.reading import NO_ROWS, CsvLayout, inspect_csv, read_chunks
 from scheduler.writing import write_result
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 UNEXPECTED_ERROR = (
     "An unexpected error stopped the processing of this file. It has been logged for the "
@@ -72,8 +73,8 @@ def process_one(ctx: Context, *, job_id: int | None = None) -> JobRecord | None:
         version = model.info.version
         name = ctx.storage.result_name(job.id, job.original_filename, job.output_format)
         ctx.storage.publish(tmp, name)
-        in_transaction(
-            ctx.engine,
+        _record(
+            ctx,
             lambda c: mark_processed(
                 c,
                 job.id,
@@ -96,10 +97,19 @@ def process_one(ctx: Context, *, job_id: int | None = None) -> JobRecord | None:
     except LeaseLost:
         ctx.storage.delete(tmp)
         logger.warning("Job %s: lease lost to another processor; result discarded", job.id)
+    except DatabaseUnavailable:
+        ctx.storage.delete(tmp)
+        logger.error("Job %s: its end could not be recorded; it runs again after its lease", job.id)
+        raise
     except Exception:
         logger.exception("Job %s failed unexpectedly", job.id)
         _fail(ctx, job, token, UNEXPECTED_ERROR, tmp, model)
-    return in_transaction(ctx.engine, lambda c: get_job(c, job.id))
+    return _record(ctx, lambda c: get_job(c, job.id))
+
+
+def _record(ctx: Context, work: Callable[[Connection], T]) -> T:
+    """A job's end must reach the database: wait out a server restart for up to one lease."""
+    return in_transaction(ctx.engine, work, patience=ctx.settings.lease_seconds)
 
 
 def _claim(ctx: Context, job_id: int | None) -> JobRecord | None:
@@ -206,8 +216,8 @@ def _fail(
     ctx.storage.delete(tmp)
     version = model.info.version if model is not None else None
     try:
-        in_transaction(
-            ctx.engine,
+        _record(
+            ctx,
             lambda c: mark_failed(c, job.id, token, message, model_version=version),
         )
         logger.info("Job %s failed: %s", job.id, message)

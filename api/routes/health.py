@@ -20,6 +20,11 @@ def health(request: Request) -> JSONResponse:
         content:
           application/json:
             schema: {$ref: "#/components/schemas/Health"}
+      "503":
+        description: The database cannot be reached; try again after Retry-After seconds.
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/Error"}
     """
     counts = in_transaction(context_of(request).engine, count_jobs_by_status)
     return JSONResponse({"status": "ok", "jobs": {s.value: n for s, n in counts.items()}})

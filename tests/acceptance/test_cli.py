@@ -10,7 +10,9 @@ from pathlib import Path
 import openpyxl
 import pytest
 from factories import write_csv
-from processes import Cli
+from processes import Cli, free_port, write_config
+
+from batchscore.config import Settings
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "iris.csv"
 
@@ -95,6 +97,19 @@ def test_bad_config_value_is_named(cli: Cli) -> None:
     assert result.stderr.strip() == (
         "configuration error: Config key LEASE_SECONDS = 'soon' is invalid: "
         "expected a positive number of seconds."
+    )
+
+
+@pytest.mark.parametrize("command", ["process", "process-all", "worker", "jobs", "serve"])
+def test_unreachable_database_is_said_plainly(cli: Cli, settings: Settings, command: str) -> None:
+    nowhere = f"mysql+pymysql://batchscore:secret@127.0.0.1:{free_port()}/batchscore"
+    cli = Cli(write_config(cli.config, settings, DB_URL=nowhere))
+    result = cli.run(command, check=False)
+    assert result.returncode == 1
+    assert result.stderr == (
+        "error: The database cannot be reached right now. Try again in a minute; if this lasts, "
+        "ask the operator to check the database server. The driver said: (2003, \"Can't connect "
+        "to MySQL server on '127.0.0.1' ([Errno 111] Connection refused)\")\n"
     )
 
 

@@ -1,0 +1,43 @@
+"""in_transaction against a server that is not there: a clear error, retried only if asked."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from processes import free_port
+
+from batchscore.errors import DatabaseUnavailable
+from db.engine import Connection, in_transaction, make_engine
+
+
+def select_one(conn: Connection) -> object:
+    return conn.exec_driver_sql("SELECT 1").scalar()
+
+
+@pytest.fixture
+def nowhere() -> str:
+    """A MariaDB URL whose port nobody listens on."""
+    return f"mysql+pymysql://batchscore:secret@127.0.0.1:{free_port()}/batchscore"
+
+
+def test_unreachable_server_is_reported_without_retrying_by_default(
+    nowhere: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with pytest.raises(DatabaseUnavailable) as raised:
+        in_transaction(make_engine(nowhere), select_one)
+    assert raised.value.message.startswith("The database cannot be reached right now.")
+    assert "secret" not in raised.value.message and "127.0.0.1" not in raised.value.message
+    assert raised.value.reason.startswith("(2003, \"Can't connect to MySQL server on '127.0.0.1'")
+    assert "trying again" not in caplog.text
+
+
+def test_unreachable_server_is_tried_again_for_the_patience_given(
+    nowhere: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, "db.engine")
+    with pytest.raises(DatabaseUnavailable):
+        in_transaction(make_engine(nowhere), select_one, patience=0.5)
+    retries = [r for r in caplog.records if "trying again" in r.getMessage()]
+    assert len(retries) >= 2
+    assert "secret" not in caplog.text  # the password never reaches the log
