@@ -169,9 +169,12 @@ def _process(args: argparse.Namespace) -> int:
 
 
 def _process_all(args: argparse.Namespace) -> int:
-    from scheduler.loop import run_until_empty
+    from scheduler.loop import run_until_empty, stop_on_signals
 
-    summary = run_until_empty(_context(args), max_jobs=args.max_jobs)
+    ctx = _context(args)
+    stop = threading.Event()
+    stop_on_signals(stop)
+    summary = run_until_empty(ctx, max_jobs=args.max_jobs, stop=stop)
     print(f"{summary.processed} processed, {summary.failed} failed, {summary.other} handed over.")
     return EXIT_OK
 

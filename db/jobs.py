@@ -225,7 +225,7 @@ def requeue_expired(conn: Connection, max_attempts: int) -> list[DeadClaim]:
             ),
         )
     )
-    conn.execute(_release(mine).values(status=JobStatus.PENDING.value))
+    conn.execute(_release(mine).values(status=JobStatus.PENDING.value, **_NO_PROGRESS))
     return dead
 
 
@@ -346,6 +346,7 @@ def release_job(conn: Connection, job_id: int, claim_token: str) -> None:
         claim_token=None,
         worker_id=None,
         lease_expires_at=None,
+        **_NO_PROGRESS,
     )
     _end_attempt(conn, claim_token, Outcome.RELEASED)
 
@@ -400,6 +401,9 @@ def list_attempts(conn: Connection, job_id: int) -> list[AttemptRecord]:
         select(job_attempts).where(job_attempts.c.job_id == job_id).order_by(job_attempts.c.id)
     ).mappings()
     return [AttemptRecord(**{f.name: row[f.name] for f in fields(AttemptRecord)}) for row in rows]
+
+
+_NO_PROGRESS: dict[str, Any] = {"rows_done": 0, "rows_failed": 0, "rows_total": None}
 
 
 def _release(where: ColumnElement[bool]) -> Any:

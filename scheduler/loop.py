@@ -1,10 +1,12 @@
 """Run jobs until the queue is empty (cron) or forever (a worker), stopping cleanly on SIGTERM.
 
-A stop request is honoured between jobs: the job in hand is finished first.
+A stop request is honoured between jobs: the job in hand is finished first, unless a second
+request says not to wait.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from batchscore.errors import DatabaseUnavailable
 from db.jobs import JobRecord, JobStatus
 from scheduler.context import Context
-from scheduler.processor import process_one
+from scheduler.processor import GiveBack, process_one
 
 logger = logging.getLogger(__name__)
 _MAX_OUTAGE_WAIT_SECONDS = 60.0
@@ -44,11 +46,12 @@ def run_until_empty(
     """Process pending jobs until none is left, `max_jobs` were run or `stop` is set."""
     summary = RunSummary()
     stop = stop or threading.Event()
-    while not stop.is_set() and (max_jobs is None or summary.total < max_jobs):
-        job = process_one(ctx)
-        if job is None:
-            break
-        summary.add(job)
+    with contextlib.suppress(GiveBack):
+        while not stop.is_set() and (max_jobs is None or summary.total < max_jobs):
+            job = process_one(ctx)
+            if job is None:
+                break
+            summary.add(job)
     return summary
 
 
@@ -61,33 +64,50 @@ def run_forever(ctx: Context, *, poll_seconds: float, stop: threading.Event) -> 
     summary = RunSummary()
     logger.info("Worker %s started; polling every %ss", ctx.worker_id, poll_seconds)
     outage = 0
-    while not stop.is_set():
-        try:
-            job = process_one(ctx)
-        except DatabaseUnavailable as exc:
-            wait = min(poll_seconds * 2**outage, _MAX_OUTAGE_WAIT_SECONDS)
-            outage = min(outage + 1, 16)
-            logger.warning("Database unreachable (%s); trying again in %.1f s", exc.reason, wait)
-            stop.wait(wait)
-            continue
-        if outage:
-            logger.info("Database reachable again")
-            outage = 0
-        if job is None:
-            stop.wait(poll_seconds)
-        else:
-            summary.add(job)
+    with contextlib.suppress(GiveBack):
+        while not stop.is_set():
+            try:
+                job = process_one(ctx)
+            except DatabaseUnavailable as exc:
+                wait = min(poll_seconds * 2**outage, _MAX_OUTAGE_WAIT_SECONDS)
+                outage = min(outage + 1, 16)
+                logger.warning(
+                    "Database unreachable (%s); trying again in %.1f s", exc.reason, wait
+                )
+                stop.wait(wait)
+                continue
+            if outage:
+                logger.info("Database reachable again")
+                outage = 0
+            if job is None:
+                stop.wait(poll_seconds)
+            else:
+                summary.add(job)
     logger.info("Worker %s stopped after %s jobs", ctx.worker_id, summary.total)
     return summary
 
 
 def stop_on_signals(stop: threading.Event) -> None:
-    """SIGTERM and SIGINT ask the loop to stop after the current job instead of killing it."""
+    """SIGTERM and SIGINT ask the loop to stop after the current job instead of killing it.
+
+    A second signal gives the current job back at once (PENDING again, its temp file gone)
+    rather than leaving it to wait out its lease; any further ones are only logged, so a
+    hurried operator can't interrupt the giving back.
+    """
+    received = 0
 
     def request_stop(signum: int, _frame: object) -> None:
+        nonlocal received
+        received += 1
         name = signal.Signals(signum).name
-        logger.info("%s received: finishing the current job, then stopping", name)
-        stop.set()
+        if received == 1:
+            logger.info("%s received: finishing the current job, then stopping", name)
+            stop.set()
+        elif received == 2:
+            logger.warning("%s received again: giving the current job back, then stopping", name)
+            raise GiveBack
+        else:
+            logger.warning("%s received again: already giving the job back", name)
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)

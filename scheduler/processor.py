@@ -16,7 +16,15 @@ import pandas as pd
 
 from batchscore.errors import DatabaseUnavailable, InputError, LeaseLost, ModelError, NotFound
 from db.engine import Connection, in_transaction
-from db.jobs import JobRecord, claim_next_job, get_job, mark_failed, mark_processed, requeue_expired
+from db.jobs import (
+    JobRecord,
+    claim_next_job,
+    get_job,
+    mark_failed,
+    mark_processed,
+    release_job,
+    requeue_expired,
+)
 from model.predict import predict_chunk
 from model.registry import LoadedModel, load_model
 from model.schema import check_columns
@@ -37,6 +45,13 @@ FILE_ERROR = (
     "and permissions of the data folders, then retry."
 )
 _EXAMPLES = 3  # failed rows quoted in the message of a job that fails on its error share
+
+
+class GiveBack(BaseException):
+    """Raised into a running job to stop it now and hand it back to the queue (a 2nd SIGTERM).
+
+    A BaseException, so the job's own error handling can't mistake it for a failure.
+    """
 
 
 @dataclass
@@ -97,6 +112,10 @@ def process_one(ctx: Context, *, job_id: int | None = None) -> JobRecord | None:
     except LeaseLost:
         ctx.storage.delete(tmp)
         logger.warning("Job %s: lease lost to another processor; result discarded", job.id)
+    except GiveBack:
+        ctx.storage.delete(tmp)
+        _give_back(ctx, job, token)
+        raise
     except DatabaseUnavailable:
         ctx.storage.delete(tmp)
         logger.error("Job %s: its end could not be recorded; it runs again after its lease", job.id)
@@ -110,6 +129,14 @@ def process_one(ctx: Context, *, job_id: int | None = None) -> JobRecord | None:
 def _record(ctx: Context, work: Callable[[Connection], T]) -> T:
     """A job's end must reach the database: wait out a server restart for up to one lease."""
     return in_transaction(ctx.engine, work, patience=ctx.settings.lease_seconds)
+
+
+def _give_back(ctx: Context, job: JobRecord, token: str) -> None:
+    try:
+        _record(ctx, lambda c: release_job(c, job.id, token))
+        logger.info("Job %s given back: PENDING again", job.id)
+    except LeaseLost:  # it was finished (or taken over) just before the order came
+        logger.info("Job %s was no longer ours to give back", job.id)
 
 
 def _claim(ctx: Context, job_id: int | None) -> JobRecord | None:

@@ -87,24 +87,6 @@ def test_killed_processor_job_is_completed_by_the_next_after_lease_expiry(
     assert [p.name for p in ctx.settings.output_dir.iterdir()] == [final.name]  # temp file cleaned
 
 
-def test_worker_finishes_current_job_on_sigterm_and_takes_no_more(ctx: Context, cli: Cli) -> None:
-    first = submit(ctx, csv_text([IRIS_ROW] * 30_000), "first.csv")
-    second = submit(ctx, iris_csv(1), "second.csv")
-    worker = cli.start("worker", "--poll", "0.1")
-    wait_for(
-        lambda: (
-            in_transaction(ctx.engine, lambda c: get_job(c, first.id)).status
-            is JobStatus.IN_PROGRESS
-        )
-    )
-    worker.send_signal(signal.SIGTERM)
-    _out, err = worker.communicate(timeout=120)
-    assert worker.returncode == 0
-    assert in_transaction(ctx.engine, lambda c: get_job(c, first.id)).status is JobStatus.PROCESSED
-    assert in_transaction(ctx.engine, lambda c: get_job(c, second.id)).status is JobStatus.PENDING
-    assert "SIGTERM received: finishing the current job, then stopping" in err
-
-
 def test_eight_mixed_processors_run_1000_jobs_exactly_once(ctx: Context, cli: Cli) -> None:
     """Four cron runs (`process-all`) and four `worker`s claim from one queue at once."""
     for i in range(1000):
