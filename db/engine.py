@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import pymysql
 from sqlalchemy import Connection, DateTime, Engine, Float, create_engine, event, literal
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -90,7 +91,7 @@ def in_transaction(engine: Engine, work: Callable[[Connection], T], *, patience:
                 committing = True
             return result
         except DBAPIError as exc:
-            code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+            code = _mysql_code(exc.orig)
             if exc.connection_invalidated or code in _UNREACHABLE_MYSQL_ERRORS:
                 wait = min(0.05 * 2**attempt, 2.0, deadline - time.monotonic())
                 if committing or wait <= 0:
@@ -105,6 +106,27 @@ def in_transaction(engine: Engine, work: Callable[[Connection], T], *, patience:
             else:
                 raise
     raise AssertionError("unreachable")
+
+
+def _mysql_code(exc: BaseException | None) -> int | None:
+    return exc.args[0] if isinstance(exc, pymysql.MySQLError) and exc.args else None
+
+
+class _OneLineWhenUnreachable(logging.Filter):
+    """The pool logs a traceback when it can't roll back a connection the server has dropped.
+
+    in_transaction and its callers report the outage already; here one line is enough.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if _mysql_code(exc) in _UNREACHABLE_MYSQL_ERRORS:
+            record.msg, record.args, record.exc_info = "%s: %s", (record.getMessage(), exc), None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+logging.getLogger("sqlalchemy.pool.impl.QueuePool").addFilter(_OneLineWhenUnreachable())
 
 
 class utcnow(FunctionElement[Any]):

@@ -1,9 +1,10 @@
 """Run the real `batchscore` command and SIGKILL it at a named point: a crash exactly there.
 
-    python tests/killpoint.py POINT FOLDER [batchscore arguments…]
+    python tests/killpoint.py [--freeze] POINT FOLDER [batchscore arguments…]
 
 The points are seen through Python's audit events (PEP 578), so the code under test runs
-unchanged and dies as it would under `kill -9`, with no chance to clean up:
+unchanged and dies as it would under `kill -9`, with no chance to clean up (or, with
+--freeze, stops as under SIGSTOP, to be resumed by SIGCONT when another has taken its job):
 
 - reading        an input file in FOLDER is opened
 - before-rename  a finished temp result is about to be renamed into FOLDER
@@ -23,19 +24,18 @@ from batchscore.cli import main
 POINTS = ("reading", "before-rename", "after-rename")
 
 
-def _die() -> None:
-    os.kill(os.getpid(), signal.SIGKILL)
-
-
 def _path(value: object) -> Path | None:
     return Path(os.fsdecode(value)).resolve() if isinstance(value, str | bytes | Path) else None
 
 
-def kill_at(point: str, folder: Path) -> None:
+def kill_at(point: str, folder: Path, how: signal.Signals = signal.SIGKILL) -> None:
     renamed = False
 
+    def _die() -> None:
+        os.kill(os.getpid(), how)
+
     def hook(event: str, args: tuple[object, ...]) -> None:
-        nonlocal renamed
+        nonlocal renamed, point
         if event == "open":
             path = _path(args[0])
             if point == "reading" and path is not None and path.parent == folder:
@@ -46,6 +46,7 @@ def kill_at(point: str, folder: Path) -> None:
             src, dst = _path(args[0]), _path(args[1])
             if src and dst and src.name.endswith(".part") and dst.parent == folder:
                 if point == "before-rename":
+                    point = "done"  # once: a frozen process resumes past this point
                     _die()
                 renamed = True
 
@@ -53,8 +54,9 @@ def kill_at(point: str, folder: Path) -> None:
 
 
 if __name__ == "__main__":
-    point, folder, *argv = sys.argv[1:]
+    freeze = sys.argv[1] == "--freeze"
+    point, folder, *argv = sys.argv[1 + freeze :]
     if point not in POINTS:
         sys.exit(f"unknown point {point!r}; one of {', '.join(POINTS)}")
-    kill_at(point, Path(folder).resolve())
+    kill_at(point, Path(folder).resolve(), signal.SIGSTOP if freeze else signal.SIGKILL)
     sys.exit(main(argv))

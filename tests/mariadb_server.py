@@ -8,6 +8,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from processes import process_state
+
 SCRIPT = Path(__file__).parents[1] / "scripts" / "mariadb-test-server"
 
 
@@ -38,16 +40,7 @@ class MariaDB:
         pid = int((self.root / "mysqld.pid").read_text())
         os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + 30
-        while _alive(pid):
+        while process_state(pid) not in ("", "Z"):  # a zombie waits for its adopter
             assert time.monotonic() < deadline, "mariadbd survived SIGKILL"
             time.sleep(0.05)
         (self.root / "mysqld.pid").unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    """Running, not a zombie waiting for whoever adopted it to reap it."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"

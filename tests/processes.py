@@ -65,6 +65,14 @@ def wait_all(processes: Sequence[subprocess.Popen[str]], timeout: float = 300) -
     return codes
 
 
+def process_state(pid: int) -> str:
+    """The state letter in /proc (R running, S sleeping, T stopped, Z zombie); "" when gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return ""
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

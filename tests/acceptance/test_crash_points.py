@@ -6,6 +6,7 @@ run after the lease has expired must finish the job with a whole file and no lef
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 from factories import iris_csv, submit
 from jobstate import attempts_of, job_now, sheet_rows, wait_for
-from processes import Cli, write_config
+from processes import Cli, process_state, write_config
 
 from batchscore.config import Settings
 from db.jobs import JobStatus
@@ -105,3 +106,30 @@ def test_job_that_kills_every_processor_fails_after_max_attempts(ctx: Context, f
     processed = job_now(ctx, good.id)
     assert processed.status is JobStatus.PROCESSED
     assert folder_names(out) == [processed.output_name]  # the poison job's temp file is gone
+
+
+def test_frozen_processor_resumed_after_its_job_was_redone_changes_nothing(
+    ctx: Context, fast: Cli
+) -> None:
+    """Fencing: SIGSTOP just before the rename, the job redone by another, then SIGCONT.
+
+    The stale attempt's temp file was deleted when its claim was found dead, so its rename
+    fails and it can neither publish over the new result nor record an outcome.
+    """
+    job = submit(ctx, iris_csv(ROWS), "frozen.csv")
+    out = ctx.settings.output_dir
+    args = [sys.executable, str(KILLPOINT), "--freeze", "before-rename", str(out)]
+    frozen = subprocess.Popen([*args, *fast.args("process")[3:]], stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: process_state(frozen.pid) == "T")  # stopped
+        process_until(fast, lambda: job_now(ctx, job.id).status is JobStatus.PROCESSED)
+        done = job_now(ctx, job.id)
+        frozen.send_signal(signal.SIGCONT)
+        _out, log = frozen.communicate(timeout=60)
+    finally:
+        frozen.kill()
+    assert "lease lost before its failure could be recorded" in log
+    assert job_now(ctx, job.id) == done
+    assert [a.outcome for a in attempts_of(ctx, job.id)] == ["LEASE_EXPIRED", "PROCESSED"]
+    assert done.output_name and folder_names(out) == [done.output_name]
+    assert sheet_rows(ctx.storage.output_path(done.output_name)) == ROWS + 1
