@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 from factories import iris_csv
+from routes import ROUTES
 
 from db.engine import Connection, in_transaction
 from db.users import list_tokens, revoke_token
@@ -15,24 +16,6 @@ from scheduler.context import Context
 if TYPE_CHECKING:  # pytest imports tests/api/conftest.py as "conftest", mypy as "api.conftest"
     from api.conftest import Caller, Jobs
 
-JOB_ROUTES = [
-    ("GET", "/api/jobs/{id}"),
-    ("GET", "/api/jobs/{id}/result"),
-    ("POST", "/api/jobs/{id}/retry"),
-    ("POST", "/api/jobs/{id}/archive"),
-    ("POST", "/api/jobs/{id}/unarchive"),
-    ("DELETE", "/api/jobs/{id}"),
-    ("GET", "/process_file?id={id}"),
-    ("POST", "/process_file?id={id}"),
-]
-ROUTES = [
-    *JOB_ROUTES,
-    ("GET", "/api/jobs"),
-    ("POST", "/api/jobs"),
-    ("GET", "/process_all"),
-    ("POST", "/process_all"),
-    ("GET", "/api/models"),
-]
 UNKNOWN_TOKEN_MESSAGE = "Unknown API token. Create one with `batchscore token create`."
 
 

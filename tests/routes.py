@@ -1,0 +1,40 @@
+"""Every route of the app with its access rule; tests/api/test_access_matrix.py checks that
+the app has no route missing from here."""
+
+from __future__ import annotations
+
+JOB_ROUTES = [
+    ("GET", "/api/jobs/{id}"),
+    ("GET", "/api/jobs/{id}/result"),
+    ("POST", "/api/jobs/{id}/retry"),
+    ("POST", "/api/jobs/{id}/archive"),
+    ("POST", "/api/jobs/{id}/unarchive"),
+    ("DELETE", "/api/jobs/{id}"),
+    ("GET", "/process_file?id={id}"),
+    ("POST", "/process_file?id={id}"),
+]
+ROUTES = [
+    *JOB_ROUTES,
+    ("GET", "/api/jobs"),
+    ("POST", "/api/jobs"),
+    ("GET", "/process_all"),
+    ("POST", "/process_all"),
+    ("GET", "/api/models"),
+]
+PUBLIC = [
+    ("GET", "/health"),
+    ("GET", "/openapi.json"),
+    ("GET", "/docs"),
+    ("GET", "/docs/assets"),  # a mount
+    ("GET", "/static"),  # a mount
+    ("GET", "/login"),
+    ("POST", "/login"),  # guarded by the CSRF token and the sign-in brake
+]
+PANEL_PAGES = [  # a signed-in session; POSTs also need the session's CSRF token
+    ("GET", "/"),
+    ("POST", "/logout"),
+    ("GET", "/jobs/{id}"),
+    ("GET", "/tokens"),
+    ("POST", "/tokens"),
+    ("POST", "/tokens/{id}/revoke"),
+]
