@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import openpyxl
 import pytest
 from factories import IRIS_HEADER, csv_text
+from routes import JOB_ROUTES
 
 from db.engine import in_transaction
 from db.jobs import renew_lease
@@ -176,17 +177,7 @@ def test_unknown_job_is_not_found(alice: Caller, jobs: Jobs) -> None:
     }
 
 
-@pytest.mark.parametrize(
-    ("method", "path"),
-    [
-        ("GET", "/api/jobs/{id}"),
-        ("GET", "/api/jobs/{id}/result"),
-        ("POST", "/api/jobs/{id}/retry"),
-        ("POST", "/api/jobs/{id}/archive"),
-        ("POST", "/api/jobs/{id}/unarchive"),
-        ("DELETE", "/api/jobs/{id}"),
-    ],
-)
+@pytest.mark.parametrize(("method", "path"), [r for r in JOB_ROUTES if r[1].startswith("/api/")])
 def test_job_id_beyond_any_integer_is_not_found(alice: Caller, method: str, path: str) -> None:
     response = alice.client.request(method, path.format(id=BIGGEST_ID))
     assert response.status_code == 404, response.text
