@@ -71,6 +71,19 @@ def test_sign_in_issues_a_new_csrf_token(panel: PanelClient, alice: Caller) -> N
     assert panel.csrf("/") != before  # a token seen before sign-in is worth nothing after
 
 
+def test_session_cookie_from_before_sign_in_stays_signed_out(
+    panel: PanelClient, alice: Caller, base_url: str
+) -> None:
+    """Session fixation: a cookie planted before the victim signs in never becomes hers."""
+    panel.csrf("/login")
+    planted = panel.http.cookies[COOKIE]
+    assert panel.sign_in("alice").status_code == 303
+    assert panel.http.cookies[COOKIE] != planted
+    with httpx.Client(base_url=base_url, cookies={COOKIE: planted}) as attacker:
+        response = attacker.get("/", headers={"Accept": "text/html"})
+    assert (response.status_code, response.headers["location"]) == (303, "/login?next=/")
+
+
 @pytest.mark.parametrize(
     ("username", "password", "status", "message"),
     [
