@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -11,10 +13,13 @@ from api.errors import error_body
 from api.params import bool_param, int_param
 from api.payloads import job_json
 from api.state import context_of
+from batchscore.errors import DatabaseUnavailable
 from db.engine import in_transaction
 from db.jobs import JobRecord, JobStatus, get_job, list_jobs
 from scheduler.context import Context
 from scheduler.processor import process_one
+
+logger = logging.getLogger(__name__)
 
 _MAX_BATCH = 10_000  # jobs one /process_all call takes on
 _REFUSALS = {
@@ -68,7 +73,7 @@ def process_file(request: Request) -> Response:
     if job.status is not JobStatus.PENDING:
         return _conflict(job, request)
     if not wait:
-        task = BackgroundTask(process_one, ctx, job_id=job.id)
+        task = BackgroundTask(_process_each, ctx, [job.id])
         return JSONResponse(job_json(job, request), status_code=202, background=task)
     finished = process_one(ctx, job_id=job.id)
     if finished is None:  # another processor claimed it between our read and our claim
@@ -103,9 +108,15 @@ def process_all(request: Request) -> Response:
 
 
 def _process_each(ctx: Context, job_ids: list[int]) -> None:
-    # Each claim is atomic: a job that cron or a worker takes first is simply skipped here.
-    for job_id in job_ids:
-        process_one(ctx, job_id=job_id)
+    """Process jobs after the response has gone; one left over is taken by cron or a worker.
+
+    Each claim is atomic: a job that cron or a worker takes first is simply skipped here.
+    """
+    try:
+        for job_id in job_ids:
+            process_one(ctx, job_id=job_id)
+    except DatabaseUnavailable as exc:  # nobody waits for this answer: log and leave the rest
+        logger.warning("Background processing stopped, database unreachable (%s)", exc.reason)
 
 
 def _conflict(job: JobRecord, request: Request) -> Response:
