@@ -57,6 +57,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/api/jobs/{job_id:int}/archive", jobs.archive, methods=["POST"]),
         Route("/api/jobs/{job_id:int}/unarchive", jobs.archive, methods=["POST"]),
         Route("/api/models", models.list_models_route, methods=["GET"]),
+        Route("/api/models/{name}/predict", models.predict, methods=["POST"]),
         Route("/openapi.json", docs.openapi, methods=["GET"], name="openapi"),
         Route("/docs", docs.swagger_ui, methods=["GET"], include_in_schema=False),
         Mount("/docs/assets", docs.swagger_ui_assets(), name="docs_assets"),

@@ -52,6 +52,14 @@ _JOB_PROPERTIES: dict[str, Any] = {
         "description": "Where to download the result once the job is PROCESSED.",
     },
 }
+_PREDICTION_PROPERTIES: dict[str, Any] = {
+    "prediction": {"type": ["string", "number"], "description": "A class label or a value."},
+    "probabilities": {
+        "type": ["object", "null"],
+        "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1},
+        "description": "Class → probability, for a classifier that gives them.",
+    },
+}
 _MODEL_PROPERTIES: dict[str, Any] = {
     "name": {"type": "string"},
     "version": {"type": "integer", "minimum": 1, "description": "The latest version."},
@@ -115,6 +123,41 @@ SCHEMAS: dict[str, Any] = {
         "required": ["models"],
         "properties": {
             "models": {"type": "array", "items": {"$ref": "#/components/schemas/Model"}}
+        },
+    },
+    "PredictRequest": {
+        "oneOf": [
+            {"$ref": "#/components/schemas/Record"},
+            {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 10_000,
+                "items": {"$ref": "#/components/schemas/Record"},
+            },
+        ],
+    },
+    "Record": {
+        "type": "object",
+        "description": "Feature name → value; every feature of the model, as a number.",
+        "additionalProperties": True,
+    },
+    "Prediction": {
+        "type": "object",
+        "required": ["prediction", "probabilities"],
+        "properties": _PREDICTION_PROPERTIES,
+    },
+    "PredictResponse": {
+        "type": "object",
+        "required": ["model", "version"],
+        "properties": {
+            "model": {"type": "string"},
+            "version": {"type": "integer", "minimum": 1},
+            **_PREDICTION_PROPERTIES,
+            "predictions": {
+                "type": "array",
+                "items": {"$ref": "#/components/schemas/Prediction"},
+                "description": "For a list of records: one per record, in order.",
+            },
         },
     },
     "ProcessAll": {

@@ -5,13 +5,16 @@ Vectorised throughout: a chunk is tens of thousands of rows, so there are no per
 
 from __future__ import annotations
 
+import json
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from batchscore.errors import ModelError
+from batchscore.errors import InputError, ModelError
 from batchscore.numbers import parse_floats
 from model.registry import LoadedModel
 from model.schema import check_columns
@@ -59,6 +62,61 @@ def predict_chunk(model: LoadedModel, frame: pd.DataFrame) -> Scored:
     )
 
 
+@dataclass(frozen=True)
+class Prediction:
+    """One record's prediction; class probabilities for a classifier that has them."""
+
+    prediction: str | float
+    probabilities: dict[str, float] | None
+
+
+def predict_records(model: LoadedModel, records: Sequence[object]) -> list[Prediction]:
+    """Score JSON records: objects holding every feature as a finite number (extra keys are
+    ignored). The first bad record raises InputError saying which and why, so a program
+    learns at once what to fix; `records` of length 1 are spoken of as "the record"."""
+    info = model.info
+    for position, record in enumerate(records, 1):
+        where = "The record" if len(records) == 1 else f"Record {position}"
+        if not isinstance(record, dict):
+            raise InputError(f"{where} is not a JSON object of feature values.")
+        missing = [feature for feature in info.features if feature not in record]
+        if missing:
+            raise InputError(
+                f"{where} lacks {', '.join(missing)}. Model {info.name} v{info.version} needs: "
+                f"{', '.join(info.features)}."
+            )
+        for feature in info.features:
+            value = record[feature]
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                shown = json.dumps(value)[:_MAX_SHOWN_CHARS]
+                raise InputError(f"{where}: {feature} must be a number, not {shown}.")
+            if not math.isfinite(value):
+                raise InputError(f"{where}: {feature} must be a finite number, not {value}.")
+    table = pd.DataFrame(
+        [[float(record[f]) for f in info.features] for record in records],  # type: ignore[index]
+        columns=list(info.features),
+    )
+    labels = _predict(model, table)
+    probabilities = _probabilities(model, table)
+    return [
+        Prediction(label, None if probabilities is None else probabilities[i])
+        for i, label in enumerate(labels)
+    ]
+
+
+def _probabilities(model: LoadedModel, table: pd.DataFrame) -> list[dict[str, float]] | None:
+    estimator = model.estimator
+    if model.info.task != "classification" or not hasattr(estimator, "predict_proba"):
+        return None
+    try:
+        raw = np.asarray(estimator.predict_proba(_inputs(estimator, table)), dtype=np.float64)
+    except Exception as exc:
+        info = model.info
+        raise ModelError(f"Model {info.name} v{info.version} failed to predict: {exc}") from exc
+    classes = [str(c) for c in estimator.classes_]
+    return [dict(zip(classes, row.tolist(), strict=True)) for row in raw]
+
+
 def _parse_feature(feature: str, raw: pd.Series) -> tuple[npt.NDArray[np.float64], _Objects, _Mask]:
     """Return the column as floats, a message per bad cell (None elsewhere) and the bad mask."""
     numbers = parse_floats(raw)
@@ -100,10 +158,8 @@ def _joined(errors: _Objects, bad: _Mask, messages: _Objects, feature_bad: _Mask
 def _predict(model: LoadedModel, table: pd.DataFrame) -> _Objects:
     """Predict in one call; labels become str and regression values Python floats."""
     estimator = model.estimator
-    # Named columns only for estimators fitted with names: sklearn warns on any mismatch.
-    features = table if hasattr(estimator, "feature_names_in_") else table.to_numpy()
     try:
-        raw = np.asarray(estimator.predict(features))
+        raw = np.asarray(estimator.predict(_inputs(estimator, table)))
     except Exception as exc:  # any failure inside the estimator is a model problem for the job
         info = model.info
         raise ModelError(f"Model {info.name} v{info.version} failed to predict: {exc}") from exc
@@ -112,3 +168,8 @@ def _predict(model: LoadedModel, table: pd.DataFrame) -> _Objects:
     if model.info.task == "classification":
         return raw.astype(str).astype(object)
     return raw.astype(np.float64).astype(object)
+
+
+def _inputs(estimator: object, table: pd.DataFrame) -> pd.DataFrame | npt.NDArray[np.float64]:
+    """Named columns only for estimators fitted with names: sklearn warns on any mismatch."""
+    return table if hasattr(estimator, "feature_names_in_") else table.to_numpy()

@@ -20,6 +20,7 @@ ROUTES = [
     ("GET", "/process_all"),
     ("POST", "/process_all"),
     ("GET", "/api/models"),
+    ("POST", "/api/models/{id}/predict"),
 ]
 PUBLIC = [
     ("GET", "/health"),

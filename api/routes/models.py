@@ -1,14 +1,23 @@
-"""GET /api/models: the models jobs can use, with the columns each needs."""
+"""GET /api/models: the models jobs can use; POST /api/models/{name}/predict: score JSON now."""
 
 from __future__ import annotations
 
+import json
+
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from api.auth import current_user
 from api.payloads import model_json
 from api.state import context_of
-from model.registry import list_models, list_versions
+from batchscore.errors import InputError, TooLarge
+from model.metadata import checked_name
+from model.predict import predict_records
+from model.registry import list_models, list_versions, load_model
+
+MAX_PREDICT_RECORDS = 10_000  # more is a batch job's work: POST /api/jobs
+_MAX_BODY_BYTES = 8 * 1024 * 1024
 
 
 def list_models_route(request: Request) -> Response:
@@ -29,3 +38,74 @@ def list_models_route(request: Request) -> Response:
         model_json(info, list_versions(model_dir, info.name)) for info in list_models(model_dir)
     ]
     return JSONResponse({"models": models})
+
+
+async def predict(request: Request) -> Response:
+    """Predict at once for one record (a JSON object of features) or a list of them.
+    ---
+    description: >
+      Answers with the prediction, and class probabilities for a classifier, from the model's
+      latest version. Every feature must be a finite JSON number; other keys are ignored. Up
+      to 10,000 records per call; for more, upload a CSV as a job.
+    parameters:
+      - {name: name, in: path, required: true, schema: {type: string}}
+    requestBody:
+      required: true
+      content:
+        application/json:
+          schema: {$ref: "#/components/schemas/PredictRequest"}
+    responses:
+      "200":
+        description: One prediction per record, in order.
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/PredictResponse"}
+      "401": {$ref: "#/components/responses/Unauthorized"}
+      "403": {$ref: "#/components/responses/Forbidden"}
+      "404":
+        description: No model of that name.
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/Error"}
+      "413":
+        description: The body is larger than 8 MiB.
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/Error"}
+      "422": {$ref: "#/components/responses/InvalidInput"}
+      "503":
+        description: The model's files are missing or unusable; the operator must fix them.
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/Error"}
+    """
+    await run_in_threadpool(current_user, request)
+    body = await _json_body(request)
+    name = checked_name(request.path_params["name"], InputError)
+    single = isinstance(body, dict)
+    records = [body] if single else body
+    if not isinstance(records, list) or not records:
+        raise InputError("Send a JSON object of feature values, or a non-empty list of them.")
+    if len(records) > MAX_PREDICT_RECORDS:
+        raise InputError(
+            f"{len(records):,} records is more than the {MAX_PREDICT_RECORDS:,} one call takes; "
+            "upload them as a CSV job (POST /api/jobs) instead."
+        )
+    model_dir = context_of(request).settings.model_dir
+    model = await run_in_threadpool(load_model, model_dir, name)
+    predictions = await run_in_threadpool(predict_records, model, records)
+    scored = [{"prediction": p.prediction, "probabilities": p.probabilities} for p in predictions]
+    head = {"model": model.info.name, "version": model.info.version}
+    return JSONResponse({**head, **scored[0]} if single else {**head, "predictions": scored})
+
+
+async def _json_body(request: Request) -> object:
+    body = bytearray()
+    async for block in request.stream():
+        body += block
+        if len(body) > _MAX_BODY_BYTES:
+            raise TooLarge(f"The body is larger than the limit of {_MAX_BODY_BYTES:,} bytes.")
+    try:
+        return json.loads(body)
+    except ValueError as exc:  # also UnicodeDecodeError
+        raise InputError(f"The body is not valid JSON: {exc}.") from exc

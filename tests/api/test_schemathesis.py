@@ -50,6 +50,8 @@ UPLOADS = [  # bodies of POST /api/jobs that make a job
     {"file": iris_csv(2).encode()},
     {"file": iris_csv(1).encode(), "model": "iris", "format": "csv"},
 ]
+_SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+RECORDS = [_SETOSA, [_SETOSA, {**_SETOSA, "petal_length": 6.0, "petal_width": 2.5}]]
 Operation = APIOperation[Any, Any, Any, Any]
 Cases = st.SearchStrategy[Case[Operation]]
 StatusCounts = defaultdict[str, Counter[int]]
@@ -95,6 +97,9 @@ def cases(operation: Operation, mode: GenerationMode, job_ids: list[int]) -> Cas
 
 
 def aimed(operation: Operation, job_ids: list[int]) -> list[Cases]:
+    if operation.label == "POST /api/models/{name}/predict":
+        iris = {"name": "iris"}
+        return [operation.as_strategy(path_parameters=iris, body=body) for body in RECORDS]
     if operation.path_parameters:
         return [operation.as_strategy(path_parameters={"job_id": job_id}) for job_id in job_ids]
     if operation.path == "/process_file":
