@@ -199,6 +199,11 @@ RESPONSES: dict[str, Any] = {
         "description": "A parameter or the upload is invalid; the message says which and why.",
         "content": _ERROR_CONTENT,
     },
+    "UnknownModel": {"description": "No model of that name.", "content": _ERROR_CONTENT},
+    "ModelUnavailable": {
+        "description": "The model's files are missing or unusable; the operator must fix them.",
+        "content": _ERROR_CONTENT,
+    },
 }
 
 PARAMETERS: dict[str, Any] = {

@@ -69,22 +69,14 @@ async def create_job(request: Request) -> Response:
             schema: {$ref: "#/components/schemas/Error"}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
-      "404":
-        description: No model of that name.
-        content:
-          application/json:
-            schema: {$ref: "#/components/schemas/Error"}
+      "404": {$ref: "#/components/responses/UnknownModel"}
       "413":
         description: The file is larger than the upload limit.
         content:
           application/json:
             schema: {$ref: "#/components/schemas/Error"}
       "422": {$ref: "#/components/responses/InvalidInput"}
-      "503":
-        description: The model's files are missing or unusable; the operator must fix them.
-        content:
-          application/json:
-            schema: {$ref: "#/components/schemas/Error"}
+      "503": {$ref: "#/components/responses/ModelUnavailable"}
     """
     user = await run_in_threadpool(current_user, request)
     ctx = context_of(request)

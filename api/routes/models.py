@@ -62,22 +62,14 @@ async def predict(request: Request) -> Response:
             schema: {$ref: "#/components/schemas/PredictResponse"}
       "401": {$ref: "#/components/responses/Unauthorized"}
       "403": {$ref: "#/components/responses/Forbidden"}
-      "404":
-        description: No model of that name.
-        content:
-          application/json:
-            schema: {$ref: "#/components/schemas/Error"}
+      "404": {$ref: "#/components/responses/UnknownModel"}
       "413":
         description: The body is larger than 8 MiB.
         content:
           application/json:
             schema: {$ref: "#/components/schemas/Error"}
       "422": {$ref: "#/components/responses/InvalidInput"}
-      "503":
-        description: The model's files are missing or unusable; the operator must fix them.
-        content:
-          application/json:
-            schema: {$ref: "#/components/schemas/Error"}
+      "503": {$ref: "#/components/responses/ModelUnavailable"}
     """
     await run_in_threadpool(current_user, request)
     body = await _json_body(request)
