@@ -1,6 +1,8 @@
 """Scores one chunk of raw CSV text: parses the features, predicts the good rows, explains the rest.
 
 Vectorised throughout: a chunk is tens of thousands of rows, so there are no per-row loops.
+JSON records (the online predict route) go through the same estimator call, so a record
+gets the label its CSV row would.
 """
 
 from __future__ import annotations
