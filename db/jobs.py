@@ -29,6 +29,11 @@ class JobStatus(StrEnum):
     FAILED = "FAILED"  #: error_message says why; can be retried
 
 
+class JobKind(StrEnum):
+    SCORE = "score"  #: predict for every row of the file → a result file
+    TRAIN = "train"  #: fit a new model version on the file's labelled rows
+
+
 class Outcome(StrEnum):
     """How one attempt (one claim) ended, in job_attempts.outcome."""
 
@@ -49,6 +54,7 @@ class DeadClaim:
 @dataclass(frozen=True)
 class JobRecord:
     id: int
+    kind: JobKind
     owner_id: int | None
     original_filename: str
     input_name: str  #: file name inside INPUT_DIR
@@ -59,6 +65,8 @@ class JobRecord:
     output_format: str
     output_name: str | None  #: file name inside OUTPUT_DIR once PROCESSED
     result_sheets: int | None  #: sheets of the result once PROCESSED (1 for csv, parquet)
+    options: dict[str, Any] | None  #: a train job's plan
+    metrics: dict[str, float] | None  #: a processed train job's held-out scores
     status: JobStatus
     rows_total: int | None
     rows_done: int
@@ -77,6 +85,7 @@ class JobRecord:
     def from_row(cls, row: RowMapping) -> JobRecord:
         values = {f.name: row[f.name] for f in fields(cls)}
         values["status"] = JobStatus(values["status"])
+        values["kind"] = JobKind(values["kind"])
         values["archived"] = bool(values["archived"])
         return cls(**values)
 
@@ -112,10 +121,14 @@ def create_job(
     model_name: str,
     model_version: int | None,
     output_format: str,
+    kind: JobKind = JobKind.SCORE,
+    options: dict[str, Any] | None = None,
 ) -> JobRecord:
     """Insert a PENDING job for a file already saved in the input folder."""
     result = conn.execute(
         insert(jobs).values(
+            kind=kind.value,
+            options=options,
             owner_id=owner_id,
             original_filename=_fit(original_filename, 255),
             input_name=input_name,
@@ -298,13 +311,17 @@ def mark_processed(
     job_id: int,
     claim_token: str,
     *,
-    output_name: str,
+    output_name: str | None,
     model_version: int,
     rows_total: int,
     rows_failed: int,
-    result_sheets: int = 1,
+    result_sheets: int | None = 1,
+    metrics: dict[str, float] | None = None,
 ) -> None:
-    """IN_PROGRESS → PROCESSED for our claim; LeaseLost if it is no longer ours."""
+    """IN_PROGRESS → PROCESSED for our claim; LeaseLost if it is no longer ours.
+
+    A score job names its result file; a train job, the version it made and its metrics.
+    """
     _finish(
         conn,
         job_id,
@@ -313,6 +330,7 @@ def mark_processed(
         status=JobStatus.PROCESSED.value,
         output_name=output_name,
         result_sheets=result_sheets,
+        metrics=metrics,
         model_version=model_version,
         rows_total=rows_total,
         rows_done=rows_total,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     Column,
@@ -59,6 +60,7 @@ jobs = Table(
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("owner_id", Id, ForeignKey("users.id", ondelete="SET NULL"), index=True),
+    Column("kind", String(10), nullable=False, server_default="score"),  # score or train
     Column("original_filename", String(255), nullable=False),
     Column("input_name", String(255), nullable=False),  # file name inside INPUT_DIR
     Column("input_sha256", String(64), nullable=False),
@@ -68,6 +70,8 @@ jobs = Table(
     Column("output_format", String(10), nullable=False),
     Column("output_name", String(255)),  # file name inside OUTPUT_DIR, set when PROCESSED
     Column("result_sheets", Integer),  # sheets of an xlsx result (1 per 1,048,575 rows)
+    Column("options", JSON),  # a train job's plan: target, features, estimator, …
+    Column("metrics", JSON),  # a processed train job's held-out scores
     Column("status", String(20), nullable=False),
     Column("rows_total", BigInteger),
     Column("rows_done", BigInteger, nullable=False, server_default="0"),

@@ -1,6 +1,7 @@
-"""Model folders on disk: MODEL_DIR/<name>/<version>/model.skops + model.json.
+"""Model folders on disk: MODEL_DIR/<name>/<version>/model.skops + model.json, and
+MODEL_DIR/<name>/ACTIVE naming the version that predicts (without it, the highest does).
 
-Lists, loads and saves them. Loading never unpickles: artifacts are skops files and only
+Lists, loads, saves and activates them. Loading never unpickles: artifacts are skops files and only
 classes from scikit-learn, NumPy and SciPy are trusted.
 """
 
@@ -32,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 _ARTIFACT_FILE = "model.skops"
 _METADATA_FILE = "model.json"
+_ACTIVE_FILE = "ACTIVE"
 
 _VERSION_PATTERN = re.compile(r"[1-9][0-9]{0,8}")
 # Types outside skops' own safe list are trusted only when they are classes from these packages.
@@ -48,15 +50,14 @@ class LoadedModel:
 
 
 def list_models(model_dir: Path) -> list[ModelInfo]:
-    """Return the latest version of each model, sorted by name; [] if the folder is missing.
+    """Return the active version of each model, sorted by name; [] if the folder is missing.
 
-    A model whose latest model.json is unreadable is left out and logged.
+    A model whose active model.json is unreadable is left out and logged.
     """
     infos = []
     for name in _model_names(model_dir):
-        folder = model_dir / name / str(_versions(model_dir / name)[-1])
         try:
-            infos.append(_read_info(folder, name))
+            infos.append(read_info(model_dir, name, active_version(model_dir, name)))
         except ModelError as exc:
             logger.warning("Skipping model %r: %s", name, exc.message)
     return infos
@@ -71,23 +72,62 @@ def list_versions(model_dir: Path, name: str) -> list[int]:
     return versions
 
 
-def load_model(model_dir: Path, name: str, version: int | None = None) -> LoadedModel:
-    """Load one version of a model (None = the highest).
+def active_version(model_dir: Path, name: str) -> int:
+    """The version that predicts: the one ACTIVE names, else the highest.
 
-    Raises NotFound for an unknown name or version and ModelError when the folder's
-    artifact or metadata is missing, corrupt or holds untrusted types.
+    NotFound for an unknown model; ModelError if ACTIVE is unreadable or names no version.
     """
     versions = list_versions(model_dir, name)
-    if version is None:
-        version = versions[-1]
-    elif version not in versions:
+    path = model_dir / name / _ACTIVE_FILE
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return versions[-1]
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{path} is unreadable ({exc}). Run `batchscore model activate`.") from exc
+    if not _VERSION_PATTERN.fullmatch(text) or int(text) not in versions:
+        raise ModelError(
+            f"{path} names version {text[:20]!r}, which model '{name}' does not have "
+            f"({', '.join(str(v) for v in versions)}). Run `batchscore model activate`."
+        )
+    return int(text)
+
+
+def read_info(model_dir: Path, name: str, version: int) -> ModelInfo:
+    """One version's metadata, without loading its estimator; NotFound for an unknown version."""
+    versions = list_versions(model_dir, name)
+    if version not in versions:
         listed = ", ".join(str(v) for v in versions)
         raise NotFound(f"Model '{name}' version {version} not found. Available versions: {listed}.")
     folder = model_dir / name / str(version)
     info = _read_info(folder, name)
     if info.version != version:
         raise ModelError(f"{folder / _METADATA_FILE} says version {info.version}, not {version}.")
-    return LoadedModel(info=info, estimator=_cached_estimator(folder))
+    return info
+
+
+def load_model(model_dir: Path, name: str, version: int | None = None) -> LoadedModel:
+    """Load one version of a model (None = the active one).
+
+    Raises NotFound for an unknown name or version and ModelError when the folder's
+    artifact or metadata is missing, corrupt or holds untrusted types. The estimator is
+    read from disk only when that version's artifact changed since this process last read it.
+    """
+    if version is None:
+        version = active_version(model_dir, name)
+    info = read_info(model_dir, name, version)
+    return LoadedModel(info=info, estimator=_cached_estimator(model_dir / name / str(version)))
+
+
+def activate(model_dir: Path, name: str, version: int) -> ModelInfo:
+    """Make `version` the one that predicts, once it has loaded; return its metadata.
+
+    Jobs already running keep the version they started with; the next ones use this one.
+    """
+    info = load_model(model_dir, name, version).info
+    _write_active(model_dir / name, version)
+    logger.info("Model %s v%d is active", name, version)
+    return info
 
 
 def save_model(
@@ -101,12 +141,14 @@ def save_model(
     metrics: dict[str, float],
     training_rows: int,
     training_data_sha256: str,
+    activate: bool = False,
 ) -> ModelInfo:
     """Save a fitted estimator as the next version of `name` and return its metadata.
 
-    The version folder appears whole or not at all: it is built in a temporary folder and
-    renamed into place. Raises ModelError for a bad name, an unfitted estimator, features that
-    do not match it, or an artifact that load_model would refuse.
+    The new version predicts if `activate` is set or it is the model's first; otherwise the
+    active version stays as it was. The version folder appears whole or not at all: it is
+    built in a temporary folder and renamed into place. Raises ModelError for a bad name, an
+    unfitted estimator, features that do not match it, or an artifact load_model would refuse.
     """
     base = ModelInfo(
         name=checked_name(name),
@@ -133,9 +175,22 @@ def save_model(
     tmp.mkdir()
     try:
         _write_artifact(tmp / _ARTIFACT_FILE, estimator, name)
-        return _publish(tmp, name_dir, base)
+        previous = _versions(name_dir)
+        if previous and not activate and not (name_dir / _ACTIVE_FILE).exists():
+            _write_active(name_dir, previous[-1])  # else the new highest would predict
+        info = _publish(tmp, name_dir, base)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    if activate:
+        _write_active(name_dir, info.version)
+    return info
+
+
+def _write_active(name_dir: Path, version: int) -> None:
+    """Replace ACTIVE in one rename, so a reader sees the old version or the new, never half."""
+    tmp = name_dir / f".{_ACTIVE_FILE}-{uuid.uuid4().hex}"
+    tmp.write_text(f"{version}\n", encoding="utf-8")
+    os.replace(tmp, name_dir / _ACTIVE_FILE)
 
 
 def _publish(tmp: Path, name_dir: Path, base: ModelInfo) -> ModelInfo:

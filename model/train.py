@@ -1,36 +1,299 @@
-"""Trains the demo iris model and writes the matching example CSV.
+"""Fits a new model version from a labelled table, from scratch or incrementally.
 
-Uses only the iris data that ships with scikit-learn, so it works offline.
+A table is raw CSV text (str cells) as the scheduler reads it; rows whose features or target
+are unusable are skipped and counted, not guessed at. Every estimator is a scaler and a
+scikit-learn model in a Pipeline, so a file saves and loads through the same trusted skops path.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
+from sklearn.base import BaseEstimator
 from sklearn.datasets import load_iris
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, f1_score
+from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+from sklearn.linear_model import (
+    LinearRegression,
+    LogisticRegression,
+    SGDClassifier,
+    SGDRegressor,
+)
+from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from batchscore.errors import NotFound
-from model.metadata import ModelInfo
-from model.registry import load_model, save_model
+from batchscore.errors import InputError, NotFound
+from batchscore.numbers import parse_floats
+from model.metadata import TASKS, ModelInfo
+from model.registry import LoadedModel, load_model, save_model
 
 DEMO_MODEL = "iris"
-_FEATURES = ("sepal_length", "sepal_width", "petal_length", "petal_width")
-_TARGET = "species"
+_IRIS_FEATURES = ("sepal_length", "sepal_width", "petal_length", "petal_width")
+_IRIS_TARGET = "species"
 
+ESTIMATORS: dict[str, dict[str, Callable[[], BaseEstimator]]] = {
+    "classification": {
+        "linear": lambda: LogisticRegression(max_iter=1000),
+        "forest": lambda: RandomForestClassifier(n_estimators=100, random_state=0),
+        "sgd": lambda: SGDClassifier(loss="log_loss", random_state=0),
+    },
+    "regression": {
+        "linear": LinearRegression,
+        "forest": lambda: RandomForestRegressor(n_estimators=100, random_state=0),
+        "sgd": lambda: SGDRegressor(random_state=0),
+    },
+}
+DEFAULT_ESTIMATOR = "linear"
+MIN_ROWS = 10
 _HELD_OUT_SHARE = 0.25
 _SPLIT_SEED = 0
+_MAX_CLASSES_OF_NUMBERS = 10  # an integer target with more distinct values is a quantity
+
+
+@dataclass(frozen=True)
+class TrainPlan:
+    """What to train; None fields default to the current version's, then to the table's."""
+
+    target: str | None = None
+    features: tuple[str, ...] | None = None  # default: every other column
+    task: str | None = None  # default: classification for labels, regression for quantities
+    estimator: str = DEFAULT_ESTIMATOR
+    activate: bool = False
+    incremental: bool = False  # update the active version with partial_fit instead
+
+
+@dataclass(frozen=True)
+class Trained:
+    info: ModelInfo
+    rows_used: int
+    rows_skipped: int  # rows without a usable target or numeric features
+
+
+def check_plan(model_dir: Path, name: str, plan: TrainPlan, columns: tuple[str, ...]) -> None:
+    """Refuse, before any work, a plan that cannot run on a table with these columns."""
+    if plan.task is not None and plan.task not in TASKS:
+        raise InputError(f"Unknown task {plan.task!r}; choose one of {', '.join(TASKS)}.")
+    if plan.estimator not in ESTIMATORS["regression"]:
+        known = ", ".join(ESTIMATORS["regression"])
+        raise InputError(f"Unknown estimator {plan.estimator!r}; choose one of {known}.")
+    current = _current(model_dir, name)
+    if plan.incremental:
+        if current is None:
+            raise NotFound(
+                f"Model '{name}' does not exist yet, so there is nothing to update. "
+                "Train it first (without incremental)."
+            )
+        _check_updatable(current)
+    target, features = _columns(plan, current, columns)
+    missing = [column for column in (target, *features) if column not in columns]
+    if missing:
+        raise InputError(
+            f"The file lacks the column(s) {', '.join(missing)}. Its columns: {', '.join(columns)}."
+        )
+
+
+def train(
+    model_dir: Path,
+    name: str,
+    table: pd.DataFrame,
+    plan: TrainPlan,
+    *,
+    data_sha256: str,
+    max_skipped_fraction: float = 1.0,
+    before_save: Callable[[], None] = lambda: None,
+) -> Trained:
+    """Fit and save a new version of `name` from `table`; its metrics are from unseen rows.
+
+    From scratch, a quarter of the rows is held out for the metrics. Incrementally, the
+    active version is scored on the new rows first, then learns them (test-then-train).
+    InputError if more than `max_skipped_fraction` of the rows are unusable. `before_save`
+    may raise to stop a version being saved (a job whose claim was lost).
+    """
+    columns = tuple(str(column) for column in table.columns)
+    check_plan(model_dir, name, plan, columns)
+    current = _current(model_dir, name)
+    target, features = _columns(plan, current, columns)
+    x, x_ok = _feature_matrix(table, features)
+    task = _task(plan, current, target, table[target])
+    y, y_ok = _target_values(table[target], task)
+    usable = x_ok & y_ok
+    x, y = x[usable].reset_index(drop=True), y[usable]
+    skipped = len(table) - len(y)
+    if len(y) < MIN_ROWS:
+        raise InputError(
+            f"Training needs at least {MIN_ROWS} rows with a {target} and numeric "
+            f"{', '.join(features)}; the file has {len(y)} such rows of {len(table)}."
+        )
+    if skipped / len(table) > max_skipped_fraction:
+        raise InputError(
+            f"{skipped:,} of {len(table):,} rows lack a {target} or a numeric "
+            f"{', '.join(features)}: more than the {max_skipped_fraction:.0%} allowed "
+            "(MAX_ERROR_ROWS_FRACTION). Fix or remove them, then train again."
+        )
+    if plan.incremental:
+        assert current is not None  # check_plan saw to it
+        estimator, metrics = _update(current, x, y)
+    else:
+        estimator, metrics = _fit(task, plan.estimator, x, y)
+    before_save()
+    info = save_model(
+        model_dir,
+        name,
+        estimator,
+        task=task,
+        features=features,
+        target=target,
+        metrics=metrics,
+        training_rows=len(y),
+        training_data_sha256=data_sha256,
+        activate=plan.activate,
+    )
+    return Trained(info, rows_used=len(y), rows_skipped=skipped)
+
+
+def _current(model_dir: Path, name: str) -> LoadedModel | None:
+    try:
+        return load_model(model_dir, name)
+    except NotFound:
+        return None
+
+
+def _check_updatable(current: LoadedModel) -> None:
+    final = _final_step(current.estimator)
+    if not hasattr(final, "partial_fit"):
+        info = current.info
+        raise InputError(
+            f"Model {info.name} v{info.version} ({type(final).__name__}) cannot learn "
+            "incrementally. Train a version with estimator=sgd first, or retrain from scratch."
+        )
+
+
+def _columns(
+    plan: TrainPlan, current: LoadedModel | None, columns: tuple[str, ...]
+) -> tuple[str, tuple[str, ...]]:
+    """The target and feature columns: asked for, else the current version's, else the rest."""
+    if plan.incremental and current is not None:
+        return current.info.target, current.info.features
+    target = plan.target or (current.info.target if current else None)
+    if not target:
+        raise InputError("Name the target column: the one holding the known answers.")
+    features = plan.features or tuple(column for column in columns if column != target)
+    if not features:
+        raise InputError(f"The file has no columns besides the target {target}.")
+    if target in features:
+        raise InputError(f"{target} is the target; it cannot be a feature too.")
+    return target, features
+
+
+def _feature_matrix(
+    table: pd.DataFrame, features: tuple[str, ...]
+) -> tuple[pd.DataFrame, npt.NDArray[np.bool_]]:
+    """Features as floats (named, so the estimator checks names when it predicts), and which
+    rows have all of them finite."""
+    x = pd.DataFrame({feature: parse_floats(table[feature]) for feature in features})
+    finite = np.isfinite(x.to_numpy())
+    for position, feature in enumerate(features):
+        if not finite[:, position].any():
+            raise InputError(
+                f"Column {feature} holds no numbers, so it cannot be a feature. "
+                "Name the feature columns to use."
+            )
+    return x, np.asarray(finite.all(axis=1), dtype=np.bool_)
+
+
+def _task(plan: TrainPlan, current: LoadedModel | None, target: str, values: pd.Series) -> str:
+    if plan.task:
+        return plan.task
+    if current is not None and current.info.target == target:
+        return current.info.task
+    numbers = parse_floats(values)
+    filled = values.fillna("").astype(str).str.strip() != ""
+    if not np.isfinite(numbers[filled.to_numpy()]).all():
+        return "classification"  # text labels
+    whole = np.all(numbers[np.isfinite(numbers)] % 1 == 0)
+    few = len(np.unique(numbers[np.isfinite(numbers)])) <= _MAX_CLASSES_OF_NUMBERS
+    return "classification" if whole and few else "regression"
+
+
+def _target_values(
+    values: pd.Series, task: str
+) -> tuple[npt.NDArray[np.generic], npt.NDArray[np.bool_]]:
+    """Class labels as stripped text, or quantities as floats; and which rows have one."""
+    if task == "regression":
+        numbers = parse_floats(values)
+        return numbers, np.isfinite(numbers)
+    labels = values.fillna("").astype(str).str.strip().to_numpy(dtype=object)
+    return labels, np.asarray(labels != "", dtype=np.bool_)
+
+
+def _fit(
+    task: str, estimator: str, x: pd.DataFrame, y: npt.NDArray[np.generic]
+) -> tuple[BaseEstimator, dict[str, float]]:
+    classes, counts = np.unique(y, return_counts=True)
+    if task == "classification" and len(classes) < 2:
+        raise InputError(f"Every row has the same class ({classes[0]}); a classifier needs two.")
+    stratify = y if task == "classification" and counts.min() >= 2 else None
+    x_train, x_test, y_train, y_test = train_test_split(
+        x, y, test_size=_HELD_OUT_SHARE, stratify=stratify, random_state=_SPLIT_SEED
+    )
+    pipeline = Pipeline([("scale", StandardScaler()), ("model", ESTIMATORS[task][estimator]())])
+    pipeline.fit(x_train, y_train)
+    return pipeline, _metrics(task, y_test, pipeline.predict(x_test))
+
+
+def _update(
+    current: LoadedModel, x: pd.DataFrame, y: npt.NDArray[np.generic]
+) -> tuple[BaseEstimator, dict[str, float]]:
+    """Score the new rows, then let the final step learn them; earlier steps stay as fitted.
+
+    A copy is updated: the loaded estimator is shared with whatever is predicting right now.
+    """
+    estimator = copy.deepcopy(current.estimator)
+    # Estimators fitted without names (saved by hand) warn when given them.
+    transformed = x if hasattr(estimator, "feature_names_in_") else x.to_numpy()
+    metrics = _metrics(current.info.task, y, estimator.predict(transformed))
+    if isinstance(estimator, Pipeline):
+        for _, step in estimator.steps[:-1]:
+            transformed = step.transform(transformed)
+    if current.info.task == "classification":
+        unknown = sorted(set(y) - set(current.info.classes or ()))
+        if unknown:
+            raise InputError(
+                f"The new rows hold classes model {current.info.name} does not know "
+                f"({', '.join(map(str, unknown))}). Retrain it from scratch to add classes."
+            )
+    _final_step(estimator).partial_fit(transformed, y)
+    return estimator, metrics
+
+
+def _final_step(estimator: BaseEstimator) -> BaseEstimator:
+    return estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
+
+
+def _metrics(
+    task: str, truth: npt.NDArray[np.generic], predicted: npt.NDArray[np.generic]
+) -> dict[str, float]:
+    if task == "classification":
+        return {
+            "accuracy": float(accuracy_score(truth, predicted)),
+            "f1_macro": float(f1_score(truth, predicted, average="macro")),
+        }
+    return {
+        "r2": float(r2_score(truth, predicted)),
+        "mae": float(mean_absolute_error(truth, predicted)),
+    }
 
 
 def train_demo_model(model_dir: Path) -> ModelInfo:
-    """Train and save the iris demo model; return its latest info.
+    """Train and save the iris demo model; return its active info.
 
     Idempotent: when 'iris' already has a version, that version is returned untouched.
     """
@@ -39,34 +302,10 @@ def train_demo_model(model_dir: Path) -> ModelInfo:
     except NotFound:
         pass
     table = _iris_table()
-    features = table[list(_FEATURES)]
-    target = table[_TARGET]
-    x_train, x_test, y_train, y_test = train_test_split(
-        features,
-        target,
-        test_size=_HELD_OUT_SHARE,
-        stratify=target,
-        random_state=_SPLIT_SEED,
-    )
-    pipeline = Pipeline(
-        [("scale", StandardScaler()), ("classify", LogisticRegression(max_iter=1000))]
-    )
-    pipeline.fit(x_train, y_train)
-    predicted = pipeline.predict(x_test)
-    return save_model(
-        model_dir,
-        DEMO_MODEL,
-        pipeline,
-        task="classification",
-        features=_FEATURES,
-        target=_TARGET,
-        metrics={
-            "accuracy": float(accuracy_score(y_test, predicted)),
-            "f1_macro": float(f1_score(y_test, predicted, average="macro")),
-        },
-        training_rows=len(table),
-        training_data_sha256=hashlib.sha256(_csv_bytes(table)).hexdigest(),
-    )
+    text = table.astype(str)
+    plan = TrainPlan(target=_IRIS_TARGET, task="classification", activate=True)
+    data = hashlib.sha256(_csv_bytes(table)).hexdigest()
+    return train(model_dir, DEMO_MODEL, text, plan, data_sha256=data).info
 
 
 def write_iris_csv(path: Path) -> None:
@@ -79,8 +318,8 @@ def write_iris_csv(path: Path) -> None:
 
 def _iris_table() -> pd.DataFrame:
     iris = load_iris()
-    table = pd.DataFrame(np.asarray(iris.data, dtype=np.float64), columns=list(_FEATURES))
-    table[_TARGET] = np.asarray(iris.target_names)[iris.target].astype(str)
+    table = pd.DataFrame(np.asarray(iris.data, dtype=np.float64), columns=list(_IRIS_FEATURES))
+    table[_IRIS_TARGET] = np.asarray(iris.target_names)[iris.target].astype(str)
     return table
 
 

@@ -1,4 +1,4 @@
-"""process_one(): claim → score → publish → finish. A job's whole life, top to bottom.
+"""process_one(): claim → score (or train) → publish → finish. A job's whole life, top to bottom.
 
 The cron entry, `batchscore worker` and the HTTP API all call process_one; nothing else
 processes jobs.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar, cast
@@ -17,6 +18,7 @@ import pandas as pd
 from batchscore.errors import DatabaseUnavailable, InputError, LeaseLost, ModelError, NotFound
 from db.engine import Connection, in_transaction
 from db.jobs import (
+    JobKind,
     JobRecord,
     claim_next_job,
     get_job,
@@ -31,6 +33,7 @@ from model.schema import check_columns
 from scheduler.context import Context
 from scheduler.lease import LeaseKeeper
 from scheduler.reading import NO_ROWS, CsvLayout, inspect_csv, read_chunks
+from scheduler.training import plan_of, train_file
 from scheduler.writing import write_result
 
 logger = logging.getLogger(__name__)
@@ -62,68 +65,125 @@ class _Tally:
     examples: list[str] = field(default_factory=list)
 
 
+@dataclass
+class _Attempt:
+    """One claim of a job, and what its work has made so far, to clean up if it ends badly."""
+
+    job: JobRecord
+    token: str
+    tmp: Path | None = None  #: a score job's temp result file
+    model_version: int | None = None  #: the version used, once loaded
+
+
 def process_one(ctx: Context, *, job_id: int | None = None) -> JobRecord | None:
     """Claim the oldest pending job (or job `job_id`) and run it to the end.
 
     Returns the job as it ended, or None when there was nothing to claim.
     """
-    settings = ctx.settings
     job = _claim(ctx, job_id)
     if job is None:
         return None
-    token = job.claim_token
-    assert token is not None
-    tmp = ctx.storage.temp_output(job.id, token, job.output_format)
-    model: LoadedModel | None = None
+    assert job.claim_token is not None
+    attempt = _Attempt(job, job.claim_token)
+    with _ending(ctx, attempt):
+        if job.kind is JobKind.TRAIN:
+            _train(ctx, attempt)
+        else:
+            _score_file(ctx, attempt)
+    return _record(ctx, lambda c: get_job(c, job.id))
+
+
+def _score_file(ctx: Context, attempt: _Attempt) -> None:
+    settings, job, token = ctx.settings, attempt.job, attempt.token
+    tmp = attempt.tmp = ctx.storage.temp_output(job.id, token, job.output_format)
+    with _lease(ctx, job, token) as lease:
+        ctx.storage.remove_temp_outputs(job.id)
+        layout = inspect_csv(ctx.storage.input_path(job.input_name))
+        lease.rows_expected = layout.line_count
+        model = load_model(settings.model_dir, job.model_name, job.model_version)
+        version = attempt.model_version = model.info.version
+        check_columns(model.info, layout.columns)
+        tally = _score(ctx, job, model, layout, tmp, lease)
+        _check_error_share(tally, settings.max_error_rows_fraction)
+        lease.check()
+    name = ctx.storage.result_name(job.id, job.original_filename, job.output_format)
+    ctx.storage.publish(tmp, name)
+    _record(
+        ctx,
+        lambda c: mark_processed(
+            c,
+            job.id,
+            token,
+            output_name=name,
+            model_version=version,
+            rows_total=tally.rows,
+            rows_failed=tally.failed,
+            result_sheets=tally.sheets,
+        ),
+    )
+    logger.info("Job %s processed: %s rows, %s failed → %s", job.id, tally.rows, tally.failed, name)
+
+
+def _train(ctx: Context, attempt: _Attempt) -> None:
+    """Fit a new version of the job's model from its file: the version is the result."""
+    job, token = attempt.job, attempt.token
+    with _lease(ctx, job, token) as lease:
+        trained = train_file(
+            ctx.settings,
+            ctx.storage.input_path(job.input_name),
+            job.model_name,
+            plan_of(job.options),
+            data_sha256=job.input_sha256,
+            before_save=lease.check,
+        )
+    info = trained.info
+    _record(
+        ctx,
+        lambda c: mark_processed(
+            c,
+            job.id,
+            token,
+            output_name=None,
+            model_version=info.version,
+            rows_total=trained.rows_used + trained.rows_skipped,
+            rows_failed=trained.rows_skipped,
+            result_sheets=None,
+            metrics=info.metrics,
+        ),
+    )
+    logger.info("Job %s trained %s v%s: %s", job.id, info.name, info.version, info.metrics)
+
+
+@contextmanager
+def _ending(ctx: Context, attempt: _Attempt) -> Iterator[None]:
+    """Record how the work ended if it did not record it itself, and clean up after it."""
+    job = attempt.job
     try:
-        with _lease(ctx, job, token) as lease:
-            ctx.storage.remove_temp_outputs(job.id)
-            layout = inspect_csv(ctx.storage.input_path(job.input_name))
-            lease.rows_expected = layout.line_count
-            model = load_model(settings.model_dir, job.model_name, job.model_version)
-            check_columns(model.info, layout.columns)
-            tally = _score(ctx, job, model, layout, tmp, lease)
-            _check_error_share(tally, settings.max_error_rows_fraction)
-            lease.check()
-        version = model.info.version
-        name = ctx.storage.result_name(job.id, job.original_filename, job.output_format)
-        ctx.storage.publish(tmp, name)
-        _record(
-            ctx,
-            lambda c: mark_processed(
-                c,
-                job.id,
-                token,
-                output_name=name,
-                model_version=version,
-                rows_total=tally.rows,
-                rows_failed=tally.failed,
-                result_sheets=tally.sheets,
-            ),
-        )
-        logger.info(
-            "Job %s processed: %s rows, %s failed → %s", job.id, tally.rows, tally.failed, name
-        )
+        yield
     except (InputError, ModelError, NotFound) as exc:
-        _fail(ctx, job, token, exc.message, tmp, model)
+        _fail(ctx, attempt, exc.message)
     except OSError as exc:  # disk full, folder gone or not writable: the operator must act
         logger.exception("Job %s: file system error", job.id)
-        _fail(ctx, job, token, FILE_ERROR.format(reason=exc.strerror or exc), tmp, model)
+        _fail(ctx, attempt, FILE_ERROR.format(reason=exc.strerror or exc))
     except LeaseLost:
-        ctx.storage.delete(tmp)
-        logger.warning("Job %s: lease lost to another processor; result discarded", job.id)
+        _discard(ctx, attempt)
+        logger.warning("Job %s: lease lost to another processor; its work was discarded", job.id)
     except GiveBack:
-        ctx.storage.delete(tmp)
-        _give_back(ctx, job, token)
+        _discard(ctx, attempt)
+        _give_back(ctx, job, attempt.token)
         raise
     except DatabaseUnavailable:
-        ctx.storage.delete(tmp)
+        _discard(ctx, attempt)
         logger.error("Job %s: its end could not be recorded; it runs again after its lease", job.id)
         raise
     except Exception:
         logger.exception("Job %s failed unexpectedly", job.id)
-        _fail(ctx, job, token, UNEXPECTED_ERROR, tmp, model)
-    return _record(ctx, lambda c: get_job(c, job.id))
+        _fail(ctx, attempt, UNEXPECTED_ERROR)
+
+
+def _discard(ctx: Context, attempt: _Attempt) -> None:
+    if attempt.tmp is not None:
+        ctx.storage.delete(attempt.tmp)
 
 
 def _record(ctx: Context, work: Callable[[Connection], T]) -> T:
@@ -232,24 +292,14 @@ def _result_columns(columns: tuple[str, ...]) -> tuple[str, str]:
     return free("prediction"), free("error")
 
 
-def _fail(
-    ctx: Context,
-    job: JobRecord,
-    token: str,
-    message: str,
-    tmp: Path,
-    model: LoadedModel | None,
-) -> None:
-    ctx.storage.delete(tmp)
-    version = model.info.version if model is not None else None
+def _fail(ctx: Context, attempt: _Attempt, message: str) -> None:
+    _discard(ctx, attempt)
+    job, token, version = attempt.job, attempt.token, attempt.model_version
     try:
-        _record(
-            ctx,
-            lambda c: mark_failed(c, job.id, token, message, model_version=version),
-        )
+        _record(ctx, lambda c: mark_failed(c, job.id, token, message, model_version=version))
         logger.info("Job %s failed: %s", job.id, message)
     except OSError as exc:  # disk full, folder gone or not writable: the operator must act
         logger.exception("Job %s: file system error", job.id)
-        _fail(ctx, job, token, FILE_ERROR.format(reason=exc.strerror or exc), tmp, model)
+        _fail(ctx, attempt, FILE_ERROR.format(reason=exc.strerror or exc))
     except LeaseLost:
         logger.warning("Job %s: lease lost before its failure could be recorded", job.id)

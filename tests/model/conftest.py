@@ -58,6 +58,7 @@ def save_iris(model_dir: Path, iris_classifier: BaseEstimator) -> SaveIris:
         estimator: BaseEstimator | None = None,
         features: tuple[str, ...] = IRIS_FEATURES,
         task: str = "classification",
+        activate: bool = False,
     ) -> ModelInfo:
         return save_model(
             model_dir,
@@ -69,6 +70,7 @@ def save_iris(model_dir: Path, iris_classifier: BaseEstimator) -> SaveIris:
             metrics={"accuracy": 0.95},
             training_rows=150,
             training_data_sha256="0" * 64,
+            activate=activate,
         )
 
     return save

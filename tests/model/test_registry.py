@@ -22,7 +22,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 from batchscore.errors import InputError, ModelError, NotFound
 from model.metadata import ModelInfo
-from model.registry import list_models, load_model, save_model
+from model.registry import activate, active_version, list_models, load_model, save_model
 
 SaveIris = Callable[..., ModelInfo]
 
@@ -109,13 +109,83 @@ def test_save_model_records_numeric_classes_as_strings(
     assert save_iris(estimator=numeric).classes == ("0", "1", "2")
 
 
-def test_save_model_increments_version(save_iris: SaveIris, model_dir: Path) -> None:
+def test_save_model_increments_version_and_keeps_the_active_one(
+    save_iris: SaveIris, model_dir: Path
+) -> None:
     first = save_iris()
     second = save_iris()
 
     assert (first.version, second.version) == (1, 2)
+    assert load_model(model_dir, "iris").info == first
+    assert load_model(model_dir, "iris", version=2).info == second
+    assert active_version(model_dir, "iris") == 1
+
+
+def test_save_model_activates_a_new_version_when_asked(
+    save_iris: SaveIris, model_dir: Path
+) -> None:
+    save_iris()
+    second = save_iris(activate=True)
+
     assert load_model(model_dir, "iris").info == second
-    assert load_model(model_dir, "iris", version=1).info == first
+    assert [info.version for info in list_models(model_dir)] == [2]
+
+
+def test_activate_switches_the_version_that_predicts(save_iris: SaveIris, model_dir: Path) -> None:
+    save_iris()
+    save_iris(activate=True)
+
+    assert activate(model_dir, "iris", 1).version == 1
+
+    assert load_model(model_dir, "iris").info.version == 1
+    assert (model_dir / "iris" / "ACTIVE").read_text() == "1\n"
+    assert [p.name for p in (model_dir / "iris").iterdir() if p.name.startswith(".")] == []
+
+
+def test_activate_unknown_version_changes_nothing(save_iris: SaveIris, model_dir: Path) -> None:
+    save_iris()
+    save_iris(activate=True)
+
+    with pytest.raises(NotFound, match=r"version 7 not found\. Available versions: 1, 2"):
+        activate(model_dir, "iris", 7)
+
+    assert active_version(model_dir, "iris") == 2
+
+
+def test_activate_refuses_a_version_that_does_not_load(
+    save_iris: SaveIris, model_dir: Path
+) -> None:
+    save_iris()
+    save_iris()
+    (model_dir / "iris" / "2" / "model.skops").write_bytes(b"not a zip")
+
+    with pytest.raises(ModelError, match="corrupt"):
+        activate(model_dir, "iris", 2)
+
+    assert active_version(model_dir, "iris") == 1
+
+
+def test_without_active_file_the_highest_version_predicts(
+    save_iris: SaveIris, model_dir: Path
+) -> None:
+    save_iris()
+    save_iris(activate=True)
+    (model_dir / "iris" / "ACTIVE").unlink()  # folders saved before versions could be chosen
+
+    assert active_version(model_dir, "iris") == 2
+
+
+@pytest.mark.parametrize("content", ["9\n", "two\n", ""])
+def test_active_file_naming_no_version_is_a_model_error(
+    save_iris: SaveIris, model_dir: Path, content: str
+) -> None:
+    save_iris()
+    (model_dir / "iris" / "ACTIVE").write_text(content)
+
+    with pytest.raises(
+        ModelError, match=r"which model 'iris' does not have \(1\)\. Run `batchscore"
+    ):
+        load_model(model_dir, "iris")
 
 
 def test_save_model_rejects_unknown_task(save_iris: SaveIris, model_dir: Path) -> None:
@@ -151,11 +221,12 @@ def test_save_model_refuses_an_artifact_load_would_refuse(
     assert list((model_dir / "iris").iterdir()) == []
 
 
-def test_list_models_returns_latest_version_of_each_sorted_by_name(
+def test_list_models_returns_active_version_of_each_sorted_by_name(
     save_iris: SaveIris, model_dir: Path
 ) -> None:
     save_iris("iris")
-    latest_iris = save_iris("iris")
+    latest_iris = save_iris("iris", activate=True)
+    save_iris("iris")  # not activated
     other = save_iris("Another.model-2")
 
     assert list_models(model_dir) == [other, latest_iris]

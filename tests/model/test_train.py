@@ -34,7 +34,7 @@ def test_train_demo_model_is_idempotent(model_dir: Path) -> None:
 
     assert second == first
     assert list_models(model_dir) == [first]
-    assert sorted(path.name for path in (model_dir / "iris").iterdir()) == ["1"]
+    assert sorted(path.name for path in (model_dir / "iris").iterdir()) == ["1", "ACTIVE"]
 
 
 def test_write_iris_csv_writes_header_and_150_rows(tmp_path: Path) -> None:
