@@ -9,13 +9,15 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from api.errors import EXCEPTION_HANDLERS
 from api.requestid import RequestIdMiddleware
-from api.routes import docs, health, jobs, login, models, panel, process, tokens
+from api.routes import docs, health, jobs, login, models, panel, process, tokens, training
+from api.session import CSRF_HEADER
 from batchscore.config import Settings, load_settings
 from batchscore.logs import configure_logging
 from db.migrate import check_current
@@ -57,20 +59,50 @@ def create_app(settings: Settings) -> Starlette:
         Route("/api/jobs/{job_id:int}/archive", jobs.archive, methods=["POST"]),
         Route("/api/jobs/{job_id:int}/unarchive", jobs.archive, methods=["POST"]),
         Route("/api/models", models.list_models_route, methods=["GET"]),
+        Route("/api/models/{name}", models.show_model, methods=["GET"]),
         Route("/api/models/{name}/predict", models.predict, methods=["POST"]),
+        Route("/api/models/{name}/train", training.train, methods=["POST"]),
+        Route("/api/models/{name}/data", training.add_data, methods=["POST"]),
+        Route(
+            "/api/models/{name}/versions/{version:int}/activate",
+            training.activate_version,
+            methods=["POST"],
+        ),
         Route("/openapi.json", docs.openapi, methods=["GET"], name="openapi"),
         Route("/docs", docs.swagger_ui, methods=["GET"], include_in_schema=False),
         Mount("/docs/assets", docs.swagger_ui_assets(), name="docs_assets"),
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(RequestIdMiddleware)],
+        middleware=[Middleware(RequestIdMiddleware), *_cors(settings)],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
     app.state.ctx = ctx
     app.state.templates = Jinja2Templates(directory=TEMPLATES)
     return app
+
+
+def _cors(settings: Settings) -> list[Middleware]:
+    """CORS for CORS_ALLOWED_ORIGINS (none when empty), inside the request id middleware so a
+    preflight is logged with an id, and outside the exception handlers so errors get the headers.
+
+    Never with credentials: API tokens go in Authorization, and the panel's cookie session must
+    not be usable from another origin.
+    """
+    if not settings.cors_allowed_origins:
+        return []
+    return [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_allowed_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", CSRF_HEADER],
+            allow_credentials=False,
+            expose_headers=["Retry-After", "X-Request-ID", "Location", "Content-Disposition"],
+            max_age=600,
+        )
+    ]
 
 
 def _page(path: str, endpoint: Callable[..., Any], method: str = "GET") -> Route:

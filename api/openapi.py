@@ -12,7 +12,8 @@ from starlette.routing import BaseRoute
 from starlette.schemas import SchemaGenerator
 
 from batchscore.config import OUTPUT_FORMATS
-from db.jobs import JobStatus
+from db.jobs import JobKind, JobStatus
+from model.metadata import ESTIMATOR_NAMES, TASKS
 
 _METHOD_ORDER = ["get", "post", "put", "patch", "delete", "options"]
 _ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
@@ -25,9 +26,24 @@ _JOB_PROPERTIES: dict[str, Any] = {
     "model": {"type": "string"},
     "model_version": {
         "type": ["integer", "null"],
-        "description": "Null until processed (the latest version is used).",
+        "description": "Null until processed (the active version is used); a train job's "
+        "is the version it made.",
     },
-    "output_format": {"type": "string", "enum": list(OUTPUT_FORMATS)},
+    "kind": {
+        "type": "string",
+        "enum": [k.value for k in JobKind],
+        "description": "score: predict for a file; train: make a new model version from it.",
+    },
+    "output_format": {
+        "type": ["string", "null"],
+        "enum": [*OUTPUT_FORMATS, None],
+        "description": "Null for a train job: its result is a model version.",
+    },
+    "metrics": {
+        "type": ["object", "null"],
+        "additionalProperties": {"type": "number"},
+        "description": "A processed train job's scores of the new version on unseen rows.",
+    },
     "result_sheets": {
         "type": ["integer", "null"],
         "minimum": 1,
@@ -62,7 +78,7 @@ _PREDICTION_PROPERTIES: dict[str, Any] = {
 }
 _MODEL_PROPERTIES: dict[str, Any] = {
     "name": {"type": "string"},
-    "version": {"type": "integer", "minimum": 1, "description": "The latest version."},
+    "version": {"type": "integer", "minimum": 1, "description": "The active version."},
     "versions": {"type": "array", "items": {"type": "integer", "minimum": 1}},
     "task": {"type": "string", "enum": ["classification", "regression"]},
     "features": {
@@ -74,6 +90,20 @@ _MODEL_PROPERTIES: dict[str, Any] = {
     "classes": {"type": ["array", "null"], "items": {"type": "string"}},
     "metrics": {"type": "object", "additionalProperties": {"type": "number"}},
     "created_at": {"type": "string"},
+}
+
+_VERSION_PROPERTIES: dict[str, Any] = {
+    "version": {"type": "integer", "minimum": 1},
+    "active": {"type": "boolean", "description": "Whether this version predicts."},
+    **{key: _MODEL_PROPERTIES[key] for key in ("task", "features", "target", "classes")},
+    "metrics": {
+        "type": "object",
+        "additionalProperties": {"type": "number"},
+        "description": "Scores on rows it did not learn from.",
+    },
+    "created_at": {"type": "string"},
+    "training_rows": {"type": "integer", "minimum": 0},
+    "training_data_sha256": {"type": "string"},
 }
 
 SCHEMAS: dict[str, Any] = {
@@ -117,6 +147,22 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": list(_MODEL_PROPERTIES),
         "properties": _MODEL_PROPERTIES,
+    },
+    "ModelDetail": {
+        "type": "object",
+        "required": ["name", "active_version", "versions"],
+        "properties": {
+            "name": {"type": "string"},
+            "active_version": {"type": "integer", "minimum": 1},
+            "versions": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": list(_VERSION_PROPERTIES),
+                    "properties": _VERSION_PROPERTIES,
+                },
+            },
+        },
     },
     "ModelList": {
         "type": "object",
@@ -200,9 +246,81 @@ RESPONSES: dict[str, Any] = {
         "content": _ERROR_CONTENT,
     },
     "UnknownModel": {"description": "No model of that name.", "content": _ERROR_CONTENT},
+    "AdminOnly": {
+        "description": "The token has been revoked, or its user is not an admin.",
+        "content": _ERROR_CONTENT,
+    },
+    "MalformedForm": {
+        "description": "The body is not a well-formed multipart form.",
+        "content": _ERROR_CONTENT,
+    },
+    "UploadTooLarge": {
+        "description": "The file is larger than the upload limit.",
+        "content": _ERROR_CONTENT,
+    },
+    "TrainJobQueued": {
+        "description": "Queued as a PENDING train job; its metrics appear once it is PROCESSED.",
+        "headers": {
+            "Location": {"description": "The job's URL.", "schema": {"type": "string"}},
+        },
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}},
+    },
     "ModelUnavailable": {
         "description": "The model's files are missing or unusable; the operator must fix them.",
         "content": _ERROR_CONTENT,
+    },
+}
+
+REQUEST_BODIES: dict[str, Any] = {
+    "TrainingFile": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "A CSV file with the feature and target columns.",
+                        },
+                        "target": {
+                            "type": "string",
+                            "description": "The column holding the answers (default the model's).",
+                        },
+                        "features": {
+                            "type": "string",
+                            "description": "Comma-separated feature columns (default the "
+                            "model's, else every other column).",
+                        },
+                        "task": {
+                            "type": "string",
+                            "enum": list(TASKS),
+                            "description": "Default: classification for labels, regression "
+                            "for quantities.",
+                        },
+                        "estimator": {
+                            "type": "string",
+                            "enum": list(ESTIMATOR_NAMES),
+                            "description": "Default linear; sgd can later learn new rows "
+                            "incrementally.",
+                        },
+                        "activate": {
+                            "type": "string",
+                            "enum": ["true", "false"],
+                            "description": "Make the new version the one that predicts "
+                            "(default false; a model's first version always is).",
+                        },
+                        "incremental": {
+                            "type": "string",
+                            "enum": ["true", "false"],
+                            "description": "Update the active version with partial_fit.",
+                        },
+                    },
+                }
+            }
+        },
     },
 }
 
@@ -231,6 +349,7 @@ BASE_SCHEMA: dict[str, Any] = {
         "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
         "schemas": SCHEMAS,
         "responses": RESPONSES,
+        "requestBodies": REQUEST_BODIES,
         "parameters": PARAMETERS,
     },
 }

@@ -1,4 +1,5 @@
-"""Query parameters → typed values, or InputError (422) naming the parameter and the value."""
+"""Query parameters and form fields → typed values, or InputError (422) naming the parameter
+and the value."""
 
 from __future__ import annotations
 
@@ -28,11 +29,16 @@ def int_param(
 
 
 def bool_param(request: Request, name: str, *, default: bool) -> bool:
-    raw = request.query_params.get(name, "").lower()
+    return bool_value(request.query_params.get(name), f"Query parameter '{name}'", default=default)
+
+
+def bool_value(raw: str | None, what: str, *, default: bool) -> bool:
+    """true/false, 1/0 or yes/no (any case); `default` when absent or empty."""
+    raw = (raw or "").strip().lower()
     if raw == "":
         return default
     if raw not in _TRUE + _FALSE:
-        raise InputError(f"Query parameter '{name}' must be true or false, not {raw!r}.")
+        raise InputError(f"{what} must be true or false, not {raw!r}.")
     return raw in _TRUE
 
 

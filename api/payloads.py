@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 from starlette.requests import Request
 
-from db.jobs import JobRecord, JobStatus
+from db.jobs import JobKind, JobRecord, JobStatus
 from model.metadata import ModelInfo
+from model.registry import active_version, list_versions, read_info
 
 JsonDict = dict[str, object]
 
@@ -18,6 +20,7 @@ def _time(value: datetime | None) -> str | None:
 
 def job_json(job: JobRecord, request: Request) -> JsonDict:
     done = job.status is JobStatus.PROCESSED
+    scores = job.kind is JobKind.SCORE
     duration = (
         (job.finished_at - job.started_at).total_seconds()
         if job.started_at and job.finished_at
@@ -25,12 +28,14 @@ def job_json(job: JobRecord, request: Request) -> JsonDict:
     )
     return {
         "id": job.id,
+        "kind": job.kind.value,
         "status": job.status.value,
         "filename": job.original_filename,
         "model": job.model_name,
         "model_version": job.model_version,
-        "output_format": job.output_format,
+        "output_format": job.output_format if scores else None,
         "result_sheets": job.result_sheets,
+        "metrics": job.metrics,
         "rows_total": job.rows_total,
         "rows_done": job.rows_done,
         "rows_failed": job.rows_failed,
@@ -43,15 +48,37 @@ def job_json(job: JobRecord, request: Request) -> JsonDict:
         "finished_at": _time(job.finished_at),
         "duration_seconds": duration,
         "url": str(request.url_for("get_job", job_id=job.id)),
-        "result_url": str(request.url_for("get_result", job_id=job.id)) if done else None,
+        "result_url": (
+            str(request.url_for("get_result", job_id=job.id)) if done and scores else None
+        ),
     }
 
 
 def model_json(info: ModelInfo, versions: list[int]) -> JsonDict:
+    """A model as its active version `info` describes it."""
+    return {"name": info.name, "version": info.version, "versions": versions, **_about(info)}
+
+
+def model_detail_json(model_dir: Path, name: str) -> JsonDict:
+    """A model with every version's metadata, so a caller can compare them and choose."""
+    active = active_version(model_dir, name)
+    versions = []
+    for version in list_versions(model_dir, name):
+        info = read_info(model_dir, name, version)
+        versions.append(
+            {
+                "version": info.version,
+                "active": info.version == active,
+                **_about(info),
+                "training_rows": info.training_rows,
+                "training_data_sha256": info.training_data_sha256,
+            }
+        )
+    return {"name": name, "active_version": active, "versions": versions}
+
+
+def _about(info: ModelInfo) -> JsonDict:
     return {
-        "name": info.name,
-        "version": info.version,
-        "versions": versions,
         "task": info.task,
         "features": list(info.features),
         "target": info.target,

@@ -17,13 +17,14 @@ from streaming_form_data.parser import ParseFailedException
 from streaming_form_data.targets import BaseTarget, ValueTarget
 from streaming_form_data.validators import MaxSizeValidator, ValidationError
 
-from batchscore.errors import InputError
+from batchscore.errors import InputError, TooLarge
 from batchscore.storage import InputReceiver, Storage, StoredInput
 
 FILE_FIELD = "file"
 NO_FILE = f"Send the CSV file as the multipart form field '{FILE_FIELD}'."
 _BLOCK = 1024 * 1024  # body bytes handed to the parser (in a worker thread) at a time
 _MAX_FIELD_BYTES = 1024
+_MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file itself
 
 
 @dataclass
@@ -80,6 +81,8 @@ async def receive_upload(
     InputError for a body that is not a multipart form with a file; TooLarge past `max_bytes`.
     Nothing stays in the input folder unless an Upload is returned.
     """
+    if int(request.headers.get("content-length") or 0) > max_bytes + _MULTIPART_OVERHEAD:
+        raise TooLarge(f"The upload is larger than the limit of {max_bytes:,} bytes.")
     try:
         parser = StreamingFormDataParser(request.headers)
     except ParseFailedException as exc:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from batchscore.config import OUTPUT_FORMATS, load_settings
 from batchscore.errors import BatchscoreError, ConfigError, DatabaseUnavailable
 from batchscore.logs import configure_logging
+from model.metadata import ESTIMATOR_NAMES, TASKS
 
 if TYPE_CHECKING:  # the packages are imported per command, so `--help` and `jobs` stay quick
     from scheduler.context import Context
@@ -88,8 +89,31 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("action", choices=["create", "revoke", "list"])
     token.add_argument("subject", help="create/list: a username; revoke: a token id")
     token.add_argument("--name", default="cli", help="a label for the new token")
-    model = command("model", _model_list, "model commands")
-    model.add_argument("action", choices=["list"], help="list models and their features")
+    model = sub.add_parser("model", help="model commands", description="model commands")
+    model_sub = model.add_subparsers(required=True, metavar="ACTION")
+    listing = model_sub.add_parser("list", help="models, their versions and metrics")
+    listing.set_defaults(handler=_model_list)
+    train = model_sub.add_parser(
+        "train",
+        help="train a new version from a labelled CSV",
+        description="Train a new version of a model (or a new model) from a labelled CSV, here "
+        "and now. A quarter of the rows is held out to measure it.",
+    )
+    train.set_defaults(handler=_model_train)
+    train.add_argument("file", type=Path)
+    train.add_argument("--name", required=True, help="the model's name")
+    train.add_argument("--target", help="the column with the answers (default: the model's)")
+    train.add_argument("--features", help="comma-separated columns (default: all the others)")
+    train.add_argument("--task", choices=TASKS, help="default: from the target's values")
+    train.add_argument("--estimator", choices=ESTIMATOR_NAMES, default=ESTIMATOR_NAMES[0])
+    train.add_argument("--activate", action="store_true", help="make it the version that predicts")
+    train.add_argument(
+        "--incremental", action="store_true", help="update the active version (partial_fit)"
+    )
+    choose = model_sub.add_parser("activate", help="choose the version that predicts")
+    choose.set_defaults(handler=_model_activate)
+    choose.add_argument("name")
+    choose.add_argument("version", type=int)
     return parser
 
 
@@ -112,8 +136,7 @@ def _init(args: argparse.Namespace) -> int:
     info = train_demo_model(ctx.settings.model_dir)
     print(f"Database ready: {ctx.engine.url.render_as_string(hide_password=True)}")
     print(f"Folders ready: input {ctx.settings.input_dir}, output {ctx.settings.output_dir}")
-    metrics = ", ".join(f"{key} {value:.3f}" for key, value in info.metrics.items())
-    print(f"Demo model ready: {info.name} v{info.version} ({metrics})")
+    print(f"Demo model ready: {info.name} v{info.version} ({_metrics(info.metrics)})")
     return EXIT_OK
 
 
@@ -299,9 +322,60 @@ def _user_id(ctx: Context, username: str) -> int:
 
 
 def _model_list(args: argparse.Namespace) -> int:
-    from model.registry import list_models
+    from model.registry import list_models, list_versions, read_info
+
+    model_dir = load_settings(args.config).model_dir
+    for active in list_models(model_dir):
+        print(f"{active.name} ({active.task} of {active.target}): {', '.join(active.features)}")
+        for version in list_versions(model_dir, active.name):
+            info = read_info(model_dir, active.name, version)
+            marker = "*" if version == active.version else " "
+            rows = f"{info.training_rows:>7,} rows"
+            print(f"  {marker} v{version}  {info.created_at}  {rows}  {_metrics(info.metrics)}")
+    return EXIT_OK
+
+
+def _model_train(args: argparse.Namespace) -> int:
+    import hashlib
+
+    from model.registry import active_version
+    from model.train import TrainPlan
+    from scheduler.training import train_file
 
     settings = load_settings(args.config)
-    for info in list_models(settings.model_dir):
-        print(f"{info.name} v{info.version} ({info.task}): features {', '.join(info.features)}")
+    path: Path = args.file
+    try:
+        digest = hashlib.file_digest(path.open("rb"), "sha256").hexdigest()
+    except OSError as exc:
+        raise BatchscoreError(f"Cannot open {path}: {exc.strerror}.") from exc
+    features = tuple(f.strip() for f in args.features.split(",")) if args.features else None
+    plan = TrainPlan(
+        target=args.target,
+        features=features,
+        task=args.task,
+        estimator=args.estimator,
+        activate=args.activate,
+        incremental=args.incremental,
+    )
+    trained = train_file(settings, path, args.name, plan, data_sha256=digest)
+    info = trained.info
+    skipped = f", {trained.rows_skipped:,} skipped" if trained.rows_skipped else ""
+    rows = f"{trained.rows_used:,} rows{skipped}"
+    print(f"Trained {info.name} v{info.version} on {rows}: {_metrics(info.metrics)}")
+    if info.version == active_version(settings.model_dir, info.name):
+        print(f"{info.name} v{info.version} is active: jobs and predict use it now.")
+    else:
+        print(f"Not active yet: batchscore model activate {info.name} {info.version}")
     return EXIT_OK
+
+
+def _model_activate(args: argparse.Namespace) -> int:
+    from model.registry import activate
+
+    info = activate(load_settings(args.config).model_dir, args.name, args.version)
+    print(f"{info.name} v{info.version} is active: {_metrics(info.metrics)}")
+    return EXIT_OK
+
+
+def _metrics(metrics: dict[str, float]) -> str:
+    return ", ".join(f"{key} {value:.3f}" for key, value in metrics.items())

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -22,6 +23,7 @@ CONFIG_FILE = "ConfigFile.properties"
 SAMPLE_SECRET = "change-me"
 MODES = ("demo", "production")
 OUTPUT_FORMATS = ("xlsx", "csv", "parquet")
+ANY_ORIGIN = "*"
 
 
 class Secret:
@@ -62,6 +64,7 @@ class Settings:
     http_host: str = "127.0.0.1"  #: where `batchscore serve` listens
     http_port: int = 8000
     http_workers: int = 1  #: uvicorn worker processes for `batchscore serve`
+    cors_allowed_origins: tuple[str, ...] = ()  #: browser origins that may call the API; () = off
     mode: str = "demo"
     secret_key: Secret = field(default_factory=lambda: Secret(SAMPLE_SECRET))
     session_hours: float = 12.0  #: a panel sign-in lasts this long
@@ -101,6 +104,49 @@ def _choice(options: tuple[str, ...]) -> Callable[[str], str]:
     return parse
 
 
+class _Invalid(ValueError):
+    """A ValueError whose message says what is wrong; _cast puts it into the ConfigError."""
+
+
+_HOST_PORT = re.compile(r"(?P<host>[a-z0-9_.-]+|\[[0-9a-f:.]+\])(?::(?P<port>[0-9]+))?")
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    origins = tuple(origin.strip() for origin in raw.split(",") if origin.strip())
+    if ANY_ORIGIN in origins and len(origins) > 1:
+        raise _Invalid("* already allows every origin, so it must stand alone")
+    for origin in origins:
+        problem = None if origin == ANY_ORIGIN else _origin_problem(origin)
+        if problem:
+            raise _Invalid(f"origin {origin!r} {problem}")
+    return origins
+
+
+def _origin_problem(origin: str) -> str | None:
+    """Why `origin` can never equal the Origin a browser sends (scheme://host[:port]), if so."""
+    scheme, separator, rest = origin.partition("://")
+    if origin != origin.lower():
+        return "must be in lower case, as browsers send it"
+    if scheme not in _DEFAULT_PORTS or not separator:
+        return "must start with http:// or https://"
+    if rest.endswith("/") and "/" not in rest[:-1]:
+        return "must not end with a slash"
+    if any(char in rest for char in "/?#"):
+        return "must not have a path, query or fragment"
+    if "*" in rest:
+        return "must not hold a wildcard (* is allowed alone only, for every origin)"
+    match = _HOST_PORT.fullmatch(rest)
+    if match is None:
+        return "is not scheme://host[:port]"
+    port = match["port"]
+    if port is not None and (port.startswith("0") or int(port) > 65535):
+        return f"has an invalid port {port}"
+    if port == _DEFAULT_PORTS[scheme]:
+        return f"must leave out the default port {port}, as browsers do"
+    return None
+
+
 # key → (Settings field, parser, what the value must be). DB connection keys are handled apart.
 _KEYS: dict[str, tuple[str, Callable[[str], object], str]] = {
     "DEFAULT_MODEL": ("default_model", str, "a model name"),
@@ -118,6 +164,11 @@ _KEYS: dict[str, tuple[str, Callable[[str], object], str]] = {
     "HTTP_HOST": ("http_host", str, "an address to listen on"),
     "HTTP_PORT": ("http_port", _positive(int), "a port number"),
     "HTTP_WORKERS": ("http_workers", _positive(int), "a positive integer"),
+    "CORS_ALLOWED_ORIGINS": (
+        "cors_allowed_origins",
+        _origins,
+        "comma-separated origins such as https://app.example.com,http://localhost:3000, or * alone",
+    ),
     "MODE": ("mode", _choice(MODES), "demo or production"),
     "SECRET_KEY": ("secret_key", Secret, "a long random string"),
     "SESSION_HOURS": ("session_hours", _positive(float), "a positive number of hours"),
@@ -176,7 +227,10 @@ def _cast(key: str, raw: str, parse: Callable[[str], object], expected: str) -> 
     try:
         return parse(raw)
     except ValueError as exc:
-        raise ConfigError(f"Config key {key} = {raw!r} is invalid: expected {expected}.") from exc
+        problem = f"{exc}; " if isinstance(exc, _Invalid) else ""
+        raise ConfigError(
+            f"Config key {key} = {raw!r} is invalid: {problem}expected {expected}."
+        ) from exc
 
 
 def _database_url(raw: Mapping[str, str], base: Path) -> str:

@@ -9,6 +9,7 @@ from typing import TypeVar
 from batchscore.errors import BatchscoreError, ModelError
 
 TASKS = ("classification", "regression")
+ESTIMATOR_NAMES = ("linear", "forest", "sgd")  # what model.train can fit for either task
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # also keeps paths out of names
 
 _T = TypeVar("_T")

@@ -32,7 +32,7 @@ from sklearn.preprocessing import StandardScaler
 
 from batchscore.errors import InputError, NotFound
 from batchscore.numbers import parse_floats
-from model.metadata import TASKS, ModelInfo
+from model.metadata import ESTIMATOR_NAMES, TASKS, ModelInfo
 from model.registry import LoadedModel, load_model, save_model
 
 DEMO_MODEL = "iris"
@@ -51,6 +51,7 @@ ESTIMATORS: dict[str, dict[str, Callable[[], BaseEstimator]]] = {
         "sgd": lambda: SGDRegressor(random_state=0),
     },
 }
+assert all(tuple(choices) == ESTIMATOR_NAMES for choices in ESTIMATORS.values())
 DEFAULT_ESTIMATOR = "linear"
 MIN_ROWS = 10
 _HELD_OUT_SHARE = 0.25
@@ -81,8 +82,8 @@ def check_plan(model_dir: Path, name: str, plan: TrainPlan, columns: tuple[str, 
     """Refuse, before any work, a plan that cannot run on a table with these columns."""
     if plan.task is not None and plan.task not in TASKS:
         raise InputError(f"Unknown task {plan.task!r}; choose one of {', '.join(TASKS)}.")
-    if plan.estimator not in ESTIMATORS["regression"]:
-        known = ", ".join(ESTIMATORS["regression"])
+    if plan.estimator not in ESTIMATOR_NAMES:
+        known = ", ".join(ESTIMATOR_NAMES)
         raise InputError(f"Unknown estimator {plan.estimator!r}; choose one of {known}.")
     current = _current(model_dir, name)
     if plan.incremental:

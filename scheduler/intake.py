@@ -12,11 +12,14 @@ from batchscore.config import OUTPUT_FORMATS
 from batchscore.errors import InputError
 from batchscore.storage import StoredInput
 from db.engine import in_transaction
-from db.jobs import JobRecord, create_job
+from db.jobs import JobKind, JobRecord, create_job
+from model.metadata import checked_name
 from model.registry import load_model
 from model.schema import check_columns
+from model.train import TrainPlan
 from scheduler.context import Context
 from scheduler.reading import NO_ROWS, inspect_csv
+from scheduler.training import check_training_file, plan_options
 
 
 def submit_file(
@@ -91,3 +94,39 @@ def _check_format(output_format: str | None) -> str | None:
             f"Unknown output format {output_format!r}; choose one of {', '.join(OUTPUT_FORMATS)}."
         )
     return output_format or None
+
+
+def queue_training(
+    ctx: Context,
+    stored: StoredInput,
+    filename: str,
+    *,
+    model_name: str,
+    plan: TrainPlan,
+    owner_id: int | None = None,
+) -> JobRecord:
+    """Queue a labelled file already in the input folder to train a new version of
+    `model_name`, or delete it and raise InputError / NotFound / ModelError saying why not."""
+    path = ctx.storage.input_path(stored.name)
+    try:
+        checked_name(model_name, InputError)
+        check_training_file(ctx.settings, path, model_name, plan)
+        return in_transaction(
+            ctx.engine,
+            lambda c: create_job(
+                c,
+                kind=JobKind.TRAIN,
+                options=plan_options(plan),
+                owner_id=owner_id,
+                original_filename=filename,
+                input_name=stored.name,
+                input_sha256=stored.sha256,
+                input_bytes=stored.size_bytes,
+                model_name=model_name,
+                model_version=None,
+                output_format="",  # a train job's result is a model version, not a file
+            ),
+        )
+    except BaseException:
+        ctx.storage.delete(path)
+        raise

@@ -20,7 +20,11 @@ ROUTES = [
     ("GET", "/process_all"),
     ("POST", "/process_all"),
     ("GET", "/api/models"),
+    ("GET", "/api/models/{id}"),
     ("POST", "/api/models/{id}/predict"),
+    ("POST", "/api/models/{id}/train"),
+    ("POST", "/api/models/{id}/data"),
+    ("POST", "/api/models/{id}/versions/{id}/activate"),
 ]
 PUBLIC = [
     ("GET", "/health"),

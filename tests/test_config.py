@@ -77,6 +77,78 @@ def test_bad_value_is_refused_with_key_and_value(tmp_path: Path, line: str, mess
     assert info.value.message == message
 
 
+def test_cors_is_off_by_default(tmp_path: Path) -> None:
+    path = write(tmp_path / "c.properties", "CORS_ALLOWED_ORIGINS=\n")
+    assert load_settings(path, environ={}).cors_allowed_origins == ()
+
+
+@pytest.mark.parametrize(
+    ("value", "origins"),
+    [
+        ("https://app.example.com", ("https://app.example.com",)),
+        (
+            " http://localhost:3000 , https://app.example.com:8443,",
+            ("http://localhost:3000", "https://app.example.com:8443"),
+        ),
+        ("http://127.0.0.1:5173,http://[::1]:5173", ("http://127.0.0.1:5173", "http://[::1]:5173")),
+        ("*", ("*",)),
+    ],
+)
+def test_cors_origins_are_listed_trimmed(
+    tmp_path: Path, value: str, origins: tuple[str, ...]
+) -> None:
+    path = write(tmp_path / "c.properties", f"CORS_ALLOWED_ORIGINS={value}\n")
+    assert load_settings(path, environ={}).cors_allowed_origins == origins
+
+
+CORS_EXPECTED = (
+    "expected comma-separated origins such as https://app.example.com,http://localhost:3000, "
+    "or * alone."
+)
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("https://app.example.com/", "origin 'https://app.example.com/' must not end with a slash"),
+        (
+            "https://app.example.com/api",
+            "origin 'https://app.example.com/api' must not have a path, query or fragment",
+        ),
+        ("app.example.com", "origin 'app.example.com' must start with http:// or https://"),
+        ("localhost:3000", "origin 'localhost:3000' must start with http:// or https://"),
+        ("ftp://files.example.com", "origin 'ftp://files.example.com' must start with http://"),
+        ("https://App.example.com", "origin 'https://App.example.com' must be in lower case"),
+        ("https://*.example.com", "origin 'https://*.example.com' must not hold a wildcard"),
+        ("*,https://app.example.com", "* already allows every origin, so it must stand alone"),
+        ("https://app.example.com:443", "must leave out the default port 443, as browsers do"),
+        ("http://localhost:99999", "origin 'http://localhost:99999' has an invalid port 99999"),
+        ("https://", "origin 'https://' is not scheme://host[:port]"),
+        ("https://me@app.example.com", "is not scheme://host[:port]"),
+        ("http://localhost:3000,http://bad host", "origin 'http://bad host' is not scheme://"),
+    ],
+)
+def test_bad_cors_origin_is_refused_with_the_reason(
+    tmp_path: Path, value: str, problem: str
+) -> None:
+    path = write(tmp_path / "c.properties", f"CORS_ALLOWED_ORIGINS={value}\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, environ={})
+    message = info.value.message
+    assert message.startswith(f"Config key CORS_ALLOWED_ORIGINS = {value!r} is invalid: ")
+    assert problem in message and message.endswith(CORS_EXPECTED)
+
+
+def test_bad_cors_origin_message_reads_whole(tmp_path: Path) -> None:
+    environ = {"BATCHSCORE_CORS_ALLOWED_ORIGINS": "http://localhost:3000/"}
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path / "c.properties", ""), environ=environ)
+    assert info.value.message == (
+        "Config key CORS_ALLOWED_ORIGINS = 'http://localhost:3000/' is invalid: "
+        "origin 'http://localhost:3000/' must not end with a slash; " + CORS_EXPECTED
+    )
+
+
 def test_missing_config_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(tmp_path / "nope.properties", environ={})

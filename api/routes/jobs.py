@@ -11,10 +11,19 @@ from api.params import bool_param, int_param, status_param
 from api.payloads import job_json
 from api.state import context_of
 from api.upload import receive_upload
-from batchscore.errors import InvalidTransition, TooLarge
+from batchscore.errors import InvalidTransition
 from batchscore.storage import safe_stem
 from db.engine import in_transaction
-from db.jobs import JobStatus, count_jobs, delete_job, get_job, list_jobs, retry_job, set_archived
+from db.jobs import (
+    JobKind,
+    JobStatus,
+    count_jobs,
+    delete_job,
+    get_job,
+    list_jobs,
+    retry_job,
+    set_archived,
+)
 from scheduler.intake import queue_stored
 
 MEDIA_TYPES = {
@@ -22,7 +31,6 @@ MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "parquet": "application/vnd.apache.parquet",
 }
-_MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file itself
 
 
 async def create_job(request: Request) -> Response:
@@ -80,10 +88,9 @@ async def create_job(request: Request) -> Response:
     """
     user = await run_in_threadpool(current_user, request)
     ctx = context_of(request)
-    limit = ctx.settings.max_upload_bytes
-    if int(request.headers.get("content-length") or 0) > limit + _MULTIPART_OVERHEAD:
-        raise TooLarge(f"The upload is larger than the limit of {limit:,} bytes.")
-    upload = await receive_upload(request, ctx.storage, limit, fields=("model", "format"))
+    upload = await receive_upload(
+        request, ctx.storage, ctx.settings.max_upload_bytes, fields=("model", "format")
+    )
     job = await run_in_threadpool(
         queue_stored,
         ctx,
@@ -205,6 +212,11 @@ def get_result(request: Request) -> Response:
     user, job_id = current_user(request), request.path_params["job_id"]
     ctx = context_of(request)
     job = in_transaction(ctx.engine, lambda c: get_job(c, job_id, owner_id=owner_scope(user)))
+    if job.kind is JobKind.TRAIN:
+        raise InvalidTransition(
+            f"Job {job.id} trains model {job.model_name}; its result is a model version, "
+            f"not a file: see GET /api/models/{job.model_name}."
+        )
     if job.status is not JobStatus.PROCESSED or job.output_name is None:
         raise InvalidTransition(f"Job {job.id} is {job.status.value}; it has no result yet.")
     filename = f"{safe_stem(job.original_filename)}-predictions.{job.output_format}"

@@ -1,4 +1,5 @@
-"""GET /api/models: the models jobs can use; POST /api/models/{name}/predict: score JSON now."""
+"""GET /api/models: the models jobs can use; GET /api/models/{name}: its versions;
+POST /api/models/{name}/predict: score JSON now."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from api.auth import current_user
-from api.payloads import model_json
+from api.payloads import model_detail_json, model_json
 from api.state import context_of
 from batchscore.errors import InputError, TooLarge
 from model.metadata import checked_name
@@ -40,12 +41,34 @@ def list_models_route(request: Request) -> Response:
     return JSONResponse({"models": models})
 
 
+def show_model(request: Request) -> Response:
+    """One model with every version: metrics, training data, and which one is active.
+    ---
+    parameters:
+      - {name: name, in: path, required: true, schema: {type: string}}
+    responses:
+      "200":
+        description: The model's versions, ascending.
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/ModelDetail"}
+      "401": {$ref: "#/components/responses/Unauthorized"}
+      "403": {$ref: "#/components/responses/Forbidden"}
+      "404": {$ref: "#/components/responses/UnknownModel"}
+      "422": {$ref: "#/components/responses/InvalidInput"}
+      "503": {$ref: "#/components/responses/ModelUnavailable"}
+    """
+    current_user(request)
+    name = checked_name(request.path_params["name"], InputError)
+    return JSONResponse(model_detail_json(context_of(request).settings.model_dir, name))
+
+
 async def predict(request: Request) -> Response:
     """Predict at once for one record (a JSON object of features) or a list of them.
     ---
     description: >
       Answers with the prediction, and class probabilities for a classifier, from the model's
-      latest version. Every feature must be a finite JSON number; other keys are ignored. Up
+      active version. Every feature must be a finite JSON number; other keys are ignored. Up
       to 10,000 records per call; for more, upload a CSV as a job.
     parameters:
       - {name: name, in: path, required: true, schema: {type: string}}

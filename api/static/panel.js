@@ -231,7 +231,7 @@ function jobRow(job, expanded) {
   const link = el("a", { href: `/jobs/${job.id}`, text: job.filename });
   row.append(
     el("td", { class: "file-cell", "data-label": "File" }, link, el("span", { class: "sub", text: `#${job.id}` })),
-    el("td", { class: "model", "data-label": "Model", text: `${job.model}${job.model_version ? " v" + job.model_version : " (latest)"}` }),
+    el("td", { class: "model", "data-label": "Model", text: modelText(job) }),
     el("td", { class: "when", "data-label": "Submitted", text: localTime(job.created_at, SHORT_TIME), title: localTime(job.created_at) }),
     el("td", { "data-label": "Status" },
       el("span", { class: `badge badge-${job.status}`, text: STATUS_TEXT[job.status] }),
@@ -261,9 +261,14 @@ function errorToggle(job, expanded) {
   return el("span", { class: "sub" }, toggle);
 }
 
+function modelText(job) {
+  if (job.kind === "train") return job.model_version ? `trained ${job.model} v${job.model_version}` : `training ${job.model}`;
+  return `${job.model}${job.model_version ? " v" + job.model_version : " (active)"}`;
+}
+
 function actionsCell(job) {
   const box = el("div", { class: "actions" });
-  if (job.status === "PROCESSED") {
+  if (job.result_url) {
     box.append(el("a", { class: "button small", href: job.result_url, download: "", "aria-label": `Download the result of ${job.filename}`, text: "Download" }));
   }
   if (job.status === "FAILED") box.append(actionButton(job, "retry", "Retry", ""));

@@ -1,0 +1,93 @@
+"""`batchscore model train / list / activate` through the real command, on a model folder of
+the test's own."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from processes import Cli, write_config
+
+from batchscore.config import Settings
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+
+
+@pytest.fixture
+def cli(tmp_path: Path, settings: Settings, demo_model_dir: Path) -> Cli:
+    model_dir = tmp_path / "models"
+    shutil.copytree(demo_model_dir, model_dir)
+    return Cli(
+        write_config(tmp_path / "ConfigFile.properties", replace(settings, model_dir=model_dir))
+    )
+
+
+def test_train_list_activate_and_score_with_the_new_version(cli: Cli) -> None:
+    trained = cli.run(
+        "model", "train", str(EXAMPLES / "iris.csv"), "--name", "iris", "--estimator", "forest"
+    )
+
+    assert re.match(
+        r"Trained iris v2 on 150 rows: accuracy 0\.9\d\d, f1_macro 0\.9\d\d\n", trained.stdout
+    )
+    assert "Not active yet: batchscore model activate iris 2" in trained.stdout
+    listed = cli.run("model", "list").stdout
+    assert listed.startswith("iris (classification of species): sepal_length, sepal_width")
+    assert re.search(r"\n  \* v1 .* 150 rows  accuracy", listed)
+    assert re.search(r"\n    v2 .* 150 rows  accuracy", listed)
+
+    activated = cli.run("model", "activate", "iris", "2")
+
+    assert activated.stdout.startswith("iris v2 is active: accuracy 0.9")
+    assert re.search(r"\n  \* v2 ", cli.run("model", "list").stdout)
+    cli.run("submit", str(EXAMPLES / "iris.csv"))
+    assert "PROCESSED: 150 rows" in cli.run("process").stdout
+    assert re.search(r"PROCESSED +150 +0 +iris v2 ", cli.run("jobs").stdout)
+
+
+def test_train_a_regressor_then_update_it_incrementally(cli: Cli) -> None:
+    sales = str(EXAMPLES / "advertising.csv")
+    first = cli.run(
+        "model", "train", sales, "--name", "sales", "--target", "Sales", "--estimator", "sgd"
+    )
+    assert re.match(r"Trained sales v1 on 200 rows: r2 0\.\d+, mae \d\.\d+\n", first.stdout)
+    assert "sales v1 is active" in first.stdout
+
+    update = cli.run("model", "train", sales, "--name", "sales", "--incremental", "--activate")
+
+    assert "Trained sales v2 on 200 rows" in update.stdout
+    assert "sales v2 is active" in update.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "missing.csv", "--name", "x", "--target", "y"], "Cannot open missing.csv"),
+        (["train", str(EXAMPLES / "iris.csv"), "--name", "x"], "Name the target column"),
+        (
+            ["train", str(EXAMPLES / "iris.csv"), "--name", "x", "--target", "kind"],
+            "lacks the column(s) kind",
+        ),
+        (
+            ["train", str(EXAMPLES / "iris.csv"), "--name", "iris", "--incremental"],
+            "cannot learn incrementally",
+        ),
+        (
+            ["train", str(EXAMPLES / "iris.csv"), "--name", "../x", "--target", "species"],
+            "Invalid model name",
+        ),
+        (["activate", "iris", "7"], "Model 'iris' version 7 not found. Available versions: 1."),
+        (["activate", "nope", "1"], "Model 'nope' not found. Available models: iris."),
+    ],
+)
+def test_model_command_errors_say_what_to_fix(cli: Cli, args: list[str], message: str) -> None:
+    result = cli.run("model", *args, check=False)
+
+    assert result.returncode == 1, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert re.search(r"\n  \* v1 ", cli.run("model", "list").stdout)
+    assert "v2" not in cli.run("model", "list").stdout
