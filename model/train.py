@@ -43,15 +43,20 @@ ESTIMATORS: dict[str, dict[str, Callable[[], BaseEstimator]]] = {
     "classification": {
         "linear": lambda: LogisticRegression(max_iter=1000),
         "forest": lambda: RandomForestClassifier(n_estimators=100, random_state=0),
-        "sgd": lambda: SGDClassifier(loss="log_loss", random_state=0),
+        "sgd": lambda: SGDClassifier(
+            loss="log_loss", learning_rate="adaptive", eta0=0.01, random_state=0
+        ),
     },
     "regression": {
         "linear": LinearRegression,
         "forest": lambda: RandomForestRegressor(n_estimators=100, random_state=0),
-        "sgd": lambda: SGDRegressor(random_state=0),
+        "sgd": lambda: SGDRegressor(learning_rate="adaptive", random_state=0),
     },
 }
 assert all(tuple(choices) == ESTIMATOR_NAMES for choices in ESTIMATORS.values())
+# sgd learns "adaptive"ly: the default rate decays with every row seen, so after training
+# new rows would barely move it (measured: TV=50 sales 9.12 → 9.25 after 40 rows 30 % higher,
+# against 9.12 → 10.07 adaptive, with the same held-out R²).
 DEFAULT_ESTIMATOR = "linear"
 MIN_ROWS = 10
 _HELD_OUT_SHARE = 0.25
