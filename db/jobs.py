@@ -61,7 +61,7 @@ class JobRecord:
     input_sha256: str
     input_bytes: int
     model_name: str
-    model_version: int | None  #: asked for (None = latest); once finished, the one used
+    model_version: int | None  #: asked for (None = active); once finished, the one used or made
     output_format: str
     output_name: str | None  #: file name inside OUTPUT_DIR once PROCESSED
     result_sheets: int | None  #: sheets of the result once PROCESSED (1 for csv, parquet)

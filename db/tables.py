@@ -66,7 +66,7 @@ jobs = Table(
     Column("input_sha256", String(64), nullable=False),
     Column("input_bytes", BigInteger, nullable=False),
     Column("model_name", String(64), nullable=False),
-    Column("model_version", Integer),  # requested version (NULL = latest), then the one used
+    Column("model_version", Integer),  # requested version (NULL = active), then the one used
     Column("output_format", String(10), nullable=False),
     Column("output_name", String(255)),  # file name inside OUTPUT_DIR, set when PROCESSED
     Column("result_sheets", Integer),  # sheets of an xlsx result (1 per 1,048,575 rows)

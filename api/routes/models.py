@@ -22,7 +22,7 @@ _MAX_BODY_BYTES = 8 * 1024 * 1024
 
 
 def list_models_route(request: Request) -> Response:
-    """Every model (its latest version), with features, classes and versions.
+    """Every model (its active version), with features, classes and versions.
     ---
     responses:
       "200":
