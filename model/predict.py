@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import sklearn
 
 from batchscore.errors import InputError, ModelError
 from batchscore.numbers import parse_floats
@@ -111,7 +113,8 @@ def _probabilities(model: LoadedModel, table: pd.DataFrame) -> list[dict[str, fl
     if model.info.task != "classification" or not hasattr(estimator, "predict_proba"):
         return None
     try:
-        raw = np.asarray(estimator.predict_proba(_inputs(estimator, table)), dtype=np.float64)
+        with _validated():
+            raw = np.asarray(estimator.predict_proba(_inputs(estimator, table)), dtype=np.float64)
     except Exception as exc:
         info = model.info
         raise ModelError(f"Model {info.name} v{info.version} failed to predict: {exc}") from exc
@@ -161,7 +164,8 @@ def _predict(model: LoadedModel, table: pd.DataFrame) -> _Objects:
     """Predict in one call; labels become str and regression values Python floats."""
     estimator = model.estimator
     try:
-        raw = np.asarray(estimator.predict(_inputs(estimator, table)))
+        with _validated():
+            raw = np.asarray(estimator.predict(_inputs(estimator, table)))
     except Exception as exc:  # any failure inside the estimator is a model problem for the job
         info = model.info
         raise ModelError(f"Model {info.name} v{info.version} failed to predict: {exc}") from exc
@@ -170,6 +174,14 @@ def _predict(model: LoadedModel, table: pd.DataFrame) -> _Objects:
     if model.info.task == "classification":
         return raw.astype(str).astype(object)
     return raw.astype(np.float64).astype(object)
+
+
+def _validated() -> AbstractContextManager[None]:
+    """Every value reaching the estimator was checked finite here: skip sklearn's own checks."""
+    context: AbstractContextManager[None] = sklearn.config_context(
+        assume_finite=True, skip_parameter_validation=True
+    )
+    return context
 
 
 def _inputs(estimator: object, table: pd.DataFrame) -> pd.DataFrame | npt.NDArray[np.float64]:

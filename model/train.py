@@ -202,8 +202,7 @@ def _columns(
 def _feature_matrix(
     table: pd.DataFrame, features: tuple[str, ...]
 ) -> tuple[pd.DataFrame, npt.NDArray[np.bool_]]:
-    """Features as floats (named, so the estimator checks names when it predicts), and which
-    rows have all of them finite."""
+    """Features as floats, and which rows have all of them finite."""
     x = pd.DataFrame({feature: parse_floats(table[feature]) for feature in features})
     finite = np.isfinite(x.to_numpy())
     for position, feature in enumerate(features):
@@ -247,8 +246,10 @@ def _fit(
     if task == "classification" and len(classes) < 2:
         raise InputError(f"Every row has the same class ({classes[0]}); a classifier needs two.")
     stratify = y if task == "classification" and counts.min() >= 2 else None
+    # Fitted on a bare array: model.predict always passes the features in info.features order,
+    # and sklearn's per-call name checks would cost a single-record predict half its time.
     x_train, x_test, y_train, y_test = train_test_split(
-        x, y, test_size=_HELD_OUT_SHARE, stratify=stratify, random_state=_SPLIT_SEED
+        x.to_numpy(), y, test_size=_HELD_OUT_SHARE, stratify=stratify, random_state=_SPLIT_SEED
     )
     pipeline = Pipeline([("scale", StandardScaler()), ("model", ESTIMATORS[task][estimator]())])
     pipeline.fit(x_train, y_train)

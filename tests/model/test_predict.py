@@ -39,7 +39,7 @@ def test_predict_chunk_agrees_with_the_estimator(
 
     scored = predict_chunk(iris_model, frame)
 
-    expected = iris_model.estimator.predict(iris_features)
+    expected = iris_model.estimator.predict(iris_features.to_numpy())
     assert scored.predictions.tolist() == [str(label) for label in expected]
 
 

@@ -260,4 +260,4 @@ def test_trained_predictions_match_the_estimator(model_dir: Path) -> None:
 
     online = [float(p.prediction) for p in predict_records(model, first.to_dict("records"))]
 
-    np.testing.assert_allclose(online, model.estimator.predict(first))
+    np.testing.assert_allclose(online, model.estimator.predict(first.to_numpy()))
