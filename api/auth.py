@@ -107,7 +107,9 @@ def _token_user(request: Request) -> UserRecord:
     if scheme.lower() != "bearer" or not token.strip():
         raise NotAuthenticated()
     found = in_transaction(
-        context_of(request).engine, lambda c: find_token(c, token_digest(token.strip()))
+        context_of(request).engine,
+        lambda c: find_token(c, token_digest(token.strip())),
+        read_only=True,
     )
     if found is None:
         raise NotAuthenticated("Unknown API token. Create one with `batchscore token create`.")

@@ -35,6 +35,9 @@ T = TypeVar("T")
 __all__ = ["Connection", "Engine", "in_transaction", "make_engine", "utcnow"]
 
 
+_READ_ONLY = "batchscore_read_only"
+
+
 def make_engine(url: str) -> Engine:
     """Create the engine for a SQLAlchemy URL, tuned per backend."""
     parsed = make_url(url)
@@ -66,13 +69,20 @@ def _sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read-only transaction takes no write lock, so it never queues behind a writer (WAL).
+        read_only = conn.get_execution_options().get(_READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 
 
-def in_transaction(engine: Engine, work: Callable[[Connection], T], *, patience: float = 0) -> T:
+def in_transaction(
+    engine: Engine, work: Callable[[Connection], T], *, patience: float = 0, read_only: bool = False
+) -> T:
     """Run `work` in one short transaction: commit on success, roll back on any exception.
+
+    `read_only` promises that `work` only reads (a token lookup on every API call): on SQLite
+    it then doesn't queue for the write lock.
 
     On MariaDB/MySQL a deadlock (1213) or lock wait timeout (1205) rolls back the whole
     transaction, so the whole of `work` is run again, a few times, with jittered backoff.
@@ -86,9 +96,11 @@ def in_transaction(engine: Engine, work: Callable[[Connection], T], *, patience:
     for attempt in itertools.count(1):
         committing = False
         try:
-            with engine.connect() as conn, conn.begin():
-                result = work(conn)
-                committing = True
+            with engine.connect() as conn:
+                conn.execution_options(**{_READ_ONLY: read_only})
+                with conn.begin():
+                    result = work(conn)
+                    committing = True
             return result
         except DBAPIError as exc:
             code = _mysql_code(exc.orig)

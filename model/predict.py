@@ -28,6 +28,7 @@ _NON_FINITE_WORDS = ("nan", "inf", "infinity")
 
 _Mask = npt.NDArray[np.bool_]
 _Objects = npt.NDArray[np.object_]
+_Inputs = pd.DataFrame | npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -58,8 +59,8 @@ def predict_chunk(model: LoadedModel, frame: pd.DataFrame) -> Scored:
     good = ~bad
     predictions: _Objects = np.full(row_count, None, dtype=object)
     if good.any():
-        table = pd.DataFrame({feature: values[feature][good] for feature in info.features})
-        predictions[good] = _predict(model, table)
+        matrix = np.column_stack([values[feature][good] for feature in info.features])
+        predictions[good] = _predict(model, _inputs(model, matrix))
     return Scored(
         predictions=pd.Series(predictions, index=frame.index, dtype=object),
         errors=pd.Series(errors, index=frame.index, dtype=object),
@@ -96,25 +97,26 @@ def predict_records(model: LoadedModel, records: Sequence[object]) -> list[Predi
                 raise InputError(f"{where}: {feature} must be a number, not {shown}.")
             if not math.isfinite(value):
                 raise InputError(f"{where}: {feature} must be a finite number, not {value}.")
-    table = pd.DataFrame(
-        [[float(record[f]) for f in info.features] for record in records],  # type: ignore[index]
-        columns=list(info.features),
+    matrix = np.array(
+        [[record[f] for f in info.features] for record in records],  # type: ignore[index]
+        dtype=np.float64,
     )
-    labels = _predict(model, table)
-    probabilities = _probabilities(model, table)
+    inputs = _inputs(model, matrix)
+    labels = _predict(model, inputs)
+    probabilities = _probabilities(model, inputs)
     return [
         Prediction(label, None if probabilities is None else probabilities[i])
         for i, label in enumerate(labels)
     ]
 
 
-def _probabilities(model: LoadedModel, table: pd.DataFrame) -> list[dict[str, float]] | None:
+def _probabilities(model: LoadedModel, inputs: _Inputs) -> list[dict[str, float]] | None:
     estimator = model.estimator
     if model.info.task != "classification" or not hasattr(estimator, "predict_proba"):
         return None
     try:
         with _validated():
-            raw = np.asarray(estimator.predict_proba(_inputs(estimator, table)), dtype=np.float64)
+            raw = np.asarray(estimator.predict_proba(inputs), dtype=np.float64)
     except Exception as exc:
         info = model.info
         raise ModelError(f"Model {info.name} v{info.version} failed to predict: {exc}") from exc
@@ -160,16 +162,16 @@ def _joined(errors: _Objects, bad: _Mask, messages: _Objects, feature_bad: _Mask
     return errors
 
 
-def _predict(model: LoadedModel, table: pd.DataFrame) -> _Objects:
+def _predict(model: LoadedModel, inputs: _Inputs) -> _Objects:
     """Predict in one call; labels become str and regression values Python floats."""
     estimator = model.estimator
     try:
         with _validated():
-            raw = np.asarray(estimator.predict(_inputs(estimator, table)))
+            raw = np.asarray(estimator.predict(inputs))
     except Exception as exc:  # any failure inside the estimator is a model problem for the job
         info = model.info
         raise ModelError(f"Model {info.name} v{info.version} failed to predict: {exc}") from exc
-    if raw.shape != (len(table),):
+    if raw.shape != (len(inputs),):
         raise ModelError(f"Model {model.info.name} returned predictions of shape {raw.shape}.")
     if model.info.task == "classification":
         return raw.astype(str).astype(object)
@@ -184,6 +186,9 @@ def _validated() -> AbstractContextManager[None]:
     return context
 
 
-def _inputs(estimator: object, table: pd.DataFrame) -> pd.DataFrame | npt.NDArray[np.float64]:
-    """Named columns only for estimators fitted with names: sklearn warns on any mismatch."""
-    return table if hasattr(estimator, "feature_names_in_") else table.to_numpy()
+def _inputs(model: LoadedModel, matrix: npt.NDArray[np.float64]) -> _Inputs:
+    """The feature matrix, named only for estimators fitted with names: sklearn warns on any
+    mismatch, and checking names costs more than scoring one record."""
+    if hasattr(model.estimator, "feature_names_in_"):
+        return pd.DataFrame(matrix, columns=list(model.info.features))
+    return matrix

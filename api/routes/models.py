@@ -94,11 +94,19 @@ async def predict(request: Request) -> Response:
       "422": {$ref: "#/components/responses/InvalidInput"}
       "503": {$ref: "#/components/responses/ModelUnavailable"}
     """
-    await run_in_threadpool(current_user, request)
     body = await _json_body(request)
+    return await run_in_threadpool(_predict, request, body)  # one hop: auth, model, scoring
+
+
+def _predict(request: Request, body: bytes) -> Response:
+    current_user(request)
     name = checked_name(request.path_params["name"], InputError)
-    single = isinstance(body, dict)
-    records = [body] if single else body
+    try:
+        payload = json.loads(body)
+    except ValueError as exc:  # also UnicodeDecodeError
+        raise InputError(f"The body is not valid JSON: {exc}.") from exc
+    single = isinstance(payload, dict)
+    records = [payload] if single else payload
     if not isinstance(records, list) or not records:
         raise InputError("Send a JSON object of feature values, or a non-empty list of them.")
     if len(records) > MAX_PREDICT_RECORDS:
@@ -106,21 +114,19 @@ async def predict(request: Request) -> Response:
             f"{len(records):,} records is more than the {MAX_PREDICT_RECORDS:,} one call takes; "
             "upload them as a CSV job (POST /api/jobs) instead."
         )
-    model_dir = context_of(request).settings.model_dir
-    model = await run_in_threadpool(load_model, model_dir, name)
-    predictions = await run_in_threadpool(predict_records, model, records)
-    scored = [{"prediction": p.prediction, "probabilities": p.probabilities} for p in predictions]
+    model = load_model(context_of(request).settings.model_dir, name)
+    scored = [
+        {"prediction": p.prediction, "probabilities": p.probabilities}
+        for p in predict_records(model, records)
+    ]
     head = {"model": model.info.name, "version": model.info.version}
     return JSONResponse({**head, **scored[0]} if single else {**head, "predictions": scored})
 
 
-async def _json_body(request: Request) -> object:
+async def _json_body(request: Request) -> bytes:
     body = bytearray()
     async for block in request.stream():
         body += block
         if len(body) > _MAX_BODY_BYTES:
             raise TooLarge(f"The body is larger than the limit of {_MAX_BODY_BYTES:,} bytes.")
-    try:
-        return json.loads(body)
-    except ValueError as exc:  # also UnicodeDecodeError
-        raise InputError(f"The body is not valid JSON: {exc}.") from exc
+    return bytes(body)

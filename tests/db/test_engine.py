@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 from processes import free_port
@@ -41,3 +42,23 @@ def test_unreachable_server_is_tried_again_for_the_patience_given(
     retries = [r for r in caplog.records if "trying again" in r.getMessage()]
     assert len(retries) >= 2
     assert "secret" not in caplog.text  # the password never reaches the log
+
+
+def test_on_sqlite_a_read_only_transaction_reads_while_a_writer_holds_the_lock(
+    tmp_path: Path,
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'lock.db'}")
+    in_transaction(engine, lambda c: c.exec_driver_sql("CREATE TABLE t (x INTEGER)"))
+    with engine.connect() as writer, writer.begin():  # BEGIN IMMEDIATE: the write lock
+        writer.exec_driver_sql("INSERT INTO t VALUES (1)")
+
+        # A read-write transaction would wait SQLITE_BUSY_TIMEOUT_MS here, then fail.
+        seen = in_transaction(
+            engine, lambda c: c.exec_driver_sql("SELECT count(*) FROM t").scalar(), read_only=True
+        )
+
+    assert seen == 0  # the writer had not committed
+    assert (
+        in_transaction(engine, lambda c: c.exec_driver_sql("SELECT count(*) FROM t").scalar()) == 1
+    )
+    engine.dispose()
