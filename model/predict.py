@@ -17,12 +17,17 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import sklearn
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression, SGDClassifier
 
 from batchscore.errors import InputError, ModelError
 from batchscore.numbers import parse_floats
-from model.registry import LoadedModel
+from model.registry import LoadedModel, final_step
 from model.schema import check_columns
 
+# Classifiers whose own predict() is the argmax of their predict_proba() (those model.train
+# makes): for them one pass gives both, which halves the time of a one-record predict.
+_ARGMAX_PREDICTORS = (LogisticRegression, RandomForestClassifier, SGDClassifier)
 _MAX_SHOWN_CHARS = 40  # a cell quoted in an error message is cut to this length
 _NON_FINITE_WORDS = ("nan", "inf", "infinity")
 
@@ -102,15 +107,23 @@ def predict_records(model: LoadedModel, records: Sequence[object]) -> list[Predi
         dtype=np.float64,
     )
     inputs = _inputs(model, matrix)
-    labels = _predict(model, inputs)
     probabilities = _probabilities(model, inputs)
+    if probabilities is not None and isinstance(final_step(model.estimator), _ARGMAX_PREDICTORS):
+        labels = (
+            np.asarray(model.estimator.classes_)[probabilities.argmax(axis=1)].astype(str).tolist()
+        )
+    else:
+        labels = _predict(model, inputs)
+    if probabilities is None:
+        return [Prediction(label, None) for label in labels]
+    classes = [str(c) for c in model.estimator.classes_]
     return [
-        Prediction(label, None if probabilities is None else probabilities[i])
-        for i, label in enumerate(labels)
+        Prediction(label, dict(zip(classes, row, strict=True)))
+        for label, row in zip(labels, probabilities.tolist(), strict=True)
     ]
 
 
-def _probabilities(model: LoadedModel, inputs: _Inputs) -> list[dict[str, float]] | None:
+def _probabilities(model: LoadedModel, inputs: _Inputs) -> npt.NDArray[np.float64] | None:
     estimator = model.estimator
     if model.info.task != "classification" or not hasattr(estimator, "predict_proba"):
         return None
@@ -120,8 +133,7 @@ def _probabilities(model: LoadedModel, inputs: _Inputs) -> list[dict[str, float]
     except Exception as exc:
         info = model.info
         raise ModelError(f"Model {info.name} v{info.version} failed to predict: {exc}") from exc
-    classes = [str(c) for c in estimator.classes_]
-    return [dict(zip(classes, row.tolist(), strict=True)) for row in raw]
+    return raw
 
 
 def _parse_feature(feature: str, raw: pd.Series) -> tuple[npt.NDArray[np.float64], _Objects, _Mask]:

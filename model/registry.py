@@ -24,6 +24,7 @@ import sklearn
 import skops.io
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
+from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from batchscore.errors import InputError, ModelError, NotFound
@@ -279,6 +280,11 @@ def _read_estimator(path: Path, _ino: int, _mtime_ns: int, _size: int) -> BaseEs
         kind = type(estimator).__name__
         raise ModelError(f"{path} holds a {kind}, not a scikit-learn estimator. Re-save it.")
     return estimator
+
+
+def final_step(estimator: BaseEstimator) -> BaseEstimator:
+    """The estimator that makes the prediction: a Pipeline's last step, else itself."""
+    return estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
 
 
 def _refused_types(untrusted: Sequence[str]) -> list[str]:

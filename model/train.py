@@ -33,7 +33,7 @@ from sklearn.preprocessing import StandardScaler
 from batchscore.errors import InputError, NotFound
 from batchscore.numbers import parse_floats
 from model.metadata import ESTIMATOR_NAMES, TASKS, ModelInfo
-from model.registry import LoadedModel, load_model, save_model
+from model.registry import LoadedModel, final_step, load_model, save_model
 
 DEMO_MODEL = "iris"
 _IRIS_FEATURES = ("sepal_length", "sepal_width", "petal_length", "petal_width")
@@ -173,7 +173,7 @@ def _current(model_dir: Path, name: str) -> LoadedModel | None:
 
 
 def _check_updatable(current: LoadedModel) -> None:
-    final = _final_step(current.estimator)
+    final = final_step(current.estimator)
     if not hasattr(final, "partial_fit"):
         info = current.info
         raise InputError(
@@ -277,12 +277,8 @@ def _update(
                 f"The new rows hold classes model {current.info.name} does not know "
                 f"({', '.join(map(str, unknown))}). Retrain it from scratch to add classes."
             )
-    _final_step(estimator).partial_fit(transformed, y)
+    final_step(estimator).partial_fit(transformed, y)
     return estimator, metrics
-
-
-def _final_step(estimator: BaseEstimator) -> BaseEstimator:
-    return estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
 
 
 def _metrics(

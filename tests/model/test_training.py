@@ -261,3 +261,21 @@ def test_trained_predictions_match_the_estimator(model_dir: Path) -> None:
     online = [float(p.prediction) for p in predict_records(model, first.to_dict("records"))]
 
     np.testing.assert_allclose(online, model.estimator.predict(first.to_numpy()))
+
+
+@pytest.mark.parametrize("estimator", ["linear", "forest", "sgd"])
+def test_json_records_get_the_estimators_own_labels(model_dir: Path, estimator: str) -> None:
+    # predict_records takes labels from the probabilities for these: they must agree.
+    iris = text_table("iris.csv")
+    fit(model_dir, "iris", iris, target="species", estimator=estimator)
+    model = load_model(model_dir, "iris")
+    features = iris.drop(columns="species").astype(float)
+
+    online = predict_records(model, features.to_dict("records"))
+
+    assert [p.prediction for p in online] == model.estimator.predict(features.to_numpy()).tolist()
+    assert all(
+        p.probabilities is not None
+        and max(p.probabilities, key=p.probabilities.__getitem__) == p.prediction
+        for p in online
+    )
