@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from anyio import CapacityLimiter
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -26,6 +27,7 @@ from scheduler.context import Context
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 BOTH = ["GET", "POST"]
+PREDICT_THREADS = 4  # fewer than the database pool's 5 connections: none is made per call
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -80,6 +82,7 @@ def create_app(settings: Settings) -> Starlette:
     )
     app.state.ctx = ctx
     app.state.templates = Jinja2Templates(directory=TEMPLATES)
+    app.state.predict_threads = CapacityLimiter(PREDICT_THREADS)
     return app
 
 

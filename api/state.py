@@ -1,7 +1,9 @@
-"""What create_app keeps on app.state, typed: the processing context and the templates."""
+"""What create_app keeps on app.state, typed: the processing context, the templates and the
+threads real-time predictions run on."""
 
 from __future__ import annotations
 
+from anyio import CapacityLimiter
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
@@ -16,3 +18,8 @@ def context_of(request: Request) -> Context:
 def templates_of(request: Request) -> Jinja2Templates:
     templates: Jinja2Templates = request.app.state.templates
     return templates
+
+
+def predict_threads(request: Request) -> CapacityLimiter:
+    limiter: CapacityLimiter = request.app.state.predict_threads
+    return limiter

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, RowMapping, insert, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from batchscore.credentials import new_token, token_digest
@@ -105,17 +105,17 @@ def issue_token(conn: Connection, *, user_id: int, name: str) -> tuple[TokenReco
     return create_token(conn, user_id=user_id, name=label, token_hash=token_digest(token)), token
 
 
+# Built once: every API call runs it, and a statement object keeps its compiled-cache key.
+_TOKEN_AND_USER = (
+    select(api_tokens, users.c.username, users.c.is_admin, users.c.created_at.label("u_at"))
+    .join(users, users.c.id == api_tokens.c.user_id)
+    .where(api_tokens.c.token_hash == bindparam("token_hash"))
+)
+
+
 def find_token(conn: Connection, token_hash: str) -> tuple[TokenRecord, UserRecord] | None:
     """The token with this digest and its user (revoked ones too); None if unknown."""
-    row = (
-        conn.execute(
-            select(api_tokens, users.c.username, users.c.is_admin, users.c.created_at.label("u_at"))
-            .join(users, users.c.id == api_tokens.c.user_id)
-            .where(api_tokens.c.token_hash == token_hash)
-        )
-        .mappings()
-        .first()
-    )
+    row = conn.execute(_TOKEN_AND_USER, {"token_hash": token_hash}).mappings().first()
     if row is None:
         return None
     user = UserRecord(row["user_id"], row["username"], bool(row["is_admin"]), row["u_at"])

@@ -114,10 +114,42 @@ def load_model(model_dir: Path, name: str, version: int | None = None) -> Loaded
     artifact or metadata is missing, corrupt or holds untrusted types. The estimator is
     read from disk only when that version's artifact changed since this process last read it.
     """
-    if version is None:
-        version = active_version(model_dir, name)
-    info = read_info(model_dir, name, version)
-    return LoadedModel(info=info, estimator=_cached_estimator(model_dir / name / str(version)))
+    name_dir = model_dir / checked_name(name, InputError)
+    slot = (name_dir, version)
+    cached = _loaded.get(slot)
+    if cached is not None and cached[0] == _disk_state(name_dir, cached[1].info.version):
+        return cached[1]
+    resolved = active_version(model_dir, name) if version is None else version
+    state = _disk_state(
+        name_dir, resolved
+    )  # before reading: a change while we read shows next time
+    info = read_info(model_dir, name, resolved)
+    loaded = LoadedModel(info=info, estimator=_cached_estimator(name_dir / str(resolved)))
+    if len(_loaded) >= _LOADED_SLOTS:
+        _loaded.clear()
+    _loaded[slot] = (state, loaded)
+    return loaded
+
+
+# The last load per (model folder, version asked): a real-time predict call re-reads nothing
+# while four stats show the same files. Versions and ACTIVE are added by renames in the model's
+# folder, which change its mtime; model.json and the artifact are checked themselves.
+_LOADED_SLOTS = 64
+_loaded: dict[tuple[Path, int | None], tuple[tuple[object, ...], LoadedModel]] = {}
+
+
+def _disk_state(name_dir: Path, version: int) -> tuple[object, ...]:
+    folder = name_dir / str(version)
+    paths = (name_dir, name_dir / _ACTIVE_FILE, folder / _METADATA_FILE, folder / _ARTIFACT_FILE)
+    return tuple(_stat_key(path) for path in paths)
+
+
+def _stat_key(path: Path) -> tuple[int, int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
 
 
 def activate(model_dir: Path, name: str, version: int) -> ModelInfo:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
+import httpx
 import openpyxl
 import pytest
 from sklearn.datasets import load_iris
@@ -49,6 +51,27 @@ def test_a_list_gets_the_same_predictions_as_a_batch_job(alice: Caller) -> None:
     batch = [row[4] for row in sheet.iter_rows(min_row=2, values_only=True)]  # type: ignore[union-attr]
     assert online == batch and len(online) == 150
     assert sum(label == "setosa" for label in online) == 50
+
+
+def test_many_calls_at_once_each_get_their_own_answer(alice: Caller) -> None:
+    """More callers than scoring threads and database connections: they queue, none fails."""
+    records = iris_records()
+    expected = alice.client.post("/api/models/iris/predict", json=records).json()["predictions"]
+    bad = {**SETOSA, "petal_width": "wide"}
+    calls = [(i, records[i]) for i in range(0, 150, 3)] + [(-1, bad)] * 4
+
+    def call(record: dict[str, object]) -> httpx.Response:
+        return alice.client.post("/api/models/iris/predict", json=record)
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        answers = list(pool.map(call, [record for _, record in calls]))
+
+    for (index, _), answer in zip(calls, answers, strict=True):
+        if index < 0:
+            assert answer.status_code == 422, answer.text
+        else:
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["prediction"] == expected[index]["prediction"]
 
 
 def test_extra_keys_and_integers_are_fine(alice: Caller) -> None:

@@ -6,6 +6,7 @@ import functools
 import json
 import logging
 import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -75,6 +76,49 @@ def test_load_model_reuses_the_loaded_estimator_until_its_file_changes(
 
     assert reloaded is not first
     assert set(reloaded.predict(iris_features)) == {"a", "b"}
+
+
+def test_a_loaded_model_is_reused_while_its_files_are_unchanged(
+    save_iris: SaveIris, model_dir: Path
+) -> None:
+    save_iris()
+    first = load_model(model_dir, "iris")
+
+    assert load_model(model_dir, "iris") is first
+
+
+def _rewrite_metrics(version_dir: Path) -> None:
+    metadata = version_dir / "model.json"
+    metadata.write_text(json.dumps({**json.loads(metadata.read_text()), "metrics": {"r": 0.5}}))
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda folder: (folder / "ACTIVE").write_text("2\n"), 2),
+        (lambda folder: (folder / "ACTIVE").unlink(), 2),
+        (lambda folder: _rewrite_metrics(folder / "1"), {"r": 0.5}),
+        (lambda folder: (folder / "1" / "model.skops").unlink(), ModelError),
+        (lambda folder: shutil.rmtree(folder / "1"), ModelError),
+    ],
+    ids=["ACTIVE rewritten", "ACTIVE removed", "metadata rewritten", "artifact gone", "gone"],
+)
+def test_load_model_sees_a_change_another_process_made_since_the_last_load(
+    save_iris: SaveIris, model_dir: Path, change: Callable[[Path], object], expected: object
+) -> None:
+    save_iris()
+    save_iris()  # version 2, not active: ACTIVE keeps naming 1
+    assert load_model(model_dir, "iris").info.version == 1
+
+    change(model_dir / "iris")
+
+    if expected is ModelError:
+        with pytest.raises(ModelError):
+            load_model(model_dir, "iris")
+    elif isinstance(expected, dict):
+        assert load_model(model_dir, "iris").info.metrics == expected
+    else:
+        assert load_model(model_dir, "iris").info.version == expected
 
 
 def test_save_model_writes_artifact_and_metadata_into_version_folder(
