@@ -16,8 +16,20 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from api.errors import EXCEPTION_HANDLERS
+from api.metrics import metrics_registry
 from api.requestid import RequestIdMiddleware
-from api.routes import docs, health, jobs, login, models, panel, process, tokens, training
+from api.routes import (
+    docs,
+    health,
+    jobs,
+    login,
+    metrics,
+    models,
+    panel,
+    process,
+    tokens,
+    training,
+)
 from api.session import CSRF_HEADER
 from batchscore.config import Settings, load_settings
 from batchscore.logs import configure_logging
@@ -50,6 +62,7 @@ def create_app(settings: Settings) -> Starlette:
         _page("/tokens/{token_id:int}/revoke", tokens.revoke, "POST"),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
         Route("/health", health.health, methods=["GET"]),
+        Route("/metrics", metrics.metrics, methods=["GET"]),
         Route("/process_file", process.process_file, methods=BOTH),
         Route("/process_all", process.process_all, methods=BOTH),
         Route("/api/jobs", jobs.create_job, methods=["POST"]),
@@ -83,6 +96,7 @@ def create_app(settings: Settings) -> Starlette:
     app.state.ctx = ctx
     app.state.templates = Jinja2Templates(directory=TEMPLATES)
     app.state.predict_threads = CapacityLimiter(PREDICT_THREADS)
+    app.state.metrics = metrics_registry(ctx.engine)
     return app
 
 
@@ -116,4 +130,6 @@ def _page(path: str, endpoint: Callable[..., Any], method: str = "GET") -> Route
 def app_from_config() -> Starlette:
     """The factory `uvicorn --factory api.app:app_from_config` (and multi-worker serve) uses."""
     configure_logging()  # worker processes start with no logging set up
-    return create_app(load_settings())
+    settings = load_settings()
+    configure_logging(log_format=settings.log_format)
+    return create_app(settings)

@@ -65,7 +65,7 @@ class _FileTarget(BaseTarget):  # type: ignore[misc]  # untyped base class
         if self.receiver is not None:
             self.receiver.discard()
         if self.stored is not None:
-            self._storage.delete(self._storage.input_path(self.stored.name))
+            self._storage.delete_input(self.stored.name)
 
 
 def _unescape(filename: str) -> str:

@@ -7,18 +7,20 @@ configuration, 3 nothing to do (`process` found no pending job).
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from batchscore.config import OUTPUT_FORMATS, load_settings
+from batchscore.config import OUTPUT_FORMATS, Settings, load_settings
 from batchscore.errors import BatchscoreError, ConfigError, DatabaseUnavailable
 from batchscore.logs import configure_logging
 from model.metadata import ESTIMATOR_NAMES, TASKS
 
 if TYPE_CHECKING:  # the packages are imported per command, so `--help` and `jobs` stay quick
+    from db.stats import SystemStats
     from scheduler.context import Context
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOTHING = 0, 1, 2, 3
@@ -76,6 +78,17 @@ def _parser() -> argparse.ArgumentParser:
     jobs.add_argument("--status", choices=["PENDING", "IN_PROGRESS", "PROCESSED", "FAILED"])
     jobs.add_argument("--archived", action="store_true", help="include archived jobs")
     jobs.add_argument("--limit", type=int, default=50)
+    status = command("status", _status, "queue depth, jobs by status, workers seen recently")
+    status.add_argument("--json", action="store_true", help="one JSON object, for programs")
+    prune = command("prune", _prune, "delete archived jobs and their files after a while")
+    prune.add_argument(
+        "--older-than",
+        type=_age,
+        required=True,
+        metavar="AGE",
+        help="ended this long ago, e.g. 30d, 12h, 90m, 2w",
+    )
+    prune.add_argument("--dry-run", action="store_true", help="list them, delete nothing")
     serve = command("serve", _serve, "serve the HTTP API and pages (uvicorn)")
     serve.add_argument("--host", help="address to listen on (default: HTTP_HOST)")
     serve.add_argument("--port", type=int, help="port (default: HTTP_PORT)")
@@ -117,11 +130,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _settings(args: argparse.Namespace) -> Settings:
+    """The config's settings; from here on the log lines take its LOG_FORMAT."""
+    settings = load_settings(args.config)
+    configure_logging(log_format=settings.log_format)
+    return settings
+
+
 def _context(args: argparse.Namespace, *, check_schema: bool = True) -> Context:
     from db.migrate import check_current
     from scheduler.context import Context
 
-    ctx = Context.from_settings(load_settings(args.config))
+    ctx = Context.from_settings(_settings(args))
     if check_schema:
         check_current(ctx.engine)
     return ctx
@@ -182,7 +202,7 @@ def _process(args: argparse.Namespace) -> int:
         print("No pending job." if args.job is None else f"Job {args.job} is not pending.")
         return EXIT_NOTHING
     if job.status is JobStatus.PROCESSED:
-        result = ctx.storage.output_path(job.output_name or "")
+        result = ctx.storage.output_url(job.output_name or "")
         rows = f"{job.rows_total or 0:,} rows, {job.rows_failed:,} with errors"
         print(f"Job {job.id} PROCESSED: {rows} → {result}")
         return EXIT_OK
@@ -236,25 +256,125 @@ def _jobs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+_AGE = re.compile(r"([0-9]+)\s*(s|m|h|d|w)")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def _age(raw: str) -> float:
+    match = _AGE.fullmatch(raw.strip().lower())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not an age such as 30d, 12h, 90m or 2w")
+    return int(match[1]) * _UNIT_SECONDS[match[2]]
+
+
+def _ago(seconds: float) -> str:
+    """A short human duration: 4 s, 3 min, 2 h 5 min, 30 d."""
+    s = int(seconds)
+    for unit, size, part, part_size in (("d", 86400, "h", 3600), ("h", 3600, "min", 60)):
+        if s >= size:
+            rest = s % size // part_size
+            return f"{s // size} {unit}" + (f" {rest} {part}" if rest else "")
+    return f"{s // 60} min" if s >= 60 else f"{s} s"
+
+
+def _status(args: argparse.Namespace) -> int:
+    import json
+
+    from db.engine import in_transaction
+    from db.jobs import JobStatus
+    from db.stats import system_stats
+    from db.workers import ALIVE_WITHIN_SECONDS
+
+    ctx = _context(args)
+    stats = in_transaction(ctx.engine, system_stats, read_only=True)
+    counts, wait = stats.jobs_by_status, stats.pending_wait_seconds
+    if args.json:
+        print(json.dumps(_status_json(stats)))
+        return EXIT_OK
+    pending = counts[JobStatus.PENDING]
+    oldest = f", the oldest waiting {_ago(wait)}" if pending and wait is not None else ""
+    print(f"Queue: {pending} pending{oldest}; {counts[JobStatus.IN_PROGRESS]} in progress")
+    print("Jobs: " + " · ".join(f"{n} {s.value}" for s, n in counts.items()))
+    minutes = int(ALIVE_WITHIN_SECONDS // 60)
+    print(f"Workers seen in the last {minutes} minutes or holding a job: {len(stats.workers)}")
+    for w in stats.workers:
+        state = (
+            f"stopped {_ago(w.seen_seconds_ago)} ago"
+            if w.stopped_at
+            else (f"seen {_ago(w.seen_seconds_ago)} ago")
+        )
+        holding = f", on job {w.job_id}" if w.job_id is not None else ""
+        print(f"  {w.worker_id:<40} {w.role:<12} {state}, {w.jobs_done} jobs done{holding}")
+    done = stats.durations
+    if done.count:
+        print(f"Finished jobs: {done.count}, {done.total / done.count:.1f} s each on average")
+    return EXIT_OK
+
+
+def _status_json(stats: SystemStats) -> dict[str, object]:
+    return {
+        "jobs": {status.value: count for status, count in stats.jobs_by_status.items()},
+        "pending_wait_seconds": stats.pending_wait_seconds,
+        "workers": [
+            {
+                "worker_id": w.worker_id,
+                "role": w.role,
+                "seen_seconds_ago": round(w.seen_seconds_ago, 3),
+                "stopped": w.stopped_at is not None,
+                "jobs_done": w.jobs_done,
+                "job_id": w.job_id,
+            }
+            for w in stats.workers
+        ],
+        "finished_jobs": stats.durations.count,
+        "finished_seconds_total": stats.durations.total,
+    }
+
+
+def _prune(args: argparse.Namespace) -> int:
+    from scheduler.retention import prunable, prune
+
+    ctx = _context(args)
+    age = _ago(args.older_than)
+    if args.dry_run:
+        jobs = prunable(ctx, args.older_than)
+        for job in jobs:
+            print(f"{job.id:>6}  {job.status.value:<11}  {job.original_filename}")
+        print(f"{len(jobs)} archived jobs ended over {age} ago would be deleted (dry run).")
+        return EXIT_OK
+    deleted = prune(ctx, args.older_than)
+    print(f"Deleted {len(deleted)} archived jobs ended over {age} ago, with their files.")
+    return EXIT_OK
+
+
 def _serve(args: argparse.Namespace) -> int:
     import os
+    import tempfile
+    from contextlib import ExitStack
 
     import uvicorn
+
+    from api.metrics import MULTIPROCESS_ENV
 
     ctx = _context(args)  # refuse here, in plain words, a database that is not ready
     ctx.engine.dispose()
     settings = ctx.settings
+    workers = args.workers or settings.http_workers
     if args.config:  # the factory reads the config itself, in each worker process
         os.environ["BATCHSCORE_CONFIG"] = str(args.config)
-    uvicorn.run(
-        "api.app:app_from_config",
-        factory=True,
-        host=args.host or settings.http_host,
-        port=args.port or settings.http_port,
-        workers=args.workers or settings.http_workers,
-        log_config=None,  # keep our format, with request ids
-        access_log=False,  # api.requestid logs one line per request instead
-    )
+    with ExitStack() as stack:
+        if workers > 1 and not os.environ.get(MULTIPROCESS_ENV):  # /metrics sums the processes
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="batchscore-metrics-"))
+            os.environ[MULTIPROCESS_ENV] = folder
+        uvicorn.run(
+            "api.app:app_from_config",
+            factory=True,
+            host=args.host or settings.http_host,
+            port=args.port or settings.http_port,
+            workers=workers,
+            log_config=None,  # keep our format, with request ids
+            access_log=False,  # api.requestid logs one line per request instead
+        )
     return EXIT_OK
 
 
@@ -324,7 +444,7 @@ def _user_id(ctx: Context, username: str) -> int:
 def _model_list(args: argparse.Namespace) -> int:
     from model.registry import list_models, list_versions, read_info
 
-    model_dir = load_settings(args.config).model_dir
+    model_dir = _settings(args).model_dir
     for active in list_models(model_dir):
         print(f"{active.name} ({active.task} of {active.target}): {', '.join(active.features)}")
         for version in list_versions(model_dir, active.name):
@@ -342,7 +462,7 @@ def _model_train(args: argparse.Namespace) -> int:
     from model.train import TrainPlan
     from scheduler.training import train_file
 
-    settings = load_settings(args.config)
+    settings = _settings(args)
     path: Path = args.file
     try:
         digest = hashlib.file_digest(path.open("rb"), "sha256").hexdigest()
@@ -372,7 +492,7 @@ def _model_train(args: argparse.Namespace) -> int:
 def _model_activate(args: argparse.Namespace) -> int:
     from model.registry import activate
 
-    info = activate(load_settings(args.config).model_dir, args.name, args.version)
+    info = activate(_settings(args).model_dir, args.name, args.version)
     print(f"{info.name} v{info.version} is active: {_metrics(info.metrics)}")
     return EXIT_OK
 

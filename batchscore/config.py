@@ -16,6 +16,7 @@ from urllib.parse import quote_plus
 from jproperties import Properties
 
 from batchscore.errors import ConfigError
+from batchscore.logs import LOG_FORMATS
 
 logger = logging.getLogger(__name__)
 
@@ -50,9 +51,11 @@ class Settings:
     """Typed settings; the defaults run the demo locally on SQLite under data/."""
 
     database_url: Secret  #: from DB_URL, else HOST/USER/PASSWORD/DBNAME, else SQLite
-    input_dir: Path
-    output_dir: Path
+    input_dir: str  #: an absolute local folder, or s3://bucket/prefix
+    output_dir: str  #: the same
     model_dir: Path
+    cache_dir: Path = Path("data/cache")  #: local copies of bucket files while a job runs
+    s3_endpoint_url: str = ""  #: S3-compatible server (MinIO, Ceph, moto); "" = AWS
     default_model: str = "iris"
     output_format: str = "xlsx"
     lease_seconds: float = 30.0  #: a claim not renewed for this long is given to another processor
@@ -64,6 +67,7 @@ class Settings:
     http_host: str = "127.0.0.1"  #: where `batchscore serve` listens
     http_port: int = 8000
     http_workers: int = 1  #: uvicorn worker processes for `batchscore serve`
+    log_format: str = "text"  #: "json": one JSON object per log line, with request and job ids
     cors_allowed_origins: tuple[str, ...] = ()  #: browser origins that may call the API; () = off
     mode: str = "demo"
     secret_key: Secret = field(default_factory=lambda: Secret(SAMPLE_SECRET))
@@ -147,6 +151,27 @@ def _origin_problem(origin: str) -> str | None:
     return None
 
 
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+
+
+def _bucket_url(raw: str) -> str:
+    """s3://bucket/prefix, without a trailing slash."""
+    scheme, _, rest = raw.partition("://")
+    if scheme != "s3":
+        raise _Invalid(f"unknown scheme {scheme}://")
+    bucket = rest.split("/", 1)[0]
+    if not _BUCKET.fullmatch(bucket):
+        raise _Invalid(f"{bucket!r} is not a bucket name" if bucket else "the bucket is missing")
+    return f"s3://{rest.strip('/')}"
+
+
+def _endpoint(raw: str) -> str:
+    scheme, separator, host = raw.partition("://")
+    if scheme not in ("http", "https") or not separator or not host.strip("/"):
+        raise ValueError
+    return raw.rstrip("/")
+
+
 # key → (Settings field, parser, what the value must be). DB connection keys are handled apart.
 _KEYS: dict[str, tuple[str, Callable[[str], object], str]] = {
     "DEFAULT_MODEL": ("default_model", str, "a model name"),
@@ -161,9 +186,11 @@ _KEYS: dict[str, tuple[str, Callable[[str], object], str]] = {
     "CHUNK_ROWS": ("chunk_rows", _positive(int), "a positive integer"),
     "POLL_SECONDS": ("poll_seconds", _positive(float), "a positive number of seconds"),
     "MAX_UPLOAD_BYTES": ("max_upload_bytes", _positive(int), "a positive integer (bytes)"),
+    "S3_ENDPOINT_URL": ("s3_endpoint_url", _endpoint, "an http:// or https:// URL"),
     "HTTP_HOST": ("http_host", str, "an address to listen on"),
     "HTTP_PORT": ("http_port", _positive(int), "a port number"),
     "HTTP_WORKERS": ("http_workers", _positive(int), "a positive integer"),
+    "LOG_FORMAT": ("log_format", _choice(LOG_FORMATS), "text or json"),
     "CORS_ALLOWED_ORIGINS": (
         "cors_allowed_origins",
         _origins,
@@ -180,9 +207,10 @@ _KEYS: dict[str, tuple[str, Callable[[str], object], str]] = {
     ),
     "LOGIN_WINDOW_SECONDS": ("login_window_seconds", _positive(float), "a positive number"),
 }
-_DIRS = {"INPUT_DIR": "data/input", "OUTPUT_DIR": "data/output", "MODEL_DIR": "data/models"}
+_STORAGE_DIRS = {"INPUT_DIR": "data/input", "OUTPUT_DIR": "data/output"}
+_LOCAL_DIRS = {"MODEL_DIR": "data/models", "CACHE_DIR": "data/cache"}
 _DB_KEYS = ("DB_URL", "HOST", "PORT", "USER", "PASSWORD", "DBNAME")
-KNOWN_KEYS = (*_DB_KEYS, *_DIRS, *_KEYS)
+KNOWN_KEYS = (*_DB_KEYS, *_STORAGE_DIRS, *_LOCAL_DIRS, *_KEYS)
 
 
 def load_settings(path: Path | None = None, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -206,7 +234,14 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] = os.envi
     for key, (name, parse, expected) in _KEYS.items():
         if raw.get(key, "") != "":
             values[name] = _cast(key, raw[key], parse, expected)
-    for key, default in _DIRS.items():
+    for key, default in _STORAGE_DIRS.items():
+        value = raw.get(key) or default
+        values[key.lower()] = (
+            _cast(key, value, _bucket_url, "a local folder or s3://bucket/prefix")
+            if "://" in value
+            else str(base / value)
+        )
+    for key, default in _LOCAL_DIRS.items():
         values[key.lower()] = base / (raw.get(key) or default)
     settings = Settings(database_url=Secret(_database_url(raw, base)), **values)  # type: ignore[arg-type]
     _check_secret(settings)

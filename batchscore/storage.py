@@ -1,21 +1,25 @@
 """The input and output folders: save uploads, name results, publish a finished file atomically.
 
-The database stores file names relative to these folders, never absolute paths, so the folders
-can move (or be shared storage mounted elsewhere) without touching the job table.
+The folders are local or S3-compatible object storage (batchscore.folders). The database
+stores file names relative to them, never absolute paths or URLs, so the folders can move
+without touching the job table. Pandas, our CSV reader and the xlsx writer need local files:
+with a bucket, a job's input is copied to, and its result written in, the local cache folder.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import re
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from batchscore.config import Settings
 from batchscore.errors import InputError, TooLarge
+from batchscore.folders import Folder, LocalFolder, Writer, open_folder
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _COPY_BLOCK = 1024 * 1024
@@ -36,16 +40,29 @@ def safe_stem(filename: str, max_length: int = 60) -> str:
 
 @dataclass(frozen=True)
 class Storage:
-    input_dir: Path
-    output_dir: Path
+    inputs: Folder
+    outputs: Folder
+    scratch: Path  #: local temp files: the output folder itself, or the cache for a bucket
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Storage:
+        outputs = open_folder(settings.output_dir, settings.s3_endpoint_url)
+        return cls(
+            inputs=open_folder(settings.input_dir, settings.s3_endpoint_url),
+            outputs=outputs,
+            scratch=Path(outputs.root) if isinstance(outputs, LocalFolder) else settings.cache_dir,
+        )
 
     def create_folders(self) -> None:
-        self.input_dir.mkdir(parents=True, exist_ok=True)
-        self.output_dir.mkdir(parents=True, exist_ok=True)
+        """Create the folders (ConfigError when a bucket is missing or can't be reached)."""
+        self.inputs.create()
+        self.outputs.create()
+        self.scratch.mkdir(parents=True, exist_ok=True)
 
     def receive_input(self, filename: str, max_bytes: int) -> InputReceiver:
         """Start writing an upload into the input folder, block by block, as it arrives."""
-        return InputReceiver(self.input_dir, filename, max_bytes)
+        name = f"{uuid.uuid4().hex[:12]}-{safe_stem(filename)}.csv"
+        return InputReceiver(self.inputs.writer(name), name, filename, max_bytes)
 
     def save_input(self, source: BinaryIO, filename: str, max_bytes: int) -> StoredInput:
         """Stream `source` into the input folder under a new unique name; TooLarge if too large."""
@@ -57,41 +74,68 @@ class Storage:
         finally:
             receiver.discard()
 
-    def input_path(self, name: str) -> Path:
-        return _inside(self.input_dir, name)
+    @contextlib.contextmanager
+    def local_input(self, name: str, job_id: int = 0, claim_token: str = "") -> Iterator[Path]:
+        """The stored input as a local file for the CSV reader, for the `with` block's length.
 
-    def output_path(self, name: str) -> Path:
-        return _inside(self.output_dir, name)
+        From a bucket it is copied into the cache folder and removed afterwards; the copy is
+        named after the claim, so remove_temp_outputs also drops that of a dead processor.
+        """
+        local = self.inputs.local_path(name)
+        if local is not None:
+            yield local
+            return
+        tag = claim_token or uuid.uuid4().hex
+        spool = self.scratch / f".job-{job_id}-{tag[:8]}.input.part"
+        try:
+            self.inputs.fs.get_file(self.inputs.path(name), str(spool))
+            yield spool
+        finally:
+            spool.unlink(missing_ok=True)
+
+    def open_output(self, name: str) -> BinaryIO:
+        """Read a published result (from a bucket: streamed in ranged reads)."""
+        return self.outputs.open(name)
+
+    def output_url(self, name: str) -> str:
+        """Where a result is, for people: a local path or s3://bucket/key."""
+        return f"{self.outputs.url.rstrip('/')}/{name}"
 
     def result_name(self, job_id: int, original_filename: str, output_format: str) -> str:
         """The final result name: one per job, so a re-run rewrites the same file."""
         return f"job-{job_id}-{safe_stem(original_filename)}.{output_format}"
 
     def temp_output(self, job_id: int, claim_token: str, output_format: str) -> Path:
-        """A hidden name per claim: two attempts on one job never write the same temp file."""
-        return self.output_dir / f".job-{job_id}-{claim_token[:8]}.{output_format}.part"
+        """A hidden local name per claim: two attempts on one job never write the same file."""
+        return self.scratch / f".job-{job_id}-{claim_token[:8]}.{output_format}.part"
 
     def remove_temp_outputs(self, job_id: int, claim_token: str = "") -> None:
         """Delete temp files of a dead claim on this job, or of every earlier claim.
 
         Call it only for claims that are void (expired, or superseded by the caller's own).
         Safe even if such a processor is alive but frozen: it keeps writing to the unlinked
-        file, its rename then fails, and its claim is already void.
+        file, its publish then fails, and its claim is already void. With a bucket the temp
+        files are local (nothing half-done is ever uploaded): this host's are removed.
         """
-        self.delete(*self.output_dir.glob(f".job-{job_id}-{claim_token[:8]}*.part"))
+        for path in self.scratch.glob(f".job-{job_id}-{claim_token[:8]}*.part"):
+            self.discard_temp(path)
 
-    def publish(self, tmp: Path, name: str) -> Path:
-        """Rename a finished, fsync'd temp file to its final name: never seen half-done."""
-        final = self.output_path(name)
-        os.replace(tmp, final)
-        _fsync_dir(self.output_dir)
-        return final
+    def publish(self, tmp: Path, name: str) -> None:
+        """Give a finished, fsync'd temp file its final name: never seen half-done."""
+        self.outputs.put(tmp, name)
 
-    def delete(self, *paths: Path) -> None:
-        """Remove files if they are there; a missing file or folder is not an error."""
-        for path in paths:
-            with contextlib.suppress(FileNotFoundError, NotADirectoryError):
-                path.unlink()
+    def discard_temp(self, tmp: Path) -> None:
+        """Remove a local temp file if it is there."""
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            tmp.unlink()
+
+    def delete_input(self, name: str) -> None:
+        """Remove a stored input if it is there; a missing file is not an error."""
+        self.inputs.remove(name)
+
+    def delete_output(self, name: str) -> None:
+        """Remove a published result if it is there; a missing file is not an error."""
+        self.outputs.remove(name)
 
     def copy_input(self, path: Path, max_bytes: int) -> StoredInput:
         """Save a local file (the CLI's `submit`) exactly as an upload would be saved."""
@@ -108,16 +152,14 @@ class Storage:
 class InputReceiver:
     """An upload on its way into the input folder: write() blocks, then finish() or discard().
 
-    The blocks go to a hidden temporary name, renamed only by finish(), so a half-received
-    upload is never taken for a whole one; memory stays at one block whatever the file's size.
+    The blocks go to a Writer that makes the file visible only at finish(), so a half-received
+    upload is never taken for a whole one; memory stays at one block (a multipart upload's
+    part, for a bucket) whatever the file's size.
     """
 
-    def __init__(self, input_dir: Path, filename: str, max_bytes: int) -> None:
-        self.filename, self.max_bytes = filename, max_bytes
-        self.name = f"{uuid.uuid4().hex[:12]}-{safe_stem(filename)}.csv"
-        self._final = input_dir / self.name
-        self._tmp = input_dir / f".{self.name}.part"
-        self._file = self._tmp.open("wb")
+    def __init__(self, writer: Writer, name: str, filename: str, max_bytes: int) -> None:
+        self.name, self.filename, self.max_bytes = name, filename, max_bytes
+        self._writer = writer
         self._digest = hashlib.sha256()
         self.size = 0
 
@@ -128,32 +170,13 @@ class InputReceiver:
                 f"{self.filename} is larger than the upload limit of {self.max_bytes:,} bytes."
             )
         self._digest.update(block)
-        self._file.write(block)
+        self._writer.write(block)
 
     def finish(self) -> StoredInput:
         """Make the file durable and give it its final name."""
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
-        os.replace(self._tmp, self._final)
+        self._writer.commit()
         return StoredInput(name=self.name, sha256=self._digest.hexdigest(), size_bytes=self.size)
 
     def discard(self) -> None:
         """Drop an unfinished upload; does nothing after finish()."""
-        self._file.close()
-        self._tmp.unlink(missing_ok=True)
-
-
-def _inside(folder: Path, name: str) -> Path:
-    path = folder / name
-    if Path(name).name != name or name in ("", ".", ".."):
-        raise ValueError(f"Refusing a stored file name with a path in it: {name!r}")
-    return path
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        self._writer.discard()

@@ -113,7 +113,7 @@ def check_exactly_once(ctx: Context, count: int) -> None:
     attempts = in_transaction(
         ctx.engine, lambda c: c.execute(select(func.count()).select_from(job_attempts)).scalar()
     )
-    files = len(list(ctx.settings.output_dir.glob("job-*")))
+    files = len(list(Path(ctx.settings.output_dir).glob("job-*")))
     print(f"    {processed:,} processed, {attempts} attempts, {files} result files", flush=True)
     if not processed == attempts == files == count:
         raise SystemExit("Some job was lost or run twice.")

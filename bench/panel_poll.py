@@ -87,8 +87,8 @@ def main() -> None:
         engine.dispose()
         settings = Settings(
             database_url=Secret(url),
-            input_dir=root / "input",
-            output_dir=root / "output",
+            input_dir=str(root / "input"),
+            output_dir=str(root / "output"),
             model_dir=root / "models",
         )
         train_demo_model(settings.model_dir)

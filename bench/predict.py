@@ -169,8 +169,8 @@ def prepare_batchscore(root: Path) -> tuple[Path, str]:
     migrate.upgrade(engine)
     settings = Settings(
         database_url=Secret(url),
-        input_dir=root / "input",
-        output_dir=root / "output",
+        input_dir=str(root / "input"),
+        output_dir=str(root / "output"),
         model_dir=root / "models",
     )
     train_demo_model(settings.model_dir)

@@ -32,7 +32,7 @@ _UNREACHABLE_MYSQL_ERRORS = {1053, 1927, 2002, 2003, 2006, 2013}
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-__all__ = ["Connection", "Engine", "in_transaction", "make_engine", "utcnow"]
+__all__ = ["Connection", "Engine", "in_transaction", "make_engine", "seconds_between", "utcnow"]
 
 
 _READ_ONLY = "batchscore_read_only"
@@ -168,3 +168,23 @@ def _utcnow_sqlite(element: utcnow, compiler: SQLCompiler, **kw: Any) -> str:
 def _utcnow_mysql(element: utcnow, compiler: SQLCompiler, **kw: Any) -> str:
     offset = compiler.process(element.clauses, **kw)
     return f"(UTC_TIMESTAMP(6) + INTERVAL CAST(({offset}) * 1000000 AS SIGNED) MICROSECOND)"
+
+
+class seconds_between(FunctionElement[float]):
+    """`end - start` in seconds (fractional), in each database's own date arithmetic."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(seconds_between, "sqlite")
+def _seconds_sqlite(element: seconds_between, compiler: SQLCompiler, **kw: Any) -> str:
+    start, end = (compiler.process(c, **kw) for c in element.clauses)
+    return f"((julianday({end}) - julianday({start})) * 86400.0)"
+
+
+@compiles(seconds_between, "mysql")
+@compiles(seconds_between, "mariadb")
+def _seconds_mysql(element: seconds_between, compiler: SQLCompiler, **kw: Any) -> str:
+    start, end = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(TIMESTAMPDIFF(MICROSECOND, {start}, {end}) / 1000000.0)"

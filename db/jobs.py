@@ -413,6 +413,22 @@ def delete_job(conn: Connection, job_id: int, *, owner_id: int | None = None) ->
     return job
 
 
+def archived_before(conn: Connection, older_than_seconds: float) -> list[JobRecord]:
+    """Archived jobs that ended (or, never run, were queued) over `older_than_seconds` ago: what
+    `batchscore prune` removes. A job being processed is never among them."""
+    ended = func.coalesce(jobs.c.finished_at, jobs.c.created_at)
+    query = (
+        select(jobs)
+        .where(
+            jobs.c.archived.is_(True),
+            jobs.c.status != JobStatus.IN_PROGRESS.value,
+            ended < utcnow(-older_than_seconds),
+        )
+        .order_by(jobs.c.id)
+    )
+    return [JobRecord.from_row(row) for row in conn.execute(query).mappings()]
+
+
 def list_attempts(conn: Connection, job_id: int) -> list[AttemptRecord]:
     """Every claim of the job, oldest first: the evidence of how often it really ran."""
     rows = conn.execute(

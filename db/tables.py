@@ -113,3 +113,15 @@ login_failures = Table(
     Column("failed_at", Timestamp, nullable=False),
     Index("ix_login_failures_key_failed_at", "key", "failed_at"),
 )
+
+# One row per processor (worker, cron run, API call that processes): when it was last seen alive.
+workers = Table(
+    "workers",
+    metadata,
+    Column("worker_id", String(100), primary_key=True),
+    Column("role", String(20), nullable=False),  # worker, process-all, process, api
+    Column("started_at", Timestamp, nullable=False),
+    Column("last_seen_at", Timestamp, nullable=False, index=True),
+    Column("stopped_at", Timestamp),
+    Column("jobs_done", Integer, nullable=False, server_default="0"),
+)

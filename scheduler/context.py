@@ -27,7 +27,7 @@ class Context:
     @classmethod
     def from_settings(cls, settings: Settings) -> Context:
         """Connect lazily (no query yet) and make sure the data folders exist."""
-        storage = Storage(settings.input_dir, settings.output_dir)
+        storage = Storage.from_settings(settings)
         storage.create_folders()
         return cls(
             settings=settings, engine=make_engine(str(settings.database_url)), storage=storage

@@ -60,11 +60,11 @@ def queue_stored(
     """Queue a file already saved in the input folder (an upload streamed there), or delete it
     and raise InputError / NotFound / ModelError saying why not."""
     settings = ctx.settings
-    path = ctx.storage.input_path(stored.name)
     try:
         output_format = _check_format(output_format) or settings.output_format
         model = load_model(settings.model_dir, model_name or settings.default_model)
-        layout = inspect_csv(path)
+        with ctx.storage.local_input(stored.name) as path:
+            layout = inspect_csv(path)
         check_columns(model.info, layout.columns)
         if layout.line_count == 0:
             raise InputError(NO_ROWS)
@@ -83,7 +83,7 @@ def queue_stored(
             ),
         )
     except BaseException:
-        ctx.storage.delete(path)
+        ctx.storage.delete_input(stored.name)
         raise
 
 
@@ -107,10 +107,10 @@ def queue_training(
 ) -> JobRecord:
     """Queue a labelled file already in the input folder to train a new version of
     `model_name`, or delete it and raise InputError / NotFound / ModelError saying why not."""
-    path = ctx.storage.input_path(stored.name)
     try:
         checked_name(model_name, InputError)
-        check_training_file(ctx.settings, path, model_name, plan)
+        with ctx.storage.local_input(stored.name) as path:
+            check_training_file(ctx.settings, path, model_name, plan)
         return in_transaction(
             ctx.engine,
             lambda c: create_job(
@@ -128,5 +128,5 @@ def queue_training(
             ),
         )
     except BaseException:
-        ctx.storage.delete(path)
+        ctx.storage.delete_input(stored.name)
         raise

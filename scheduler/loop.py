@@ -10,10 +10,13 @@ import contextlib
 import logging
 import signal
 import threading
+import time
 from dataclasses import dataclass
 
 from batchscore.errors import DatabaseUnavailable
+from db.engine import in_transaction
 from db.jobs import JobRecord, JobStatus
+from db.workers import SEEN_EVERY_SECONDS, worker_seen, worker_stopped
 from scheduler.context import Context
 from scheduler.processor import GiveBack, process_one
 
@@ -46,12 +49,17 @@ def run_until_empty(
     """Process pending jobs until none is left, `max_jobs` were run or `stop` is set."""
     summary = RunSummary()
     stop = stop or threading.Event()
-    with contextlib.suppress(GiveBack):
-        while not stop.is_set() and (max_jobs is None or summary.total < max_jobs):
-            job = process_one(ctx)
-            if job is None:
-                break
-            summary.add(job)
+    life = _SignsOfLife(ctx, "process-all")
+    try:
+        with contextlib.suppress(GiveBack):
+            while not stop.is_set() and (max_jobs is None or summary.total < max_jobs):
+                life.seen(summary.total)
+                job = process_one(ctx)
+                if job is None:
+                    break
+                summary.add(job)
+    finally:
+        life.stopped(summary.total)
     return summary
 
 
@@ -64,9 +72,11 @@ def run_forever(ctx: Context, *, poll_seconds: float, stop: threading.Event) -> 
     summary = RunSummary()
     logger.info("Worker %s started; polling every %ss", ctx.worker_id, poll_seconds)
     outage = 0
+    life = _SignsOfLife(ctx, "worker")
     with contextlib.suppress(GiveBack):
         while not stop.is_set():
             try:
+                life.seen(summary.total)
                 job = process_one(ctx)
             except DatabaseUnavailable as exc:
                 wait = min(poll_seconds * 2**outage, _MAX_OUTAGE_WAIT_SECONDS)
@@ -83,8 +93,36 @@ def run_forever(ctx: Context, *, poll_seconds: float, stop: threading.Event) -> 
                 stop.wait(poll_seconds)
             else:
                 summary.add(job)
+    life.stopped(summary.total)
     logger.info("Worker %s stopped after %s jobs", ctx.worker_id, summary.total)
     return summary
+
+
+class _SignsOfLife:
+    """The processor's row in `workers`: written at start, after each job, while idle every
+    SEEN_EVERY_SECONDS (not every poll: an idle worker polling fast costs one write per interval),
+    and at stop.
+    """
+
+    def __init__(self, ctx: Context, role: str) -> None:
+        self.ctx, self.role = ctx, role
+        self._due, self._jobs_done = 0.0, -1
+
+    def seen(self, jobs_done: int) -> None:
+        if jobs_done == self._jobs_done and time.monotonic() < self._due:
+            return
+        self._jobs_done = jobs_done
+        worker_id, role = self.ctx.worker_id, self.role
+        in_transaction(self.ctx.engine, lambda c: worker_seen(c, worker_id, role, jobs_done))
+        self._due = time.monotonic() + SEEN_EVERY_SECONDS
+
+    def stopped(self, jobs_done: int) -> None:
+        """Best effort: a processor stopping during a database outage just stops being seen."""
+        worker_id = self.ctx.worker_id
+        try:
+            in_transaction(self.ctx.engine, lambda c: worker_stopped(c, worker_id, jobs_done))
+        except DatabaseUnavailable as exc:
+            logger.warning("Could not record that %s stopped: %s", worker_id, exc.reason)
 
 
 def stop_on_signals(stop: threading.Event) -> None:

@@ -6,13 +6,15 @@ Reads at most a fixed number of rows, so a huge result costs no more than a smal
 from __future__ import annotations
 
 import csv
+import io
 import re
 import zipfile
 import zlib
 from collections.abc import Generator, Iterator
-from contextlib import closing
+from contextlib import closing, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 from xml.etree.ElementTree import ParseError
 
 import pyarrow as pa
@@ -47,14 +49,15 @@ class Preview:
 
 
 def preview_result(
-    path: Path,
+    source: Path | BinaryIO,
     output_format: str,
     *,
     rows: int = 20,
     error_rows: int = 50,
     scan_rows: int = 10_000,  # about 1 s for a 10-column xlsx (openpyxl), 0.03 s for csv
 ) -> Preview:
-    """Read the header, the first `rows` rows and up to `error_rows` error rows of a result file.
+    """Read the header, the first `rows` rows and up to `error_rows` error rows of a result file
+    (a local path, or a file opened from storage: only the bytes needed are read).
 
     Stops once the first rows are in and either `error_rows` error rows were found or
     `scan_rows` data rows were read. Raises OSError when the file can't be opened, InputError
@@ -65,12 +68,15 @@ def preview_result(
         raise ValueError(
             f"Unknown output format {output_format!r}; expected one of {', '.join(OUTPUT_FORMATS)}."
         )
+    name = Path(str(getattr(source, "path", getattr(source, "name", "")))).name
+    # An open file rather than the path: openpyxl refuses names not ending in .xlsx (a .part).
+    opened = open(source, "rb") if isinstance(source, Path) else nullcontext(source)
     try:
-        with closing(read(path)) as lines:
+        with opened as file, closing(read(file)) as lines:
             return _scan(lines, rows, error_rows, scan_rows)
     except (*_DAMAGED_XLSX, *_DAMAGED_CSV, pa.ArrowInvalid) as exc:
         raise InputError(
-            f"The result file {path.name} cannot be read: it is damaged or not a valid "
+            f"The result file {name} cannot be read: it is damaged or not a valid "
             f"{output_format} file ({exc}). Ask the operator to check the output folder, "
             "or upload the input again to score it anew."
         ) from exc
@@ -95,29 +101,30 @@ def _scan(lines: Iterator[tuple[str, ...]], rows: int, error_rows: int, scan_row
     return Preview(header, tuple(first), tuple(errors), scanned, complete=True)
 
 
-def _xlsx_lines(path: Path) -> Generator[tuple[str, ...], None, None]:
+def _xlsx_lines(file: BinaryIO) -> Generator[tuple[str, ...], None, None]:
     """Every row of every sheet as display text, the header only once."""
-    # An open file rather than the path: openpyxl refuses names not ending in .xlsx (a .part).
-    with open(path, "rb") as file:
-        workbook = load_workbook(file, read_only=True, data_only=True)
-        try:
-            for index, sheet in enumerate(workbook.worksheets):
-                # Sheets after the first ("predictions 2", …) repeat the header row: skip it.
-                for values in sheet.iter_rows(min_row=1 if index == 0 else 2, values_only=True):
-                    yield tuple(_display(value) for value in values)
-        finally:
-            workbook.close()
+    workbook = load_workbook(file, read_only=True, data_only=True)
+    try:
+        for index, sheet in enumerate(workbook.worksheets):
+            # Sheets after the first ("predictions 2", …) repeat the header row: skip it.
+            for values in sheet.iter_rows(min_row=1 if index == 0 else 2, values_only=True):
+                yield tuple(_display(value) for value in values)
+    finally:
+        workbook.close()
 
 
-def _csv_lines(path: Path) -> Generator[tuple[str, ...], None, None]:
+def _csv_lines(file: BinaryIO) -> Generator[tuple[str, ...], None, None]:
     """Every record as it stands in the file; the writer writes UTF-8 without a BOM."""
-    with open(path, encoding="utf-8", newline="") as file:
-        yield from map(tuple, csv.reader(file))
+    text = io.TextIOWrapper(file, encoding="utf-8", newline="")
+    try:
+        yield from map(tuple, csv.reader(text))
+    finally:
+        text.detach()  # the caller closes the file
 
 
-def _parquet_lines(path: Path) -> Generator[tuple[str, ...], None, None]:
+def _parquet_lines(source: BinaryIO) -> Generator[tuple[str, ...], None, None]:
     """The schema's names, then every row, read one bounded batch at a time."""
-    with pq.ParquetFile(path) as file:
+    with pq.ParquetFile(source) as file:
         yield tuple(file.schema_arrow.names)
         for batch in file.iter_batches(batch_size=1_000):
             for row in zip(*(column.to_pylist() for column in batch.columns), strict=True):

@@ -15,6 +15,7 @@ from typing import TypeVar, cast
 
 import pandas as pd
 
+from batchscore import logs
 from batchscore.errors import DatabaseUnavailable, InputError, LeaseLost, ModelError, NotFound
 from db.engine import Connection, in_transaction
 from db.jobs import (
@@ -85,12 +86,17 @@ def process_one(ctx: Context, *, job_id: int | None = None) -> JobRecord | None:
         return None
     assert job.claim_token is not None
     attempt = _Attempt(job, job.claim_token)
-    with _ending(ctx, attempt):
-        if job.kind is JobKind.TRAIN:
-            _train(ctx, attempt)
-        else:
-            _score_file(ctx, attempt)
-    return _record(ctx, lambda c: get_job(c, job.id))
+    context = logs.job_id.set(job.id)
+    try:
+        logger.info("Job %s claimed by %s (attempt %s)", job.id, ctx.worker_id, job.attempts)
+        with _ending(ctx, attempt):
+            if job.kind is JobKind.TRAIN:
+                _train(ctx, attempt)
+            else:
+                _score_file(ctx, attempt)
+        return _record(ctx, lambda c: get_job(c, job.id))
+    finally:
+        logs.job_id.reset(context)
 
 
 def _score_file(ctx: Context, attempt: _Attempt) -> None:
@@ -98,16 +104,17 @@ def _score_file(ctx: Context, attempt: _Attempt) -> None:
     tmp = attempt.tmp = ctx.storage.temp_output(job.id, token, job.output_format)
     with _lease(ctx, job, token) as lease:
         ctx.storage.remove_temp_outputs(job.id)
-        layout = inspect_csv(ctx.storage.input_path(job.input_name))
-        lease.rows_expected = layout.line_count
-        model = load_model(settings.model_dir, job.model_name, job.model_version)
-        version = attempt.model_version = model.info.version
-        check_columns(model.info, layout.columns)
-        tally = _score(ctx, job, model, layout, tmp, lease)
+        with ctx.storage.local_input(job.input_name, job.id, token) as source:
+            layout = inspect_csv(source)
+            lease.rows_expected = layout.line_count
+            model = load_model(settings.model_dir, job.model_name, job.model_version)
+            version = attempt.model_version = model.info.version
+            check_columns(model.info, layout.columns)
+            tally = _score(ctx, job, model, layout, source, tmp, lease)
         _check_error_share(tally, settings.max_error_rows_fraction)
         lease.check()
-    name = ctx.storage.result_name(job.id, job.original_filename, job.output_format)
-    ctx.storage.publish(tmp, name)
+        name = ctx.storage.result_name(job.id, job.original_filename, job.output_format)
+        ctx.storage.publish(tmp, name)  # an upload to a bucket takes a while: still leased
     _record(
         ctx,
         lambda c: mark_processed(
@@ -127,10 +134,13 @@ def _score_file(ctx: Context, attempt: _Attempt) -> None:
 def _train(ctx: Context, attempt: _Attempt) -> None:
     """Fit a new version of the job's model from its file: the version is the result."""
     job, token = attempt.job, attempt.token
-    with _lease(ctx, job, token) as lease:
+    with (
+        _lease(ctx, job, token) as lease,
+        ctx.storage.local_input(job.input_name, job.id, token) as source,
+    ):
         trained = train_file(
             ctx.settings,
-            ctx.storage.input_path(job.input_name),
+            source,
             job.model_name,
             plan_of(job.options),
             data_sha256=job.input_sha256,
@@ -183,7 +193,7 @@ def _ending(ctx: Context, attempt: _Attempt) -> Iterator[None]:
 
 def _discard(ctx: Context, attempt: _Attempt) -> None:
     if attempt.tmp is not None:
-        ctx.storage.delete(attempt.tmp)
+        ctx.storage.discard_temp(attempt.tmp)
 
 
 def _record(ctx: Context, work: Callable[[Connection], T]) -> T:
@@ -210,8 +220,6 @@ def _claim(ctx: Context, job_id: int | None) -> JobRecord | None:
             c, worker_id=ctx.worker_id, lease_seconds=settings.lease_seconds, job_id=job_id
         ),
     )
-    if job is not None:
-        logger.info("Job %s claimed by %s (attempt %s)", job.id, ctx.worker_id, job.attempts)
     return job
 
 
@@ -230,14 +238,15 @@ def _score(
     job: JobRecord,
     model: LoadedModel,
     layout: CsvLayout,
+    path: Path,
     tmp: Path,
     lease: LeaseKeeper,
 ) -> _Tally:
-    """Stream the CSV through the model into the temp result file, one bounded chunk at a time."""
+    """Stream the CSV at `path` through the model into the temp result file, one bounded chunk
+    at a time."""
     tally = _Tally()
     prediction, error = _result_columns(layout.columns)
     columns = [*layout.columns, prediction, error]
-    path = ctx.storage.input_path(job.input_name)
 
     def scored_chunks() -> Iterator[pd.DataFrame]:
         for chunk in read_chunks(path, layout, ctx.settings.chunk_rows):

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from s3_server import AWS_ENV, Bucket, in_bucket, moto_server
 
 from batchscore.config import Secret, Settings
 from db import migrate
@@ -76,12 +77,36 @@ def database_url(tmp_path: Path, _mariadb_schema: Engine | None) -> str:
 def settings(tmp_path: Path, database_url: str, demo_model_dir: Path) -> Settings:
     return Settings(
         database_url=Secret(database_url),
-        input_dir=tmp_path / "input",
-        output_dir=tmp_path / "output",
+        input_dir=str(tmp_path / "input"),
+        output_dir=str(tmp_path / "output"),
         model_dir=demo_model_dir,
+        cache_dir=tmp_path / "cache",
         lease_seconds=5.0,
         chunk_rows=1000,
     )
+
+
+@pytest.fixture(scope="session")
+def _s3_endpoint() -> Iterator[str]:
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def bucket(_s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Bucket:
+    """An empty bucket on a real S3-compatible server (moto), with the AWS_* variables set
+    for this process and the processes it starts."""
+    for key, value in AWS_ENV.items():
+        monkeypatch.setenv(key, value)
+    bucket = Bucket(_s3_endpoint)
+    bucket.reset()
+    return bucket
+
+
+@pytest.fixture
+def s3_settings(settings: Settings, bucket: Bucket) -> Settings:
+    """`settings` with the input and output folders in the bucket."""
+    return in_bucket(settings, bucket.endpoint)
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -37,8 +36,7 @@ def submit(ctx: Context, text: str | bytes, filename: str = "data.csv", **kw: ob
 def add_job(ctx: Context, text: str | bytes = "", **overrides: object) -> JobRecord:
     """A PENDING job row for raw bytes, bypassing intake's checks (for files intake refuses)."""
     data = text.encode() if isinstance(text, str) else text
-    name = f"raw-{uuid.uuid4().hex}.csv"
-    ctx.storage.input_path(name).write_bytes(data)
+    name = ctx.storage.save_input(io.BytesIO(data), "raw.csv", max(len(data), 1)).name
     values: dict[str, object] = {
         "owner_id": None,
         "original_filename": "data.csv",

@@ -10,6 +10,8 @@ unchanged and dies as it would under `kill -9`, with no chance to clean up (or, 
 - before-rename  a finished temp result is about to be renamed into FOLDER
 - after-rename   FOLDER is opened to fsync that rename: the result is in place under its final
                  name, but the job is not yet marked done
+- finished       a finished temp result in FOLDER (the cache, with a bucket) is opened for
+                 reading: to fsync it, then to upload it
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 
 from batchscore.cli import main
 
-POINTS = ("reading", "before-rename", "after-rename")
+POINTS = ("reading", "before-rename", "after-rename", "finished")
 
 
 def _path(value: object) -> Path | None:
@@ -42,6 +44,9 @@ def kill_at(point: str, folder: Path, how: signal.Signals = signal.SIGKILL) -> N
                 _die()
             if point == "after-rename" and renamed and path == folder:
                 _die()
+            if point == "finished" and path is not None and path.parent == folder:
+                if args[1] == "r" and path.name.endswith((".xlsx.part", ".csv.part")):
+                    _die()
         elif event == "os.rename":
             src, dst = _path(args[0]), _path(args[1])
             if src and dst and src.name.endswith(".part") and dst.parent == folder:

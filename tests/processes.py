@@ -6,14 +6,17 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from jobstate import wait_for
 
 from batchscore.config import Settings
+
+KILLPOINT = Path(__file__).parent / "killpoint.py"
 
 
 class Cli:
@@ -43,12 +46,32 @@ def write_config(path: Path, settings: Settings, **overrides: object) -> Path:
         "INPUT_DIR": settings.input_dir,
         "OUTPUT_DIR": settings.output_dir,
         "MODEL_DIR": settings.model_dir,
+        "CACHE_DIR": settings.cache_dir,
+        "S3_ENDPOINT_URL": settings.s3_endpoint_url,
         "LEASE_SECONDS": settings.lease_seconds,
         "CHUNK_ROWS": settings.chunk_rows,
     }
     values.update(overrides)
     path.write_text("".join(f"{key}={value}\n" for key, value in values.items()))
     return path
+
+
+def killed_at(cli: Cli, point: str, folder: Path) -> None:
+    """Run `batchscore process` until it claims a job and dies by SIGKILL at `point`.
+
+    A run exits 3 while the only job is held by a dead processor whose lease has not ended.
+    """
+    args = [sys.executable, str(KILLPOINT), point, str(folder), *cli.args("process")[3:]]
+    deadline = time.monotonic() + 30
+    while (code := subprocess.run(args, timeout=120).returncode) == 3:
+        assert time.monotonic() < deadline, "no job to claim"
+        time.sleep(0.2)
+    assert code == -9
+
+
+def process_until(cli: Cli, done: Callable[[], bool]) -> None:
+    """Cron runs of `batchscore process` until `done`: each one first requeues expired claims."""
+    wait_for(lambda: cli.run("process", check=False) and done(), timeout=30)
 
 
 def wait_all(processes: Sequence[subprocess.Popen[str]], timeout: float = 300) -> list[int]:

@@ -28,6 +28,7 @@ ROUTES = [
 ]
 PUBLIC = [
     ("GET", "/health"),
+    ("GET", "/metrics"),  # system-wide totals only, like /health
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
     ("GET", "/docs/assets"),  # a mount

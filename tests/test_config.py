@@ -21,8 +21,8 @@ def write(path: Path, text: str) -> Path:
 def test_defaults_run_on_sqlite_under_the_config_folder(tmp_path: Path) -> None:
     settings = load_settings(write(tmp_path / "c.properties", ""), environ={})
     assert str(settings.database_url) == f"sqlite:///{tmp_path / 'data' / 'batchscore.db'}"
-    assert settings.input_dir == tmp_path / "data" / "input"
-    assert settings.output_dir == tmp_path / "data" / "output"
+    assert settings.input_dir == str(tmp_path / "data" / "input")
+    assert settings.output_dir == str(tmp_path / "data" / "output")
     assert (settings.lease_seconds, settings.max_attempts, settings.output_format) == (
         30.0,
         3,
@@ -50,7 +50,22 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
     settings = load_settings(
         path, environ={"BATCHSCORE_LEASE_SECONDS": "7.5", "BATCHSCORE_INPUT_DIR": "/srv/in"}
     )
-    assert (settings.lease_seconds, settings.input_dir) == (7.5, Path("/srv/in"))
+    assert (settings.lease_seconds, settings.input_dir) == (7.5, "/srv/in")
+
+
+def test_folders_may_be_buckets_by_url(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "c.properties",
+        "INPUT_DIR=s3://data-bucket/batch/input/\nOUTPUT_DIR=s3://data-bucket\n"
+        "S3_ENDPOINT_URL=http://minio:9000/\n",
+    )
+    settings = load_settings(path, environ={})
+    assert (settings.input_dir, settings.output_dir, settings.s3_endpoint_url) == (
+        "s3://data-bucket/batch/input",
+        "s3://data-bucket",
+        "http://minio:9000",
+    )
+    assert settings.cache_dir == tmp_path / "data" / "cache"
 
 
 @pytest.mark.parametrize(
@@ -69,6 +84,26 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
             "Config key OUTPUT_FORMAT = 'pdf' is invalid: expected one of xlsx, csv, parquet.",
         ),
         ("HOST=db.local", "HOST is set, so USER and DBNAME must be set too."),
+        (
+            "INPUT_DIR=gs://bucket/in",
+            "Config key INPUT_DIR = 'gs://bucket/in' is invalid: unknown scheme gs://; "
+            "expected a local folder or s3://bucket/prefix.",
+        ),
+        (
+            "OUTPUT_DIR=s3:///out",
+            "Config key OUTPUT_DIR = 's3:///out' is invalid: the bucket is missing; "
+            "expected a local folder or s3://bucket/prefix.",
+        ),
+        (
+            "OUTPUT_DIR=s3://My_Bucket/out",
+            "Config key OUTPUT_DIR = 's3://My_Bucket/out' is invalid: 'My_Bucket' is not a "
+            "bucket name; expected a local folder or s3://bucket/prefix.",
+        ),
+        (
+            "S3_ENDPOINT_URL=minio:9000",
+            "Config key S3_ENDPOINT_URL = 'minio:9000' is invalid: expected an http:// or "
+            "https:// URL.",
+        ),
     ],
 )
 def test_bad_value_is_refused_with_key_and_value(tmp_path: Path, line: str, message: str) -> None:
@@ -179,5 +214,5 @@ def test_unknown_key_is_warned_about(tmp_path: Path, caplog: pytest.LogCaptureFi
 
 
 def test_readme_documents_every_key() -> None:
-    table = re.findall(r"^\| `([A-Z_]+)` \|", README.read_text(), flags=re.MULTILINE)
+    table = re.findall(r"^\| `([A-Z0-9_]+)` \|", README.read_text(), flags=re.MULTILINE)
     assert sorted(table) == sorted(KNOWN_KEYS)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 
 from api.auth import current_user, owner_scope
+from api.download import result_response
 from api.params import bool_param, int_param, status_param
 from api.payloads import job_json
 from api.state import context_of
@@ -220,11 +221,7 @@ def get_result(request: Request) -> Response:
     if job.status is not JobStatus.PROCESSED or job.output_name is None:
         raise InvalidTransition(f"Job {job.id} is {job.status.value}; it has no result yet.")
     filename = f"{safe_stem(job.original_filename)}-predictions.{job.output_format}"
-    return FileResponse(
-        ctx.storage.output_path(job.output_name),
-        media_type=MEDIA_TYPES[job.output_format],
-        filename=filename,
-    )
+    return result_response(ctx.storage, job.output_name, MEDIA_TYPES[job.output_format], filename)
 
 
 def retry(request: Request) -> Response:
@@ -298,7 +295,7 @@ def delete(request: Request) -> Response:
     user, job_id = current_user(request), request.path_params["job_id"]
     ctx = context_of(request)
     job = in_transaction(ctx.engine, lambda c: delete_job(c, job_id, owner_id=owner_scope(user)))
-    ctx.storage.delete(ctx.storage.input_path(job.input_name))
+    ctx.storage.delete_input(job.input_name)
     if job.output_name:
-        ctx.storage.delete(ctx.storage.output_path(job.output_name))
+        ctx.storage.delete_output(job.output_name)
     return Response(status_code=204)

@@ -4,12 +4,14 @@ POST /api/models/{name}/predict: score JSON now."""
 from __future__ import annotations
 
 import json
+import time
 
 import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from api.auth import current_user
+from api.metrics import PREDICT_LATENCY
 from api.payloads import model_detail_json, model_json
 from api.state import context_of, predict_threads
 from batchscore.errors import InputError, TooLarge
@@ -94,14 +96,15 @@ async def predict(request: Request) -> Response:
       "422": {$ref: "#/components/responses/InvalidInput"}
       "503": {$ref: "#/components/responses/ModelUnavailable"}
     """
+    started = time.perf_counter()
     body = await _json_body(request)
     # One hop for auth, model and scoring, on a few threads: scoring holds the GIL, and forty
     # threads contending for it (and for the database pool) serve fewer requests, not more.
     limiter = predict_threads(request)
-    return await anyio.to_thread.run_sync(_predict, request, body, limiter=limiter)
+    return await anyio.to_thread.run_sync(_predict, request, body, started, limiter=limiter)
 
 
-def _predict(request: Request, body: bytes) -> Response:
+def _predict(request: Request, body: bytes, started: float) -> Response:
     current_user(request)
     name = checked_name(request.path_params["name"], InputError)
     try:
@@ -123,7 +126,9 @@ def _predict(request: Request, body: bytes) -> Response:
         for p in predict_records(model, records)
     ]
     head = {"model": model.info.name, "version": model.info.version}
-    return JSONResponse({**head, **scored[0]} if single else {**head, "predictions": scored})
+    response = JSONResponse({**head, **scored[0]} if single else {**head, "predictions": scored})
+    PREDICT_LATENCY.labels(model.info.name).observe(time.perf_counter() - started)
+    return response
 
 
 async def _json_body(request: Request) -> bytes:

@@ -47,7 +47,8 @@ def job_page(request: Request) -> Response:
     problem = None
     if job.status is JobStatus.PROCESSED and job.output_name:
         try:
-            preview = preview_result(ctx.storage.output_path(job.output_name), job.output_format)
+            with ctx.storage.open_output(job.output_name) as file:
+                preview = preview_result(file, job.output_format)
         except (OSError, InputError) as exc:
             logger.warning("job %s: cannot preview its result: %s", job.id, exc)
             problem = "The result file cannot be read; it may have been moved or deleted."

@@ -80,7 +80,7 @@ async def _queue(request: Request, *, incremental: bool | None) -> Response:
     try:
         plan = _plan(upload, incremental)
     except BatchscoreError:
-        ctx.storage.delete(ctx.storage.input_path(upload.stored.name))
+        ctx.storage.delete_input(upload.stored.name)
         raise
     job = await run_in_threadpool(
         queue_training,

@@ -31,11 +31,11 @@ def test_four_processors_process_200_jobs_exactly_once(ctx: Context, cli: Cli) -
     jobs = all_jobs(ctx)
     assert len(jobs) == 200
     assert_each_processed_exactly_once(ctx, jobs)
-    outputs = sorted(p.name for p in ctx.settings.output_dir.iterdir())
+    outputs = sorted(p.name for p in Path(ctx.settings.output_dir).iterdir())
     assert outputs == sorted(str(j.output_name) for j in jobs)  # 200 results, no temp files
     for job in jobs:
         assert job.output_name and job.rows_total
-        assert sheet_rows(ctx.storage.output_path(job.output_name)) == 1 + job.rows_total
+        assert sheet_rows(Path(ctx.settings.output_dir, job.output_name)) == 1 + job.rows_total
     workers = {a.worker_id for j in jobs for a in attempts_of(ctx, j.id)}
     assert len(workers) > 1  # the work really was shared
 
@@ -73,9 +73,9 @@ def test_killed_processor_job_is_completed_by_the_next_after_lease_expiry(
     wait_all([victim])
     killed = in_transaction(ctx.engine, lambda c: get_job(c, job.id))
     assert killed.status is JobStatus.IN_PROGRESS and 0 < killed.rows_done < rows
-    final = ctx.storage.output_path(ctx.storage.result_name(job.id, "big.csv", "xlsx"))
+    final = Path(ctx.settings.output_dir, ctx.storage.result_name(job.id, "big.csv", "xlsx"))
     assert not final.exists()  # only the temp file of the dead attempt exists
-    assert [p.name.startswith(".") for p in ctx.settings.output_dir.iterdir()] == [True]
+    assert [p.name.startswith(".") for p in Path(ctx.settings.output_dir).iterdir()] == [True]
 
     # The next processor takes the job once the lease has expired (2 s after the last renewal).
     wait_for(lambda: cli.run("process", check=False).returncode != 3, timeout=30, interval=0.5)
@@ -84,7 +84,9 @@ def test_killed_processor_job_is_completed_by_the_next_after_lease_expiry(
     attempts = in_transaction(ctx.engine, lambda c: list_attempts(c, job.id))
     assert [a.outcome for a in attempts] == ["LEASE_EXPIRED", "PROCESSED"]
     assert sheet_rows(final) == rows + 1
-    assert [p.name for p in ctx.settings.output_dir.iterdir()] == [final.name]  # temp file cleaned
+    assert [p.name for p in Path(ctx.settings.output_dir).iterdir()] == [
+        final.name
+    ]  # temp file cleaned
 
 
 def test_eight_mixed_processors_run_1000_jobs_exactly_once(ctx: Context, cli: Cli) -> None:
@@ -101,7 +103,7 @@ def test_eight_mixed_processors_run_1000_jobs_exactly_once(ctx: Context, cli: Cl
     jobs = all_jobs(ctx)
     assert len(jobs) == 1000
     assert_each_processed_exactly_once(ctx, jobs)
-    outputs = sorted(p.name for p in ctx.settings.output_dir.iterdir())
+    outputs = sorted(p.name for p in Path(ctx.settings.output_dir).iterdir())
     assert outputs == sorted(str(j.output_name) for j in jobs)  # no temp file left either
     pids = {int(str(j.worker_id).split(":")[1]) for j in jobs}  # worker ids are host:pid:random
     assert pids & {p.pid for p in cron_runs} and pids & {p.pid for p in workers}

@@ -9,40 +9,19 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from factories import iris_csv, submit
 from jobstate import attempts_of, job_now, sheet_rows, wait_for
-from processes import Cli, process_state, write_config
+from processes import KILLPOINT, Cli, killed_at, process_state, process_until, write_config
 
 from batchscore.config import Settings
 from db.jobs import JobStatus
 from scheduler.context import Context
 
 pytestmark = pytest.mark.slow
-KILLPOINT = Path(__file__).parents[1] / "killpoint.py"
 ROWS = 500
-
-
-def killed_at(cli: Cli, point: str, folder: Path) -> None:
-    """Run `batchscore process` until it claims a job and dies by SIGKILL at `point`.
-
-    A run exits 3 while the only job is held by a dead processor whose lease has not ended.
-    """
-    args = [sys.executable, str(KILLPOINT), point, str(folder), *cli.args("process")[3:]]
-    deadline = time.monotonic() + 30
-    while (code := subprocess.run(args, timeout=120).returncode) == 3:
-        assert time.monotonic() < deadline, "no job to claim"
-        time.sleep(0.2)
-    assert code == -9
-
-
-def process_until(cli: Cli, done: Callable[[], bool]) -> None:
-    """Cron runs of `batchscore process` until `done`: each one first requeues expired claims."""
-    wait_for(lambda: cli.run("process", check=False) and done(), timeout=30)
 
 
 def folder_names(folder: Path) -> list[str]:
@@ -64,9 +43,9 @@ def test_job_killed_at_a_point_is_processed_once_by_the_next_run(
     ctx: Context, fast: Cli, point: str, left_under_final_name: bool
 ) -> None:
     job = submit(ctx, iris_csv(ROWS), "crash.csv")
-    out = ctx.settings.output_dir
-    final = ctx.storage.output_path(ctx.storage.result_name(job.id, "crash.csv", "xlsx"))
-    folder = ctx.settings.input_dir if point == "reading" else out
+    out = Path(ctx.settings.output_dir)
+    final = Path(ctx.settings.output_dir, ctx.storage.result_name(job.id, "crash.csv", "xlsx"))
+    folder = Path(ctx.settings.input_dir) if point == "reading" else out
 
     killed_at(fast, point, folder)
     dead = job_now(ctx, job.id)
@@ -88,7 +67,7 @@ def test_job_that_kills_every_processor_fails_after_max_attempts(ctx: Context, f
     """A poison job: FAILED with the reason after MAX_ATTEMPTS (2) deaths, its temp files
     removed, and the job behind it processed."""
     poison = submit(ctx, iris_csv(ROWS), "poison.csv")
-    out = ctx.settings.output_dir
+    out = Path(ctx.settings.output_dir)
     killed_at(fast, "before-rename", out)
     killed_at(fast, "before-rename", out)
     assert len(folder_names(out)) == 1  # the second attempt removed the first one's temp file
@@ -117,7 +96,7 @@ def test_frozen_processor_resumed_after_its_job_was_redone_changes_nothing(
     fails and it can neither publish over the new result nor record an outcome.
     """
     job = submit(ctx, iris_csv(ROWS), "frozen.csv")
-    out = ctx.settings.output_dir
+    out = Path(ctx.settings.output_dir)
     args = [sys.executable, str(KILLPOINT), "--freeze", "before-rename", str(out)]
     frozen = subprocess.Popen([*args, *fast.args("process")[3:]], stderr=subprocess.PIPE, text=True)
     try:
@@ -132,4 +111,4 @@ def test_frozen_processor_resumed_after_its_job_was_redone_changes_nothing(
     assert job_now(ctx, job.id) == done
     assert [a.outcome for a in attempts_of(ctx, job.id)] == ["LEASE_EXPIRED", "PROCESSED"]
     assert done.output_name and folder_names(out) == [done.output_name]
-    assert sheet_rows(ctx.storage.output_path(done.output_name)) == ROWS + 1
+    assert sheet_rows(Path(ctx.settings.output_dir, done.output_name)) == ROWS + 1

@@ -84,8 +84,8 @@ def test_workers_ride_out_a_database_restart(
         assert outcomes.count("PROCESSED") == 1 and set(outcomes) <= {"PROCESSED", "LEASE_EXPIRED"}
         reruns += len(outcomes) - 1
         assert job.output_name and job.rows_total
-        assert sheet_rows(ctx.storage.output_path(job.output_name)) == 1 + job.rows_total
-    outputs = sorted(p.name for p in ctx.settings.output_dir.iterdir())
+        assert sheet_rows(Path(ctx.settings.output_dir, job.output_name)) == 1 + job.rows_total
+    outputs = sorted(p.name for p in Path(ctx.settings.output_dir).iterdir())
     assert outputs == sorted(str(job.output_name) for job in jobs)  # no temp file left
     waits = sum(log.count("Database unreachable") for log in logs)
     print(
@@ -120,7 +120,7 @@ def test_api_answers_503_while_the_database_is_down_and_recovers(
                 "message": "The database cannot be reached right now. Try again in a minute; if "
                 "this lasts, ask the operator to check the database server.",
             }
-        assert list(settings.input_dir.iterdir()) == []  # the refused upload left nothing
+        assert list(Path(settings.input_dir).iterdir()) == []  # the refused upload left nothing
         server.start()
         assert api.get("/health").status_code == 200
         assert api.post("/api/jobs", files=upload).status_code == 201

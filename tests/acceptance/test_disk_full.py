@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import resource
 import subprocess
+from pathlib import Path
 
 import pytest
 from factories import csv_text, iris_csv, submit
@@ -49,8 +50,8 @@ def test_full_disk_fails_the_job_keeps_the_input_and_the_next_job_runs(
     message = str(failed.error_message)
     assert "A file could not be written or read (" in message and "File too large" in message
     assert "Ask the operator to check the disk space" in str(failed.error_message)
-    assert ctx.storage.input_path(big.input_name).stat().st_size == big.input_bytes
+    assert Path(ctx.settings.input_dir, big.input_name).stat().st_size == big.input_bytes
     done = in_transaction(ctx.engine, lambda c: get_job(c, small.id))
     assert done.status is JobStatus.PROCESSED, done.error_message
-    outputs = sorted(p.name for p in ctx.settings.output_dir.iterdir())
+    outputs = sorted(p.name for p in Path(ctx.settings.output_dir).iterdir())
     assert outputs == [done.output_name]  # no unfinished file of the failed job

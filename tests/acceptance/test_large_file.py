@@ -52,7 +52,7 @@ def test_200mb_file_is_scored_with_bounded_memory(
     status, peak = peak_rss_of(cli, "process")
     print(f"\n200 MB file, {rows:,} rows: peak RSS {peak / 1024**2:.0f} MB")
     assert status == 0
-    result = next(settings.output_dir.glob("job-*-big.csv"))
+    result = next(Path(settings.output_dir).glob("job-*-big.csv"))
     with result.open() as f:
         assert sum(1 for _ in f) == rows + 1
     assert peak < MAX_RSS_BYTES

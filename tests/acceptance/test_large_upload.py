@@ -86,7 +86,7 @@ def test_multi_gb_upload_streams_to_the_input_folder(
     )
     job = in_transaction(ctx.engine, lambda c: get_job(c, response.json()["id"]))
     assert (job.input_bytes, job.input_sha256) == (SIZE_BYTES, digest.hexdigest())
-    stored = settings.input_dir / job.input_name
+    stored = Path(settings.input_dir) / job.input_name
     assert stored.stat().st_size == SIZE_BYTES
-    assert [p.name for p in settings.input_dir.iterdir()] == [job.input_name]  # no part file
+    assert [p.name for p in Path(settings.input_dir).iterdir()] == [job.input_name]  # no part file
     assert peak - idle < MAX_GROWTH_BYTES

@@ -34,7 +34,7 @@ def test_result_past_one_sheet_continues_on_the_next(
         2,
     )
     assert job.output_name is not None
-    workbook = openpyxl.load_workbook(settings.output_dir / job.output_name, read_only=True)
+    workbook = openpyxl.load_workbook(Path(settings.output_dir) / job.output_name, read_only=True)
     try:
         assert workbook.sheetnames == ["predictions", "predictions 2"]
         first, second = workbook.worksheets

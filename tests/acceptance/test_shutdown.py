@@ -49,7 +49,7 @@ def test_second_sigterm_gives_the_job_back_at_once(ctx: Context, cli: Cli, tmp_p
     # Its temp result exists once scoring starts. Progress would come too late to wait for: the
     # first heartbeat can find the job nearly done, and its last second is the xlsx writer
     # zipping without running Python, so the signal would only be handled after the rename.
-    wait_for(lambda: any(ctx.settings.output_dir.iterdir()))
+    wait_for(lambda: any(Path(ctx.settings.output_dir).iterdir()))
     worker.send_signal(signal.SIGTERM)
     wait_for(lambda: FINISHING in log.read_text())
     worker.send_signal(signal.SIGTERM)
@@ -60,7 +60,7 @@ def test_second_sigterm_gives_the_job_back_at_once(ctx: Context, cli: Cli, tmp_p
     assert (given_back.status, given_back.attempts) == (JobStatus.PENDING, 0)
     assert (given_back.claim_token, given_back.rows_done, given_back.rows_total) == (None, 0, None)
     assert [a.outcome for a in attempts_of(ctx, job.id)] == ["RELEASED"]
-    assert list(ctx.settings.output_dir.iterdir()) == []  # no partial file, no temp file
+    assert list(Path(ctx.settings.output_dir).iterdir()) == []  # no partial file, no temp file
     assert "SIGTERM received again: giving the current job back, then stopping" in log.read_text()
     assert f"Job {job.id} given back: PENDING again" in log.read_text()
     assert "Traceback" not in log.read_text()

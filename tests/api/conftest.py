@@ -247,10 +247,9 @@ class Jobs:
 
     def files(self, job: JobRecord) -> list[Path]:
         """The job's input file and, once it has one, its result file."""
-        storage = self.ctx.storage
-        paths = [storage.input_path(job.input_name)]
+        paths = [Path(self.ctx.settings.input_dir, job.input_name)]
         if job.output_name is not None:
-            paths.append(storage.output_path(job.output_name))
+            paths.append(Path(self.ctx.settings.output_dir, job.output_name))
         return paths
 
     def wait_for(self, caller: Caller, job_id: int, status: str) -> dict[str, object]:

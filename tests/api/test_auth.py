@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
@@ -102,4 +103,4 @@ def test_refused_caller_changes_nothing(
     _send(anonymous, method, path, job.id)
     assert jobs.get(job.id) == job
     assert all(file.exists() for file in jobs.files(job))
-    assert sorted(p.name for p in ctx.settings.input_dir.iterdir()) == [job.input_name]
+    assert sorted(p.name for p in Path(ctx.settings.input_dir).iterdir()) == [job.input_name]

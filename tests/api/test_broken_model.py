@@ -45,7 +45,7 @@ def test_broken_model_fails_the_job_and_the_api_stays_up(
     refused = client.post("/api/jobs", files=upload)
     assert refused.status_code == 503, refused.text
     assert reason in refused.json()["error"]["message"]
-    assert len(list(settings.input_dir.iterdir())) == 1  # the refused upload is not kept
+    assert len(list(Path(settings.input_dir).iterdir())) == 1  # the refused upload is not kept
     assert client.get("/health").status_code == 200
     artifact.write_bytes(good)  # the operator restores the model: the job can be retried
     assert client.post(f"/api/jobs/{job['id']}/retry").status_code == 200

@@ -39,7 +39,7 @@ def test_hostile_file(name: str, alice: Caller, settings: Settings, tmp_path: Pa
     case = CASES[name]
     upload_as = UPLOAD_NAMES.get(case.get("upload_as", ""), case.get("upload_as", name))
     content = (CORPUS / name).read_bytes()
-    before = set(files_under(tmp_path)) - set(files_under(settings.input_dir))
+    before = set(files_under(tmp_path)) - set(files_under(Path(settings.input_dir)))
 
     response = alice.client.post(
         "/api/jobs", files={"file": (upload_as, content, "text/csv")}, timeout=120
@@ -48,7 +48,7 @@ def test_hostile_file(name: str, alice: Caller, settings: Settings, tmp_path: Pa
     if case["outcome"] == "refused":
         assert response.status_code == case["status"], response.text
         assert case["message"] in response.json()["error"]["message"]
-        assert files_under(settings.input_dir) == []
+        assert files_under(Path(settings.input_dir)) == []
         return
     assert response.status_code == 201, response.text
     kept = upload_as if len(upload_as) <= 255 else upload_as[:251] + ".csv"  # the column's size
@@ -56,7 +56,7 @@ def test_hostile_file(name: str, alice: Caller, settings: Settings, tmp_path: Pa
     job = alice.client.post(
         "/process_file", params={"id": response.json()["id"]}, timeout=120
     ).json()
-    (stored,) = files_under(settings.input_dir)
+    (stored,) = files_under(Path(settings.input_dir))
     assert stored.read_bytes() == content  # the upload is kept as sent, whatever happens
     if case["outcome"] == "failed":
         assert job["status"] == "FAILED", job
@@ -73,7 +73,7 @@ def test_hostile_file(name: str, alice: Caller, settings: Settings, tmp_path: Pa
     outside = [
         path
         for path in written
-        if path.parent not in (settings.input_dir, settings.output_dir)
+        if path.parent not in (Path(settings.input_dir), Path(settings.output_dir))
         and not path.name.startswith(("test.db", "batchscore.db"))
     ]
     assert outside == []

@@ -195,7 +195,7 @@ def test_refused_training_leaves_no_file_and_no_job(
 
     assert response.status_code == status, response.text
     assert message in response.json()["error"]["message"]
-    assert list(ctx.settings.input_dir.iterdir()) == []
+    assert list(Path(ctx.settings.input_dir).iterdir()) == []
     assert admin.client.get("/api/jobs").json()["total"] == 0
     assert [v["version"] for v in admin.client.get("/api/models/iris").json()["versions"]] == [1]
 
@@ -216,7 +216,7 @@ def test_only_admins_change_models(alice: Caller, ctx: Context, path: str) -> No
 
     assert response.status_code == 403
     assert "Only an admin may train or activate models" in response.json()["error"]["message"]
-    assert list(ctx.settings.input_dir.iterdir()) == []
+    assert list(Path(ctx.settings.input_dir).iterdir()) == []
 
 
 @pytest.mark.parametrize(

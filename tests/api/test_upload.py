@@ -7,6 +7,7 @@ import io
 import socket
 import time
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
@@ -28,7 +29,7 @@ SMALL_LIMIT = 1000  # bytes, for the upload-limit server
 
 def _stored(settings: Settings) -> list[Path]:
     """Everything in the input folder, hidden part files included."""
-    return sorted(settings.input_dir.iterdir())
+    return sorted(Path(settings.input_dir).iterdir())
 
 
 def _refusal(response: httpx.Response) -> tuple[int, str, str]:

@@ -32,7 +32,7 @@ def run_one(ctx: Context) -> JobRecord:
 
 def result_path(ctx: Context, job: JobRecord) -> Path:
     assert job.output_name is not None
-    return ctx.storage.output_path(job.output_name)
+    return Path(ctx.settings.output_dir, job.output_name)
 
 
 def test_process_one_returns_none_when_queue_is_empty(ctx: Context) -> None:
@@ -116,7 +116,7 @@ def test_job_fails_when_too_many_rows_cannot_be_scored(ctx: Context) -> None:
         "(MAX_ERROR_ROWS_FRACTION). First problems: row 9: sepal_length: 'x' is not a number; "
         "row 10: sepal_width is empty."
     )
-    assert list(ctx.settings.output_dir.iterdir()) == []
+    assert list(Path(ctx.settings.output_dir).iterdir()) == []
 
 
 @pytest.mark.parametrize(
@@ -165,7 +165,7 @@ def test_unreadable_file_fails_job_with_reason(ctx: Context, content: bytes, mes
     assert job.status is JobStatus.FAILED
     assert job.error_message == message
     assert job.attempts == 1
-    assert list(ctx.settings.output_dir.iterdir()) == []  # no result, no temp file left
+    assert list(Path(ctx.settings.output_dir).iterdir()) == []  # no result, no temp file left
 
 
 def test_semicolon_delimited_file_is_scored(ctx: Context) -> None:
@@ -229,12 +229,12 @@ def test_unwritable_output_folder_fails_job_and_keeps_input(
     ctx: Context, settings: Settings
 ) -> None:
     job = submit(ctx, iris_csv(1))
-    settings.output_dir.rmdir()
-    settings.output_dir.write_text("not a folder")
+    Path(settings.output_dir).rmdir()
+    Path(settings.output_dir).write_text("not a folder")
     done = run_one(ctx)
     assert done.status is JobStatus.FAILED
     assert done.error_message == (
         "A file could not be written or read (Not a directory). Ask the operator to check the "
         "disk space and permissions of the data folders, then retry."
     )
-    assert ctx.storage.input_path(job.input_name).is_file()
+    assert Path(ctx.settings.input_dir, job.input_name).is_file()

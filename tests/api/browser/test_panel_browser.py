@@ -92,7 +92,7 @@ def test_upload_missing_a_feature_names_the_column(
     expect(message).to_contain_text("Missing column(s) petal_width. Model iris v1 needs")
     expect(message).to_have_class("alert alert-error")
     expect(page.locator("#jobs-empty")).to_be_visible()
-    assert list(jobs.ctx.settings.input_dir.iterdir()) == []
+    assert list(Path(jobs.ctx.settings.input_dir).iterdir()) == []
 
 
 def test_model_chooser_shows_the_chosen_models_features(page: Page, alice: Caller) -> None:

@@ -1,0 +1,92 @@
+"""GET /metrics over real HTTP: scraped and parsed as Prometheus would, its figures checked
+against what was done to the server."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
+
+from db.engine import in_transaction
+from db.workers import worker_seen
+from scheduler.context import Context
+
+if TYPE_CHECKING:  # pytest imports tests/api/conftest.py as "conftest", mypy as "api.conftest"
+    from api.conftest import Caller
+
+SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+CSV = "sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n6.3,3.3,6.0,2.5\n"
+
+
+def scrape(client: httpx.Client) -> dict[str, list[Sample]]:
+    response = client.get("/metrics")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    return {family.name: family.samples for family in text_string_to_metric_families(response.text)}
+
+
+def value(samples: list[Sample], name: str, **labels: str) -> float:
+    [found] = [s.value for s in samples if s.name == name and s.labels == labels]
+    return found
+
+
+def predictions_counted(client: httpx.Client) -> float:
+    """This server process's count so far: other tests' servers ran in the same process."""
+    samples = scrape(client).get("batchscore_predict_latency_seconds", [])
+    counts = [s.value for s in samples if s.name.endswith("_count") and s.labels["model"] == "iris"]
+    return counts[0] if counts else 0.0
+
+
+def test_metrics_follow_the_jobs_the_workers_and_the_predictions(
+    ctx: Context, alice: Caller, anonymous: httpx.Client
+) -> None:
+    predicted_before = predictions_counted(anonymous)
+    ids = [
+        alice.client.post("/api/jobs", files={"file": (f"{n}.csv", CSV, "text/csv")}).json()["id"]
+        for n in range(3)
+    ]
+    for job_id in ids[:2]:
+        alice.client.post(f"/process_file?id={job_id}").raise_for_status()
+    for _ in range(4):
+        alice.client.post("/api/models/iris/predict", json=SETOSA).raise_for_status()
+    refused = alice.client.post("/api/models/iris/predict", json={"sepal_length": 1})
+    assert refused.status_code == 422  # not counted: latency is of answered predictions
+    in_transaction(ctx.engine, lambda c: worker_seen(c, "host-a:1:x", "worker", 0))
+
+    metrics = scrape(anonymous)  # open, like /health
+
+    jobs = metrics["batchscore_jobs"]
+    assert value(jobs, "batchscore_jobs", status="PROCESSED") == 2
+    assert value(jobs, "batchscore_jobs", status="PENDING") == 1
+    assert value(metrics["batchscore_queue_depth"], "batchscore_queue_depth") == 1
+    assert value(metrics["batchscore_workers"], "batchscore_workers") >= 1
+    waited = metrics["batchscore_oldest_pending_seconds"]
+    assert 0 <= value(waited, "batchscore_oldest_pending_seconds") < 600
+    durations = metrics["batchscore_job_duration_seconds"]
+    assert value(durations, "batchscore_job_duration_seconds_count") == 2
+    assert value(durations, "batchscore_job_duration_seconds_bucket", le="+Inf") == 2
+    rates = metrics["batchscore_job_rows_per_second"]
+    assert value(rates, "batchscore_job_rows_per_second_bucket", le="+Inf") <= 2
+    latency = metrics["batchscore_predict_latency_seconds"]
+    count = value(latency, "batchscore_predict_latency_seconds_count", model="iris")
+    assert count - predicted_before == 4
+    assert 0 < value(latency, "batchscore_predict_latency_seconds_sum", model="iris") < 60
+
+
+def test_histogram_buckets_are_cumulative_and_end_at_the_count(
+    alice: Caller, anonymous: httpx.Client
+) -> None:
+    for _ in range(3):
+        alice.client.post("/api/models/iris/predict", json=[SETOSA] * 50).raise_for_status()
+    job = alice.client.post("/api/jobs", files={"file": ("a.csv", CSV, "text/csv")}).json()
+    alice.client.post(f"/process_file?id={job['id']}").raise_for_status()
+
+    metrics = scrape(anonymous)
+
+    for name in ("batchscore_job_duration_seconds", "batchscore_predict_latency_seconds"):
+        buckets = [s for s in metrics[name] if s.name == f"{name}_bucket"]
+        counts = [s.value for s in buckets]
+        assert counts == sorted(counts) and buckets[-1].labels["le"] == "+Inf"
+        assert counts[-1] == next(s.value for s in metrics[name] if s.name == f"{name}_count")
