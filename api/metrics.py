@@ -52,10 +52,11 @@ class _JobTable(Collector):
             "How long the oldest pending job has waited (0 with none pending).",
             value=stats.pending_wait_seconds or 0.0,
         )
+        running = [w for w in stats.workers if w.stopped_at is None or w.job_id is not None]
         yield GaugeMetricFamily(
             "batchscore_workers",
-            "Processors seen in the last 2 minutes or holding a job now.",
-            value=len(stats.workers),
+            "Processors running: seen in the last 2 minutes and not stopped, or holding a job.",
+            value=len(running),
         )
         yield _histogram(
             "batchscore_job_duration_seconds",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from datetime import datetime
 
-from sqlalchemy import Connection, RowMapping, insert, or_, select, update
+from sqlalchemy import Connection, RowMapping, delete, insert, or_, select, update
 
 from db.engine import seconds_between, utcnow
 from db.tables import jobs, workers
@@ -17,6 +17,7 @@ from db.tables import jobs, workers
 SEEN_EVERY_SECONDS = 15.0
 #: Seen within this long, or holding a live lease: counted as running.
 ALIVE_WITHIN_SECONDS = 120.0
+FORGET_AFTER_SECONDS = 7 * 86400
 
 
 @dataclass(frozen=True)
@@ -56,11 +57,14 @@ def worker_seen(conn: Connection, worker_id: str, role: str, jobs_done: int) -> 
 
 
 def worker_stopped(conn: Connection, worker_id: str, jobs_done: int) -> None:
+    """Record the stop, and forget processors gone for FORGET_AFTER_SECONDS: cron starts a new
+    one every minute, so the table would otherwise grow by 1,440 rows a day."""
     conn.execute(
         update(workers)
         .where(workers.c.worker_id == worker_id)
         .values(last_seen_at=utcnow(), stopped_at=utcnow(), jobs_done=jobs_done)
     )
+    conn.execute(delete(workers).where(workers.c.last_seen_at < utcnow(-FORGET_AFTER_SECONDS)))
 
 
 def recent_workers(conn: Connection, within_seconds: float) -> list[WorkerRecord]:

@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from db.engine import in_transaction
-from db.workers import worker_seen
+from db.workers import worker_seen, worker_stopped
 from scheduler.context import Context
 
 if TYPE_CHECKING:  # pytest imports tests/api/conftest.py as "conftest", mypy as "api.conftest"
@@ -90,3 +90,12 @@ def test_histogram_buckets_are_cumulative_and_end_at_the_count(
         counts = [s.value for s in buckets]
         assert counts == sorted(counts) and buckets[-1].labels["le"] == "+Inf"
         assert counts[-1] == next(s.value for s in metrics[name] if s.name == f"{name}_count")
+
+
+def test_a_stopped_worker_is_no_longer_counted(ctx: Context, anonymous: httpx.Client) -> None:
+    in_transaction(ctx.engine, lambda c: worker_seen(c, "host-b:2:y", "worker", 0))
+    running = value(scrape(anonymous)["batchscore_workers"], "batchscore_workers")
+
+    in_transaction(ctx.engine, lambda c: worker_stopped(c, "host-b:2:y", 0))
+
+    assert value(scrape(anonymous)["batchscore_workers"], "batchscore_workers") == running - 1

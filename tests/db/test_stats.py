@@ -3,12 +3,13 @@ pass, MariaDB in the other): each database's date arithmetic must give the same 
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from factories import add_job
-from sqlalchemy import Column, Table, update
+from sqlalchemy import Column, Table, select, update
 
 from db.engine import Engine, in_transaction
 from db.jobs import JobStatus, archived_before, claim_next_job
@@ -149,3 +150,22 @@ def test_archived_before_takes_only_old_archived_jobs_not_running(ctx: Context) 
     found = in_transaction(engine, lambda c: archived_before(c, 30 * 86400))
 
     assert [job.id for job in found] == [old_done.id, old_pending.id]
+
+
+def test_stopping_forgets_processors_gone_for_a_week(ctx: Context) -> None:
+    for worker_id in ("cron-old", "cron-recent", "worker-now"):
+        in_transaction(
+            ctx.engine,
+            functools.partial(worker_seen, worker_id=worker_id, role="process-all", jobs_done=0),
+        )
+    eight_days_ago = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=8)
+    six_days_ago = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=6)
+    set_row(ctx.engine, workers, workers.c.worker_id, "cron-old", last_seen_at=eight_days_ago)
+    set_row(ctx.engine, workers, workers.c.worker_id, "cron-recent", last_seen_at=six_days_ago)
+
+    in_transaction(ctx.engine, lambda c: worker_stopped(c, "worker-now", 1))
+
+    left = in_transaction(
+        ctx.engine, lambda c: list(c.execute(select(workers.c.worker_id)).scalars())
+    )
+    assert sorted(left) == ["cron-recent", "worker-now"]
