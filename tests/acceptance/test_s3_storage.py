@@ -38,12 +38,12 @@ def rows(data: bytes) -> list[tuple[object, ...]]:
 def test_submit_then_process_publishes_the_result_in_the_bucket(
     cli: Cli, bucket: Bucket, settings: Settings, tmp_path: Path
 ) -> None:
-    cli.run("submit", str(EXAMPLE))
+    job_id = cli.run("submit", str(EXAMPLE)).stdout.split()[1]  # "Job 7 queued: …"
     processed = cli.run("process")
     assert "PROCESSED: 150 rows, 0 with errors" in processed.stdout
     url = processed.stdout.strip().split("→ ")[1]
-    assert url == f"s3://{BUCKET}/output/job-1-iris.xlsx"
-    result = rows(bucket.read("output/job-1-iris.xlsx"))
+    assert url == f"s3://{BUCKET}/output/job-{job_id}-iris.xlsx"
+    result = rows(bucket.read(f"output/job-{job_id}-iris.xlsx"))
 
     local = Cli(
         write_config(
