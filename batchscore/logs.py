@@ -52,6 +52,7 @@ def configure_logging(*, verbose: bool = False, log_format: str = "text") -> Non
         root.addHandler(handler)
         root.setLevel(logging.DEBUG if verbose else logging.INFO)
         logging.getLogger("alembic").setLevel(logging.WARNING)  # commands print their summary
+        logging.getLogger("aiobotocore").setLevel(logging.WARNING)  # "Found credentials in …"
     if log_format == "json":
         handler.setFormatter(
             _JsonLines(
