@@ -298,11 +298,7 @@ def _status(args: argparse.Namespace) -> int:
     minutes = int(ALIVE_WITHIN_SECONDS // 60)
     print(f"Workers seen in the last {minutes} minutes or holding a job: {len(stats.workers)}")
     for w in stats.workers:
-        state = (
-            f"stopped {_ago(w.seen_seconds_ago)} ago"
-            if w.stopped_at
-            else (f"seen {_ago(w.seen_seconds_ago)} ago")
-        )
+        state = f"{'stopped' if w.stopped_at else 'seen'} {_ago(w.seen_seconds_ago)} ago"
         holding = f", on job {w.job_id}" if w.job_id is not None else ""
         print(f"  {w.worker_id:<40} {w.role:<12} {state}, {w.jobs_done} jobs done{holding}")
     done = stats.durations
