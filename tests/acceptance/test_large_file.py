@@ -14,7 +14,7 @@ from batchscore.config import Settings
 
 pytestmark = pytest.mark.slow
 SIZE_BYTES = 200 * 1024**2
-# Measured 227–434 MB (glibc's per-thread arenas vary with thread timing); pd.read_csv of the
+# Measured 227-434 MB (glibc's per-thread arenas vary with thread timing); pd.read_csv of the
 # whole file alone peaks at 820 MB, and scoring and writing it whole would need far more.
 MAX_RSS_BYTES = 512 * 1024**2
 
