@@ -15,10 +15,10 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from api.errors import EXCEPTION_HANDLERS
-from api.metrics import metrics_registry
-from api.requestid import RequestIdMiddleware
-from api.routes import (
+from batchscore.api.errors import EXCEPTION_HANDLERS
+from batchscore.api.metrics import metrics_registry
+from batchscore.api.requestid import RequestIdMiddleware
+from batchscore.api.routes import (
     docs,
     health,
     jobs,
@@ -30,11 +30,11 @@ from api.routes import (
     tokens,
     training,
 )
-from api.session import CSRF_HEADER
+from batchscore.api.session import CSRF_HEADER
 from batchscore.config import Settings, load_settings
+from batchscore.db.migrate import check_current
 from batchscore.logs import configure_logging
-from db.migrate import check_current
-from scheduler.context import Context
+from batchscore.scheduler.context import Context
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -128,7 +128,7 @@ def _page(path: str, endpoint: Callable[..., Any], method: str = "GET") -> Route
 
 
 def app_from_config() -> Starlette:
-    """The factory `uvicorn --factory api.app:app_from_config` (and multi-worker serve) uses."""
+    """The factory that `batchscore serve` (every worker process) gives uvicorn."""
     configure_logging()  # worker processes start with no logging set up
     settings = load_settings()
     configure_logging(log_format=settings.log_format)

@@ -8,14 +8,14 @@ from functools import cache
 
 from starlette.requests import Request
 
-from api.session import CSRF_HEADER, Session, check_csrf, read_session
-from api.state import context_of
+from batchscore.api.session import CSRF_HEADER, Session, check_csrf, read_session
+from batchscore.api.state import context_of
 from batchscore.credentials import hash_password, token_digest, verify_password
+from batchscore.db.engine import in_transaction
+from batchscore.db.logins import clear_login_failures, record_login_failure, seconds_until_allowed
+from batchscore.db.users import UserRecord, find_token, find_user, get_user
 from batchscore.errors import Forbidden, NotAuthenticated, NotFound, TooManyAttempts
-from db.engine import in_transaction
-from db.logins import clear_login_failures, record_login_failure, seconds_until_allowed
-from db.users import UserRecord, find_token, find_user, get_user
-from scheduler.context import Context
+from batchscore.scheduler.context import Context
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 

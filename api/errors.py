@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from api.pages import render
+from batchscore.api.pages import render
 from batchscore.errors import (
     BatchscoreError,
     Conflict,

@@ -15,10 +15,10 @@ from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Met
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from db.engine import Engine, in_transaction
-from db.jobs import JobStatus
-from db.stats import Histogram as Counted
-from db.stats import system_stats
+from batchscore.db.engine import Engine, in_transaction
+from batchscore.db.jobs import JobStatus
+from batchscore.db.stats import Histogram as Counted
+from batchscore.db.stats import system_stats
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"

@@ -12,8 +12,8 @@ from starlette.routing import BaseRoute
 from starlette.schemas import SchemaGenerator
 
 from batchscore.config import OUTPUT_FORMATS
-from db.jobs import JobKind, JobStatus
-from model.metadata import ESTIMATOR_NAMES, TASKS
+from batchscore.db.jobs import JobKind, JobStatus
+from batchscore.model.metadata import ESTIMATOR_NAMES, TASKS
 
 _METHOD_ORDER = ["get", "post", "put", "patch", "delete", "options"]
 _ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.session import CSRF_FIELD, Session, read_session, save_session
-from api.state import templates_of
-from db.users import UserRecord
+from batchscore.api.session import CSRF_FIELD, Session, read_session, save_session
+from batchscore.api.state import templates_of
+from batchscore.db.users import UserRecord
 
 # Pages load scripts and styles from /static only, so injected markup could not run a script.
 SECURITY_HEADERS = {

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
+from batchscore.db.jobs import JobStatus
 from batchscore.errors import InputError
-from db.jobs import JobStatus
 
 _TRUE, _FALSE = ("1", "true", "yes"), ("0", "false", "no")
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from starlette.requests import Request
 
-from db.jobs import JobKind, JobRecord, JobStatus
-from model.metadata import ModelInfo
-from model.registry import active_version, list_versions, read_info
+from batchscore.db.jobs import JobKind, JobRecord, JobStatus
+from batchscore.model.metadata import ModelInfo
+from batchscore.model.registry import active_version, list_versions, read_info
 
 JsonDict = dict[str, object]
 

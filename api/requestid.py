@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from batchscore.logs import request_id
 
-logger = logging.getLogger("api.access")
+logger = logging.getLogger("batchscore.api.access")
 _ACCEPTED = re.compile(r"[A-Za-z0-9._-]{1,64}")  # a caller's id is echoed only if it is tame
 
 

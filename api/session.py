@@ -16,7 +16,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.state import context_of
+from batchscore.api.state import context_of
 from batchscore.config import Settings
 from batchscore.errors import Forbidden
 

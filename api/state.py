@@ -8,7 +8,7 @@ from prometheus_client import CollectorRegistry
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
-from scheduler.context import Context
+from batchscore.scheduler.context import Context
 
 
 def context_of(request: Request) -> Context:

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 from batchscore.config import OUTPUT_FORMATS, Settings, load_settings
 from batchscore.errors import BatchscoreError, ConfigError, DatabaseUnavailable
 from batchscore.logs import configure_logging
-from model.metadata import ESTIMATOR_NAMES, TASKS
+from batchscore.model.metadata import ESTIMATOR_NAMES, TASKS
 
 if TYPE_CHECKING:  # the packages are imported per command, so `--help` and `jobs` stay quick
-    from db.stats import SystemStats
-    from scheduler.context import Context
+    from batchscore.db.stats import SystemStats
+    from batchscore.scheduler.context import Context
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOTHING = 0, 1, 2, 3
 
@@ -138,8 +138,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _context(args: argparse.Namespace, *, check_schema: bool = True) -> Context:
-    from db.migrate import check_current
-    from scheduler.context import Context
+    from batchscore.db.migrate import check_current
+    from batchscore.scheduler.context import Context
 
     ctx = Context.from_settings(_settings(args))
     if check_schema:
@@ -148,8 +148,8 @@ def _context(args: argparse.Namespace, *, check_schema: bool = True) -> Context:
 
 
 def _init(args: argparse.Namespace) -> int:
-    from db.migrate import upgrade
-    from model.train import train_demo_model
+    from batchscore.db.migrate import upgrade
+    from batchscore.model.train import train_demo_model
 
     ctx = _context(args, check_schema=False)
     upgrade(ctx.engine)
@@ -161,7 +161,7 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
-    from db.migrate import upgrade
+    from batchscore.db.migrate import upgrade
 
     ctx = _context(args, check_schema=False)
     upgrade(ctx.engine)
@@ -170,7 +170,7 @@ def _db_upgrade(args: argparse.Namespace) -> int:
 
 
 def _submit(args: argparse.Namespace) -> int:
-    from scheduler.intake import submit_file
+    from batchscore.scheduler.intake import submit_file
 
     ctx = _context(args)
     path: Path = args.file
@@ -193,8 +193,8 @@ def _submit(args: argparse.Namespace) -> int:
 
 
 def _process(args: argparse.Namespace) -> int:
-    from db.jobs import JobStatus
-    from scheduler.processor import process_one
+    from batchscore.db.jobs import JobStatus
+    from batchscore.scheduler.processor import process_one
 
     ctx = _context(args)
     job = process_one(ctx, job_id=args.job)
@@ -212,7 +212,7 @@ def _process(args: argparse.Namespace) -> int:
 
 
 def _process_all(args: argparse.Namespace) -> int:
-    from scheduler.loop import run_until_empty, stop_on_signals
+    from batchscore.scheduler.loop import run_until_empty, stop_on_signals
 
     ctx = _context(args)
     stop = threading.Event()
@@ -223,7 +223,7 @@ def _process_all(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from scheduler.loop import run_forever, stop_on_signals
+    from batchscore.scheduler.loop import run_forever, stop_on_signals
 
     ctx = _context(args)
     stop = threading.Event()
@@ -234,8 +234,8 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _jobs(args: argparse.Namespace) -> int:
-    from db.engine import in_transaction
-    from db.jobs import JobStatus, list_jobs
+    from batchscore.db.engine import in_transaction
+    from batchscore.db.jobs import JobStatus, list_jobs
 
     ctx = _context(args)
     status = JobStatus(args.status) if args.status else None
@@ -280,10 +280,10 @@ def _ago(seconds: float) -> str:
 def _status(args: argparse.Namespace) -> int:
     import json
 
-    from db.engine import in_transaction
-    from db.jobs import JobStatus
-    from db.stats import system_stats
-    from db.workers import ALIVE_WITHIN_SECONDS
+    from batchscore.db.engine import in_transaction
+    from batchscore.db.jobs import JobStatus
+    from batchscore.db.stats import system_stats
+    from batchscore.db.workers import ALIVE_WITHIN_SECONDS
 
     ctx = _context(args)
     stats = in_transaction(ctx.engine, system_stats, read_only=True)
@@ -328,7 +328,7 @@ def _status_json(stats: SystemStats) -> dict[str, object]:
 
 
 def _prune(args: argparse.Namespace) -> int:
-    from scheduler.retention import prunable, prune
+    from batchscore.scheduler.retention import prunable, prune
 
     ctx = _context(args)
     age = _ago(args.older_than)
@@ -350,7 +350,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from api.metrics import MULTIPROCESS_ENV
+    from batchscore.api.metrics import MULTIPROCESS_ENV
 
     ctx = _context(args)  # refuse here, in plain words, a database that is not ready
     ctx.engine.dispose()
@@ -363,7 +363,7 @@ def _serve(args: argparse.Namespace) -> int:
             folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="batchscore-metrics-"))
             os.environ[MULTIPROCESS_ENV] = folder
         uvicorn.run(
-            "api.app:app_from_config",
+            "batchscore.api.app:app_from_config",
             factory=True,
             host=args.host or settings.http_host,
             port=args.port or settings.http_port,
@@ -378,8 +378,8 @@ def _user_add(args: argparse.Namespace) -> int:
     import getpass
 
     from batchscore.credentials import MIN_PASSWORD_LENGTH, hash_password
-    from db.engine import in_transaction
-    from db.users import create_user
+    from batchscore.db.engine import in_transaction
+    from batchscore.db.users import create_user
 
     ctx = _context(args)
     if args.password_stdin:
@@ -400,8 +400,8 @@ def _user_add(args: argparse.Namespace) -> int:
 
 
 def _token(args: argparse.Namespace) -> int:
-    from db.engine import in_transaction
-    from db.users import issue_token, list_tokens, revoke_token
+    from batchscore.db.engine import in_transaction
+    from batchscore.db.users import issue_token, list_tokens, revoke_token
 
     ctx = _context(args)
     if args.action == "revoke":
@@ -427,9 +427,9 @@ def _token(args: argparse.Namespace) -> int:
 
 
 def _user_id(ctx: Context, username: str) -> int:
+    from batchscore.db.engine import in_transaction
+    from batchscore.db.users import find_user
     from batchscore.errors import NotFound
-    from db.engine import in_transaction
-    from db.users import find_user
 
     found = in_transaction(ctx.engine, lambda c: find_user(c, username))
     if found is None:
@@ -438,7 +438,7 @@ def _user_id(ctx: Context, username: str) -> int:
 
 
 def _model_list(args: argparse.Namespace) -> int:
-    from model.registry import list_models, list_versions, read_info
+    from batchscore.model.registry import list_models, list_versions, read_info
 
     model_dir = _settings(args).model_dir
     for active in list_models(model_dir):
@@ -454,9 +454,9 @@ def _model_list(args: argparse.Namespace) -> int:
 def _model_train(args: argparse.Namespace) -> int:
     import hashlib
 
-    from model.registry import active_version
-    from model.train import TrainPlan
-    from scheduler.training import train_file
+    from batchscore.model.registry import active_version
+    from batchscore.model.train import TrainPlan
+    from batchscore.scheduler.training import train_file
 
     settings = _settings(args)
     path: Path = args.file
@@ -486,7 +486,7 @@ def _model_train(args: argparse.Namespace) -> int:
 
 
 def _model_activate(args: argparse.Namespace) -> int:
-    from model.registry import activate
+    from batchscore.model.registry import activate
 
     info = activate(_settings(args).model_dir, args.name, args.version)
     print(f"{info.name} v{info.version} is active: {_metrics(info.metrics)}")

@@ -68,7 +68,7 @@ def train(model_dir: Path) -> None:
     """The 8-feature classifier every pipeline uses, saved in batchscore's registry."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    from model.registry import save_model
+    from batchscore.model.registry import save_model
 
     rng = np.random.default_rng(2)
     x = pd.DataFrame(rng.normal(size=(20_000, 8)), columns=FEATURES)
@@ -104,11 +104,11 @@ def queue_job(csv: Path, environ: dict[str, str]) -> int:
     from sqlalchemy import delete
 
     from batchscore.config import load_settings
-    from db import migrate
-    from db.engine import in_transaction
-    from db.tables import jobs
-    from scheduler.context import Context
-    from scheduler.intake import submit_file
+    from batchscore.db import migrate
+    from batchscore.db.engine import in_transaction
+    from batchscore.db.tables import jobs
+    from batchscore.scheduler.context import Context
+    from batchscore.scheduler.intake import submit_file
 
     ctx = Context.from_settings(load_settings(environ={**os.environ, **environ}))
     migrate.upgrade(ctx.engine)
@@ -120,7 +120,7 @@ def queue_job(csv: Path, environ: dict[str, str]) -> int:
 
 
 def child_naive(csv: Path, work: Path) -> None:
-    from model.registry import load_model
+    from batchscore.model.registry import load_model
 
     model = load_model(work / "models", MODEL)
     started = time.perf_counter()
@@ -132,10 +132,10 @@ def child_naive(csv: Path, work: Path) -> None:
 
 def child_processor(work: Path) -> None:
     from batchscore.config import load_settings
+    from batchscore.db.jobs import JobStatus
     from batchscore.logs import configure_logging
-    from db.jobs import JobStatus
-    from scheduler.context import Context
-    from scheduler.processor import process_one
+    from batchscore.scheduler.context import Context
+    from batchscore.scheduler.processor import process_one
 
     configure_logging()
     ctx = Context.from_settings(load_settings())
@@ -149,7 +149,7 @@ def child_processor(work: Path) -> None:
 
 def child_writer(csv: Path, work: Path) -> None:
     """Build the final table untimed, then time only the xlsx library writing it."""
-    from model.registry import load_model
+    from batchscore.model.registry import load_model
 
     model = load_model(work / "models", MODEL)
     frame = pd.read_csv(csv)

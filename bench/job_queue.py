@@ -28,13 +28,13 @@ from pathlib import Path
 from sqlalchemy import delete, func, select
 
 from batchscore.config import load_settings
-from db import migrate
-from db.engine import in_transaction
-from db.jobs import JobStatus, get_job
-from db.tables import job_attempts, jobs
-from model.train import train_demo_model
-from scheduler.context import Context
-from scheduler.intake import submit_file
+from batchscore.db import migrate
+from batchscore.db.engine import in_transaction
+from batchscore.db.jobs import JobStatus, get_job
+from batchscore.db.tables import job_attempts, jobs
+from batchscore.model.train import train_demo_model
+from batchscore.scheduler.context import Context
+from batchscore.scheduler.intake import submit_file
 
 TINY = b"sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n"
 

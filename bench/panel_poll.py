@@ -24,16 +24,16 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from api.app import create_app
+from batchscore.api.app import create_app
 from batchscore.config import Secret, Settings
 from batchscore.credentials import hash_password
-from db import migrate
-from db.engine import in_transaction, make_engine
-from db.users import create_user
-from model.train import train_demo_model
-from scheduler.context import Context
-from scheduler.intake import submit_file
-from scheduler.processor import process_one
+from batchscore.db import migrate
+from batchscore.db.engine import in_transaction, make_engine
+from batchscore.db.users import create_user
+from batchscore.model.train import train_demo_model
+from batchscore.scheduler.context import Context
+from batchscore.scheduler.intake import submit_file
+from batchscore.scheduler.processor import process_one
 
 IRIS = "sepal_length,sepal_width,petal_length,petal_width\n" + "5.1,3.5,1.4,0.2\n" * 100
 

@@ -52,11 +52,11 @@ from sklearn.datasets import load_iris
 from sqlalchemy import Connection
 
 from batchscore.config import Secret, Settings
-from db import migrate
-from db.engine import in_transaction, make_engine
-from db.users import create_user, issue_token
-from model.registry import load_model
-from model.train import train_demo_model
+from batchscore.db import migrate
+from batchscore.db.engine import in_transaction, make_engine
+from batchscore.db.users import create_user, issue_token
+from batchscore.model.registry import load_model
+from batchscore.model.train import train_demo_model
 
 MODEL = "iris"
 FEATURES = ("sepal_length", "sepal_width", "petal_length", "petal_width")

@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, Select, delete, func, insert, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
+from batchscore.db.engine import utcnow
+from batchscore.db.tables import job_attempts, jobs
 from batchscore.errors import InvalidTransition, LeaseLost, NotFound
-from db.engine import utcnow
-from db.tables import job_attempts, jobs
 
 
 class JobStatus(StrEnum):

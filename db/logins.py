@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, delete, insert, select
 
-from db.engine import utcnow
-from db.tables import login_failures
+from batchscore.db.engine import utcnow
+from batchscore.db.tables import login_failures
 
 
 def record_login_failure(conn: Connection, keys: Sequence[str], *, window_seconds: float) -> None:

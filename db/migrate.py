@@ -10,8 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from batchscore.db.engine import in_transaction
 from batchscore.errors import ConfigError
-from db.engine import in_transaction
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import Connection, and_, case, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from db.engine import seconds_between, utcnow
-from db.jobs import JobStatus, count_jobs_by_status
-from db.tables import jobs
-from db.workers import ALIVE_WITHIN_SECONDS, WorkerRecord, recent_workers
+from batchscore.db.engine import seconds_between, utcnow
+from batchscore.db.jobs import JobStatus, count_jobs_by_status
+from batchscore.db.tables import jobs
+from batchscore.db.workers import ALIVE_WITHIN_SECONDS, WorkerRecord, recent_workers
 
 
 @dataclass(frozen=True)

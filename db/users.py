@@ -12,9 +12,9 @@ from sqlalchemy import Connection, RowMapping, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from batchscore.credentials import new_token, token_digest
+from batchscore.db.engine import utcnow
+from batchscore.db.tables import api_tokens, users
 from batchscore.errors import Conflict, InputError, NotFound
-from db.engine import utcnow
-from db.tables import api_tokens, users
 
 TOKEN_NAME_MAX = 100  # api_tokens.name
 

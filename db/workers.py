@@ -11,8 +11,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection, RowMapping, delete, insert, or_, select, update
 
-from db.engine import seconds_between, utcnow
-from db.tables import jobs, workers
+from batchscore.db.engine import seconds_between, utcnow
+from batchscore.db.tables import jobs, workers
 
 SEEN_EVERY_SECONDS = 15.0
 #: Seen within this long, or holding a live lease: counted as running.

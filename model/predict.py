@@ -21,9 +21,9 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 
 from batchscore.errors import InputError, ModelError
+from batchscore.model.registry import LoadedModel, final_step
+from batchscore.model.schema import check_columns
 from batchscore.numbers import parse_floats
-from model.registry import LoadedModel, final_step
-from model.schema import check_columns
 
 # Classifiers whose own predict() is the argmax of their predict_proba() (those model.train
 # makes): for them one pass gives both, which halves the time of a one-record predict.

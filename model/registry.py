@@ -28,7 +28,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from batchscore.errors import InputError, ModelError, NotFound
-from model.metadata import NAME_PATTERN, ModelInfo, checked_name
+from batchscore.model.metadata import NAME_PATTERN, ModelInfo, checked_name
 
 logger = logging.getLogger(__name__)
 

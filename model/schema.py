@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from batchscore.errors import InputError
-from model.metadata import ModelInfo
+from batchscore.model.metadata import ModelInfo
 
 _MAX_LISTED_COLUMNS = 30  # keeps the message readable for files with hundreds of columns
 

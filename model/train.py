@@ -31,9 +31,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from batchscore.errors import InputError, NotFound
+from batchscore.model.metadata import ESTIMATOR_NAMES, TASKS, ModelInfo
+from batchscore.model.registry import LoadedModel, final_step, load_model, save_model
 from batchscore.numbers import parse_floats
-from model.metadata import ESTIMATOR_NAMES, TASKS, ModelInfo
-from model.registry import LoadedModel, final_step, load_model, save_model
 
 DEMO_MODEL = "iris"
 _IRIS_FEATURES = ("sepal_length", "sepal_width", "petal_length", "petal_width")

@@ -8,8 +8,8 @@ import uuid
 from dataclasses import dataclass, field
 
 from batchscore.config import Settings
+from batchscore.db.engine import Engine, make_engine
 from batchscore.storage import Storage
-from db.engine import Engine, make_engine
 
 
 def new_worker_id() -> str:

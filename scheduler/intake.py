@@ -9,17 +9,17 @@ from __future__ import annotations
 from typing import BinaryIO
 
 from batchscore.config import OUTPUT_FORMATS
+from batchscore.db.engine import in_transaction
+from batchscore.db.jobs import JobKind, JobRecord, create_job
 from batchscore.errors import InputError
+from batchscore.model.metadata import checked_name
+from batchscore.model.registry import load_model
+from batchscore.model.schema import check_columns
+from batchscore.model.train import TrainPlan
+from batchscore.scheduler.context import Context
+from batchscore.scheduler.reading import NO_ROWS, inspect_csv
+from batchscore.scheduler.training import check_training_file, plan_options
 from batchscore.storage import StoredInput
-from db.engine import in_transaction
-from db.jobs import JobKind, JobRecord, create_job
-from model.metadata import checked_name
-from model.registry import load_model
-from model.schema import check_columns
-from model.train import TrainPlan
-from scheduler.context import Context
-from scheduler.reading import NO_ROWS, inspect_csv
-from scheduler.training import check_training_file, plan_options
 
 
 def submit_file(

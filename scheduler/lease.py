@@ -10,9 +10,9 @@ import logging
 import threading
 from types import TracebackType
 
+from batchscore.db.engine import Connection, Engine, in_transaction
+from batchscore.db.jobs import renew_lease
 from batchscore.errors import DatabaseUnavailable, LeaseLost
-from db.engine import Connection, Engine, in_transaction
-from db.jobs import renew_lease
 
 logger = logging.getLogger(__name__)
 

@@ -13,12 +13,12 @@ import threading
 import time
 from dataclasses import dataclass
 
+from batchscore.db.engine import in_transaction
+from batchscore.db.jobs import JobRecord, JobStatus
+from batchscore.db.workers import SEEN_EVERY_SECONDS, worker_seen, worker_stopped
 from batchscore.errors import DatabaseUnavailable
-from db.engine import in_transaction
-from db.jobs import JobRecord, JobStatus
-from db.workers import SEEN_EVERY_SECONDS, worker_seen, worker_stopped
-from scheduler.context import Context
-from scheduler.processor import GiveBack, process_one
+from batchscore.scheduler.context import Context
+from batchscore.scheduler.processor import GiveBack, process_one
 
 logger = logging.getLogger(__name__)
 _MAX_OUTAGE_WAIT_SECONDS = 60.0

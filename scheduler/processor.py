@@ -16,9 +16,8 @@ from typing import TypeVar, cast
 import pandas as pd
 
 from batchscore import logs
-from batchscore.errors import DatabaseUnavailable, InputError, LeaseLost, ModelError, NotFound
-from db.engine import Connection, in_transaction
-from db.jobs import (
+from batchscore.db.engine import Connection, in_transaction
+from batchscore.db.jobs import (
     JobKind,
     JobRecord,
     claim_next_job,
@@ -28,14 +27,15 @@ from db.jobs import (
     release_job,
     requeue_expired,
 )
-from model.predict import predict_chunk
-from model.registry import LoadedModel, load_model
-from model.schema import check_columns
-from scheduler.context import Context
-from scheduler.lease import LeaseKeeper
-from scheduler.reading import NO_ROWS, CsvLayout, inspect_csv, read_chunks
-from scheduler.training import plan_of, train_file
-from scheduler.writing import write_result
+from batchscore.errors import DatabaseUnavailable, InputError, LeaseLost, ModelError, NotFound
+from batchscore.model.predict import predict_chunk
+from batchscore.model.registry import LoadedModel, load_model
+from batchscore.model.schema import check_columns
+from batchscore.scheduler.context import Context
+from batchscore.scheduler.lease import LeaseKeeper
+from batchscore.scheduler.reading import NO_ROWS, CsvLayout, inspect_csv, read_chunks
+from batchscore.scheduler.training import plan_of, train_file
+from batchscore.scheduler.writing import write_result
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

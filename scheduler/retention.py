@@ -9,10 +9,10 @@ from __future__ import annotations
 import functools
 import logging
 
+from batchscore.db.engine import in_transaction
+from batchscore.db.jobs import JobRecord, archived_before, delete_job
 from batchscore.errors import InvalidTransition, NotFound
-from db.engine import in_transaction
-from db.jobs import JobRecord, archived_before, delete_job
-from scheduler.context import Context
+from batchscore.scheduler.context import Context
 
 logger = logging.getLogger(__name__)
 

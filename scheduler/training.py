@@ -15,8 +15,8 @@ import pandas as pd
 
 from batchscore.config import Settings
 from batchscore.errors import InputError
-from model.train import Trained, TrainPlan, check_plan, train
-from scheduler.reading import NO_ROWS, inspect_csv, read_chunks
+from batchscore.model.train import Trained, TrainPlan, check_plan, train
+from batchscore.scheduler.reading import NO_ROWS, inspect_csv, read_chunks
 
 
 def plan_options(plan: TrainPlan) -> dict[str, Any]:

@@ -11,11 +11,11 @@ import pytest
 from s3_server import AWS_ENV, Bucket, in_bucket, moto_server
 
 from batchscore.config import Secret, Settings
-from db import migrate
-from db.engine import Engine, in_transaction, make_engine
-from db.tables import metadata
-from model.train import train_demo_model
-from scheduler.context import Context
+from batchscore.db import migrate
+from batchscore.db.engine import Engine, in_transaction, make_engine
+from batchscore.db.tables import metadata
+from batchscore.model.train import train_demo_model
+from batchscore.scheduler.context import Context
 
 MARIADB_URL = os.environ.get("BATCHSCORE_TEST_DATABASE_URL", "")
 

@@ -8,9 +8,16 @@ from pathlib import Path
 
 import openpyxl
 
-from db.engine import in_transaction
-from db.jobs import AttemptRecord, JobRecord, JobStatus, get_job, list_attempts, list_jobs
-from scheduler.context import Context
+from batchscore.db.engine import in_transaction
+from batchscore.db.jobs import (
+    AttemptRecord,
+    JobRecord,
+    JobStatus,
+    get_job,
+    list_attempts,
+    list_jobs,
+)
+from batchscore.scheduler.context import Context
 
 
 def job_now(ctx: Context, job_id: int) -> JobRecord:

@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.staticfiles import StaticFiles
 
-from api.openapi import openapi_document
-from api.state import templates_of
+from batchscore.api.openapi import openapi_document
+from batchscore.api.state import templates_of
 
 SWAGGER_UI_DIR = Path(str(swagger_ui_bundle.swagger_ui_path))  # …/vendor/swagger-ui-<version>
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from api.state import context_of
-from db.engine import in_transaction
-from db.jobs import count_jobs_by_status
+from batchscore.api.state import context_of
+from batchscore.db.engine import in_transaction
+from batchscore.db.jobs import count_jobs_by_status
 
 
 def health(request: Request) -> JSONResponse:

@@ -6,16 +6,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from api.auth import current_user, owner_scope
-from api.download import result_response
-from api.params import bool_param, int_param, status_param
-from api.payloads import job_json
-from api.state import context_of
-from api.upload import receive_upload
-from batchscore.errors import InvalidTransition
-from batchscore.storage import safe_stem
-from db.engine import in_transaction
-from db.jobs import (
+from batchscore.api.auth import current_user, owner_scope
+from batchscore.api.download import result_response
+from batchscore.api.params import bool_param, int_param, status_param
+from batchscore.api.payloads import job_json
+from batchscore.api.state import context_of
+from batchscore.api.upload import receive_upload
+from batchscore.db.engine import in_transaction
+from batchscore.db.jobs import (
     JobKind,
     JobStatus,
     count_jobs,
@@ -25,7 +23,9 @@ from db.jobs import (
     retry_job,
     set_archived,
 )
-from scheduler.intake import queue_stored
+from batchscore.errors import InvalidTransition
+from batchscore.scheduler.intake import queue_stored
+from batchscore.storage import safe_stem
 
 MEDIA_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

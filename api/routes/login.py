@@ -6,10 +6,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from api.auth import log_in, session_user
-from api.errors import status_of
-from api.pages import render
-from api.session import (
+from batchscore.api.auth import log_in, session_user
+from batchscore.api.errors import status_of
+from batchscore.api.pages import render
+from batchscore.api.session import (
     CSRF_FIELD,
     Session,
     check_csrf,
@@ -18,7 +18,7 @@ from api.session import (
     read_session,
     save_session,
 )
-from api.state import context_of
+from batchscore.api.state import context_of
 from batchscore.errors import Forbidden, NotAuthenticated, TooManyAttempts
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.metrics import CONTENT_TYPE, render
-from api.state import metrics_of
+from batchscore.api.metrics import CONTENT_TYPE, render
+from batchscore.api.state import metrics_of
 
 
 def metrics(request: Request) -> Response:

@@ -10,14 +10,14 @@ import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from api.auth import current_user
-from api.metrics import PREDICT_LATENCY
-from api.payloads import model_detail_json, model_json
-from api.state import context_of, predict_threads
+from batchscore.api.auth import current_user
+from batchscore.api.metrics import PREDICT_LATENCY
+from batchscore.api.payloads import model_detail_json, model_json
+from batchscore.api.state import context_of, predict_threads
 from batchscore.errors import InputError, TooLarge
-from model.metadata import checked_name
-from model.predict import predict_records
-from model.registry import list_models, list_versions, load_model
+from batchscore.model.metadata import checked_name
+from batchscore.model.predict import predict_records
+from batchscore.model.registry import list_models, list_versions, load_model
 
 MAX_PREDICT_RECORDS = 10_000  # more is a batch job's work: POST /api/jobs
 _MAX_BODY_BYTES = 8 * 1024 * 1024

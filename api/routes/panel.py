@@ -7,15 +7,15 @@ import logging
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.auth import current_user, owner_scope
-from api.pages import render
-from api.state import context_of
+from batchscore.api.auth import current_user, owner_scope
+from batchscore.api.pages import render
+from batchscore.api.state import context_of
 from batchscore.config import OUTPUT_FORMATS
+from batchscore.db.engine import in_transaction
+from batchscore.db.jobs import JobStatus, get_job, list_attempts
 from batchscore.errors import InputError
-from db.engine import in_transaction
-from db.jobs import JobStatus, get_job, list_attempts
-from model.registry import list_models
-from scheduler.preview import Preview, preview_result
+from batchscore.model.registry import list_models
+from batchscore.scheduler.preview import Preview, preview_result
 
 logger = logging.getLogger(__name__)
 

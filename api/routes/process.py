@@ -8,16 +8,16 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from api.auth import current_user, owner_scope
-from api.errors import error_body
-from api.params import bool_param, int_param
-from api.payloads import job_json
-from api.state import context_of
+from batchscore.api.auth import current_user, owner_scope
+from batchscore.api.errors import error_body
+from batchscore.api.params import bool_param, int_param
+from batchscore.api.payloads import job_json
+from batchscore.api.state import context_of
+from batchscore.db.engine import in_transaction
+from batchscore.db.jobs import JobRecord, JobStatus, get_job, list_jobs
 from batchscore.errors import DatabaseUnavailable
-from db.engine import in_transaction
-from db.jobs import JobRecord, JobStatus, get_job, list_jobs
-from scheduler.context import Context
-from scheduler.processor import process_one
+from batchscore.scheduler.context import Context
+from batchscore.scheduler.processor import process_one
 
 logger = logging.getLogger(__name__)
 

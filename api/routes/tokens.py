@@ -6,13 +6,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from api.auth import current_user
-from api.pages import render
-from api.session import CSRF_FIELD
-from api.state import context_of
+from batchscore.api.auth import current_user
+from batchscore.api.pages import render
+from batchscore.api.session import CSRF_FIELD
+from batchscore.api.state import context_of
+from batchscore.db.engine import in_transaction
+from batchscore.db.users import TokenRecord, issue_token, list_tokens, revoke_token
 from batchscore.errors import InputError
-from db.engine import in_transaction
-from db.users import TokenRecord, issue_token, list_tokens, revoke_token
 
 
 def tokens_page(request: Request) -> Response:

@@ -8,17 +8,17 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from api.auth import current_user
-from api.params import bool_value
-from api.payloads import job_json, model_detail_json
-from api.state import context_of
-from api.upload import Upload, receive_upload
+from batchscore.api.auth import current_user
+from batchscore.api.params import bool_value
+from batchscore.api.payloads import job_json, model_detail_json
+from batchscore.api.state import context_of
+from batchscore.api.upload import Upload, receive_upload
+from batchscore.db.users import UserRecord
 from batchscore.errors import BatchscoreError, Forbidden, InputError
-from db.users import UserRecord
-from model.metadata import checked_name
-from model.registry import activate
-from model.train import DEFAULT_ESTIMATOR, TrainPlan
-from scheduler.intake import queue_training
+from batchscore.model.metadata import checked_name
+from batchscore.model.registry import activate
+from batchscore.model.train import DEFAULT_ESTIMATOR, TrainPlan
+from batchscore.scheduler.intake import queue_training
 
 _PLAN_FIELDS = ("target", "features", "task", "estimator", "activate", "incremental")
 

@@ -6,8 +6,8 @@ from alembic import context
 from sqlalchemy import Connection
 
 from batchscore.config import load_settings
-from db.engine import make_engine
-from db.tables import metadata
+from batchscore.db.engine import make_engine
+from batchscore.db.tables import metadata
 
 
 def _configure(connection: Connection) -> None:

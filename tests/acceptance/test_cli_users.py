@@ -8,10 +8,10 @@ from pathlib import Path
 from processes import Cli
 
 from batchscore.credentials import TOKEN_PREFIX, token_digest
-from db.engine import in_transaction
-from db.jobs import list_jobs
-from db.users import find_token, find_user
-from scheduler.context import Context
+from batchscore.db.engine import in_transaction
+from batchscore.db.jobs import list_jobs
+from batchscore.db.users import find_token, find_user
+from batchscore.scheduler.context import Context
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "iris.csv"
 

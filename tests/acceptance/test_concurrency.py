@@ -15,9 +15,9 @@ from jobstate import all_jobs, assert_each_processed_exactly_once, attempts_of, 
 from processes import Cli, wait_all, write_config
 
 from batchscore.config import Settings
-from db.engine import in_transaction
-from db.jobs import JobStatus, get_job, list_attempts
-from scheduler.context import Context
+from batchscore.db.engine import in_transaction
+from batchscore.db.jobs import JobStatus, get_job, list_attempts
+from batchscore.scheduler.context import Context
 
 pytestmark = pytest.mark.slow
 CRONTAB = Path(__file__).parents[2] / "crontab.txt"

@@ -17,8 +17,8 @@ from jobstate import attempts_of, job_now, sheet_rows, wait_for
 from processes import KILLPOINT, Cli, killed_at, process_state, process_until, write_config
 
 from batchscore.config import Settings
-from db.jobs import JobStatus
-from scheduler.context import Context
+from batchscore.db.jobs import JobStatus
+from batchscore.scheduler.context import Context
 
 pytestmark = pytest.mark.slow
 ROWS = 500

@@ -19,11 +19,11 @@ from mariadb_server import MariaDB
 from processes import Cli, free_port, serving, write_config
 
 from batchscore.config import Settings
-from db import migrate
-from db.engine import in_transaction, make_engine
-from db.jobs import JobStatus
-from db.users import create_user, issue_token
-from scheduler.context import Context
+from batchscore.db import migrate
+from batchscore.db.engine import in_transaction, make_engine
+from batchscore.db.jobs import JobStatus
+from batchscore.db.users import create_user, issue_token
+from batchscore.scheduler.context import Context
 
 pytestmark = [pytest.mark.slow, pytest.mark.mariadb]
 JOBS = 200

@@ -11,9 +11,9 @@ import pytest
 from factories import csv_text, iris_csv, submit
 from processes import Cli
 
-from db.engine import in_transaction
-from db.jobs import JobStatus, get_job
-from scheduler.context import Context
+from batchscore.db.engine import in_transaction
+from batchscore.db.jobs import JobStatus, get_job
+from batchscore.scheduler.context import Context
 
 pytestmark = pytest.mark.slow
 LIMIT_BYTES = 512 * 1024  # largest file the processor may write: the "disk" is full after it

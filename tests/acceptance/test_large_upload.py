@@ -12,10 +12,10 @@ import pytest
 from processes import Cli, free_port, serving, write_config
 
 from batchscore.config import Settings
-from db.engine import in_transaction
-from db.jobs import get_job
-from db.users import create_user, issue_token
-from scheduler.context import Context
+from batchscore.db.engine import in_transaction
+from batchscore.db.jobs import get_job
+from batchscore.db.users import create_user, issue_token
+from batchscore.scheduler.context import Context
 
 pytestmark = pytest.mark.slow
 SIZE_BYTES = 2 * 1024**3 + 12_345  # past 2 GiB, so nothing 32-bit is hiding on the way

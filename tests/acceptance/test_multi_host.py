@@ -25,10 +25,10 @@ from netns import MARIADBD, Network, start_mariadb, stop, unusable_reason, wait_
 from s3_server import AWS_ENV, BUCKET, Bucket
 
 from batchscore.config import load_settings
-from db import migrate
-from db.engine import in_transaction, make_engine
-from db.jobs import JobRecord, JobStatus, count_jobs_by_status
-from scheduler.context import Context
+from batchscore.db import migrate
+from batchscore.db.engine import in_transaction, make_engine
+from batchscore.db.jobs import JobRecord, JobStatus, count_jobs_by_status
+from batchscore.scheduler.context import Context
 
 pytestmark = [
     pytest.mark.slow,

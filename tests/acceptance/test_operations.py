@@ -15,10 +15,10 @@ from processes import Cli, write_config
 from sqlalchemy import update
 
 from batchscore.config import Settings
-from db.engine import in_transaction
-from db.jobs import JobStatus, list_jobs
-from db.tables import jobs
-from scheduler.context import Context
+from batchscore.db.engine import in_transaction
+from batchscore.db.jobs import JobStatus, list_jobs
+from batchscore.db.tables import jobs
+from batchscore.scheduler.context import Context
 
 pytestmark = pytest.mark.slow
 

@@ -14,8 +14,8 @@ from processes import Cli, killed_at, process_until, write_config
 from s3_server import BUCKET, Bucket, in_bucket
 
 from batchscore.config import Settings
-from db.jobs import JobStatus
-from scheduler.context import Context
+from batchscore.db.jobs import JobStatus
+from batchscore.scheduler.context import Context
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "iris.csv"
 ROWS = 5000

@@ -12,9 +12,9 @@ from processes import Cli, free_port, serving, write_config
 
 from batchscore.config import Settings
 from batchscore.credentials import hash_password
-from db.engine import in_transaction
-from db.users import create_user
-from scheduler.context import Context
+from batchscore.db.engine import in_transaction
+from batchscore.db.users import create_user
+from batchscore.scheduler.context import Context
 
 PASSWORD = "Correct-Horse-7319"
 WRONG_PASSWORD = "Wrong-Battery-4242"

@@ -9,9 +9,9 @@ import pytest
 from processes import Cli
 
 from batchscore.config import Settings
-from db.engine import in_transaction
-from db.jobs import JobStatus, list_jobs
-from scheduler.context import Context
+from batchscore.db.engine import in_transaction
+from batchscore.db.jobs import JobStatus, list_jobs
+from batchscore.scheduler.context import Context
 
 pytestmark = pytest.mark.slow
 SHEET_ROWS = 1_048_575  # data rows per sheet under the header

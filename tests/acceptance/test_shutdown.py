@@ -11,8 +11,8 @@ from factories import IRIS_ROW, csv_text, iris_csv, submit
 from jobstate import attempts_of, job_now, wait_for
 from processes import Cli
 
-from db.jobs import JobStatus
-from scheduler.context import Context
+from batchscore.db.jobs import JobStatus
+from batchscore.scheduler.context import Context
 
 pytestmark = pytest.mark.slow
 FINISHING = "SIGTERM received: finishing the current job, then stopping"

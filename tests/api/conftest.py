@@ -20,11 +20,11 @@ from panel_client import PanelClient
 from sklearn.datasets import load_iris
 from sklearn.tree import DecisionTreeClassifier
 
-from api.app import create_app
+from batchscore.api.app import create_app
 from batchscore.config import Settings
 from batchscore.credentials import hash_password, new_token, token_digest
-from db.engine import Connection, in_transaction
-from db.jobs import (
+from batchscore.db.engine import Connection, in_transaction
+from batchscore.db.jobs import (
     JobRecord,
     JobStatus,
     claim_next_job,
@@ -33,10 +33,10 @@ from db.jobs import (
     renew_lease,
     set_archived,
 )
-from db.users import UserRecord, create_token, create_user
-from model.registry import save_model
-from scheduler.context import Context
-from scheduler.processor import process_one
+from batchscore.db.users import UserRecord, create_token, create_user
+from batchscore.model.registry import save_model
+from batchscore.scheduler.context import Context
+from batchscore.scheduler.processor import process_one
 
 POLL_SECONDS = 30.0  # longest a test waits for a background job to finish
 PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32  # intake refuses it; the processor fails it

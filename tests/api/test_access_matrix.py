@@ -14,7 +14,7 @@ import pytest
 from routes import PANEL_PAGES, PUBLIC, ROUTES
 from starlette.routing import Mount, Route
 
-from api.app import create_app
+from batchscore.api.app import create_app
 from batchscore.config import Settings
 
 if TYPE_CHECKING:  # pytest imports tests/api/conftest.py as "conftest", mypy as "api.conftest"

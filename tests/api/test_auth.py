@@ -10,9 +10,9 @@ import pytest
 from factories import iris_csv
 from routes import ROUTES
 
-from db.engine import Connection, in_transaction
-from db.users import list_tokens, revoke_token
-from scheduler.context import Context
+from batchscore.db.engine import Connection, in_transaction
+from batchscore.db.users import list_tokens, revoke_token
+from batchscore.scheduler.context import Context
 
 if TYPE_CHECKING:  # pytest imports tests/api/conftest.py as "conftest", mypy as "api.conftest"
     from api.conftest import Caller, Jobs

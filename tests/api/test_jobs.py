@@ -10,9 +10,9 @@ import pytest
 from factories import IRIS_HEADER, csv_text
 from routes import JOB_ROUTES
 
-from db.engine import in_transaction
-from db.jobs import renew_lease
-from scheduler.context import Context
+from batchscore.db.engine import in_transaction
+from batchscore.db.jobs import renew_lease
+from batchscore.scheduler.context import Context
 
 if TYPE_CHECKING:  # pytest imports tests/api/conftest.py as "conftest", mypy as "api.conftest"
     from api.conftest import Caller, Jobs

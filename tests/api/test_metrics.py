@@ -9,9 +9,9 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
-from db.engine import in_transaction
-from db.workers import worker_seen, worker_stopped
-from scheduler.context import Context
+from batchscore.db.engine import in_transaction
+from batchscore.db.workers import worker_seen, worker_stopped
+from batchscore.scheduler.context import Context
 
 if TYPE_CHECKING:  # pytest imports tests/api/conftest.py as "conftest", mypy as "api.conftest"
     from api.conftest import Caller

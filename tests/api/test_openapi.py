@@ -13,8 +13,8 @@ import pytest
 from openapi_spec_validator import OpenAPIV31SpecValidator
 from starlette.routing import Route
 
-from api.app import create_app
-from api.routes.docs import SWAGGER_UI_DIR
+from batchscore.api.app import create_app
+from batchscore.api.routes.docs import SWAGGER_UI_DIR
 from batchscore.config import Settings
 
 # The operations that need no token: system-wide totals and the document itself.

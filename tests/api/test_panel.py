@@ -15,12 +15,12 @@ import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from panel_client import PanelClient
 
-from api.session import COOKIE, SALT
+from batchscore.api.session import COOKIE, SALT
 from batchscore.config import Secret, Settings
-from db.engine import in_transaction
-from db.users import list_tokens
-from scheduler.context import Context
-from scheduler.processor import process_one
+from batchscore.db.engine import in_transaction
+from batchscore.db.users import list_tokens
+from batchscore.scheduler.context import Context
+from batchscore.scheduler.processor import process_one
 
 if TYPE_CHECKING:
     from api.conftest import Caller, Jobs, Serve

@@ -16,8 +16,8 @@ from panel_client import PanelClient
 from s3_server import Bucket, in_bucket
 
 from batchscore.config import OUTPUT_FORMATS, Settings
-from scheduler.context import Context
-from scheduler.processor import process_one
+from batchscore.scheduler.context import Context
+from batchscore.scheduler.processor import process_one
 
 if TYPE_CHECKING:  # pytest imports tests/api/conftest.py as "conftest", mypy as "api.conftest"
     from api.conftest import Caller, Jobs, Serve

@@ -23,10 +23,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from db.engine import in_transaction
-from db.jobs import claim_next_job
-from scheduler.context import Context
-from scheduler.processor import process_one
+from batchscore.db.engine import in_transaction
+from batchscore.db.jobs import claim_next_job
+from batchscore.scheduler.context import Context
+from batchscore.scheduler.processor import process_one
 
 if TYPE_CHECKING:  # pytest imports tests/api/conftest.py as "conftest", mypy as "api.conftest"
     from api.conftest import Caller

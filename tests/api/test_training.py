@@ -15,7 +15,7 @@ import pytest
 from panel_client import PanelClient
 
 from batchscore.config import Settings
-from scheduler.context import Context
+from batchscore.scheduler.context import Context
 
 if TYPE_CHECKING:  # pytest imports tests/api/conftest.py as "conftest", mypy as "api.conftest"
     from api.conftest import Caller

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from processes import free_port
 
+from batchscore.db.engine import Connection, in_transaction, make_engine
 from batchscore.errors import DatabaseUnavailable
-from db.engine import Connection, in_transaction, make_engine
 
 
 def select_one(conn: Connection) -> object:

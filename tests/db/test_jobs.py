@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 from factories import add_job
 
-from batchscore.errors import InvalidTransition, LeaseLost, NotFound
-from db.engine import Connection, Engine, in_transaction
-from db.jobs import (
+from batchscore.db.engine import Connection, Engine, in_transaction
+from batchscore.db.jobs import (
     DeadClaim,
     JobRecord,
     JobStatus,
@@ -25,7 +24,8 @@ from db.jobs import (
     retry_job,
     set_archived,
 )
-from scheduler.context import Context
+from batchscore.errors import InvalidTransition, LeaseLost, NotFound
+from batchscore.scheduler.context import Context
 
 
 def claim(engine: Engine, lease_seconds: float = 30, job_id: int | None = None) -> JobRecord | None:

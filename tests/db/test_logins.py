@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from db.engine import Engine, in_transaction
-from db.logins import clear_login_failures, record_login_failure, seconds_until_allowed
-from db.tables import login_failures
+from batchscore.db.engine import Engine, in_transaction
+from batchscore.db.logins import clear_login_failures, record_login_failure, seconds_until_allowed
+from batchscore.db.tables import login_failures
 
 WINDOW = 900.0
 

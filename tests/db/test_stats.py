@@ -11,17 +11,17 @@ import pytest
 from factories import add_job
 from sqlalchemy import Column, Table, select, update
 
-from db.engine import Engine, in_transaction
-from db.jobs import JobStatus, archived_before, claim_next_job
-from db.stats import (
+from batchscore.db.engine import Engine, in_transaction
+from batchscore.db.jobs import JobStatus, archived_before, claim_next_job
+from batchscore.db.stats import (
     duration_histogram,
     pending_wait_seconds,
     rows_per_second_histogram,
     system_stats,
 )
-from db.tables import jobs, workers
-from db.workers import recent_workers, worker_seen, worker_stopped
-from scheduler.context import Context
+from batchscore.db.tables import jobs, workers
+from batchscore.db.workers import recent_workers, worker_seen, worker_stopped
+from batchscore.scheduler.context import Context
 
 T0 = datetime(2026, 1, 5, 12, 0, 0)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from db import migrate
-from db.engine import Engine
-from db.tables import metadata
+from batchscore.db import migrate
+from batchscore.db.engine import Engine
+from batchscore.db.tables import metadata
 
 
 def schema_diff(engine: Engine) -> list[object]:

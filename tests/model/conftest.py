@@ -15,8 +15,8 @@ from sklearn.base import BaseEstimator
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
-from model.metadata import ModelInfo
-from model.registry import LoadedModel, load_model, save_model
+from batchscore.model.metadata import ModelInfo
+from batchscore.model.registry import LoadedModel, load_model, save_model
 
 IRIS_FEATURES = ("sepal_length", "sepal_width", "petal_length", "petal_width")
 

@@ -10,8 +10,8 @@ import pytest
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
 from batchscore.errors import InputError
-from model.predict import predict_chunk
-from model.registry import LoadedModel, load_model, save_model
+from batchscore.model.predict import predict_chunk
+from batchscore.model.registry import LoadedModel, load_model, save_model
 
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 SETOSA = ["5.1", "3.5", "1.4", "0.2"]

@@ -22,8 +22,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from batchscore.errors import InputError, ModelError, NotFound
-from model.metadata import ModelInfo
-from model.registry import activate, active_version, list_models, load_model, save_model
+from batchscore.model.metadata import ModelInfo
+from batchscore.model.registry import activate, active_version, list_models, load_model, save_model
 
 SaveIris = Callable[..., ModelInfo]
 
@@ -297,7 +297,7 @@ def test_list_models_skips_model_with_broken_metadata(
     save_iris("broken")
     (model_dir / "broken" / "1" / "model.json").write_text("{")
 
-    with caplog.at_level(logging.WARNING, logger="model.registry"):
+    with caplog.at_level(logging.WARNING, logger="batchscore.model.registry"):
         assert list_models(model_dir) == [good]
 
     assert "Skipping model 'broken'" in caplog.text

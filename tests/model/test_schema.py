@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from batchscore.errors import InputError
-from model.registry import LoadedModel
-from model.schema import check_columns
+from batchscore.model.registry import LoadedModel
+from batchscore.model.schema import check_columns
 
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 

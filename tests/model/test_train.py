@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from model.predict import predict_chunk
-from model.registry import list_models, load_model
-from model.train import DEMO_MODEL, train_demo_model, write_iris_csv
+from batchscore.model.predict import predict_chunk
+from batchscore.model.registry import list_models, load_model
+from batchscore.model.train import DEMO_MODEL, train_demo_model, write_iris_csv
 
 
 def test_train_demo_model_saves_iris_version_1_with_good_scores(model_dir: Path) -> None:

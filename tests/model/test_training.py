@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from batchscore.errors import InputError, NotFound
-from model.predict import predict_records
-from model.registry import active_version, list_versions, load_model
-from model.train import Trained, TrainPlan, train, train_demo_model
+from batchscore.model.predict import predict_records
+from batchscore.model.registry import active_version, list_versions, load_model
+from batchscore.model.train import Trained, TrainPlan, train, train_demo_model
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 SHA = "f" * 64

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from factories import iris_csv, submit
 
+from batchscore.db.engine import in_transaction
+from batchscore.db.jobs import JobStatus, list_jobs
 from batchscore.errors import InputError, NotFound
-from db.engine import in_transaction
-from db.jobs import JobStatus, list_jobs
-from scheduler.context import Context
+from batchscore.scheduler.context import Context
 
 
 def queued(ctx: Context) -> int:

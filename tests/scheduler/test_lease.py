@@ -7,11 +7,11 @@ import time
 import pytest
 from factories import add_job
 
+from batchscore.db.engine import in_transaction
+from batchscore.db.jobs import JobRecord, JobStatus, claim_next_job, get_job, requeue_expired
 from batchscore.errors import LeaseLost
-from db.engine import in_transaction
-from db.jobs import JobRecord, JobStatus, claim_next_job, get_job, requeue_expired
-from scheduler.context import Context
-from scheduler.lease import LeaseKeeper
+from batchscore.scheduler.context import Context
+from batchscore.scheduler.lease import LeaseKeeper
 
 
 def claimed(ctx: Context, lease_seconds: float) -> JobRecord:

@@ -13,8 +13,8 @@ import pytest
 
 from batchscore.config import OUTPUT_FORMATS
 from batchscore.errors import InputError
-from scheduler import writing
-from scheduler.preview import Preview, ResultRow, preview_result
+from batchscore.scheduler import writing
+from batchscore.scheduler.preview import Preview, ResultRow, preview_result
 
 COLUMNS = ("id", "name", "prediction", "error")
 

@@ -10,10 +10,10 @@ import pytest
 from factories import IRIS_HEADER, IRIS_ROW, add_job, csv_text, iris_csv, submit
 
 from batchscore.config import Settings
-from db.engine import in_transaction
-from db.jobs import JobRecord, JobStatus, list_attempts
-from scheduler.context import Context
-from scheduler.processor import process_one
+from batchscore.db.engine import in_transaction
+from batchscore.db.jobs import JobRecord, JobStatus, list_attempts
+from batchscore.scheduler.context import Context
+from batchscore.scheduler.processor import process_one
 
 
 def rows_of(path: Path) -> list[tuple[object, ...]]:

@@ -19,7 +19,7 @@ from openpyxl.utils.escape import unescape
 
 from batchscore.config import OUTPUT_FORMATS
 from batchscore.errors import InputError
-from scheduler.writing import EXCEL_MAX_CHARS, EXCEL_MAX_COLUMNS, write_result
+from batchscore.scheduler.writing import EXCEL_MAX_CHARS, EXCEL_MAX_COLUMNS, write_result
 
 COLUMNS = ["raw", "prediction", "error"]
 FORMULAS = ['=HYPERLINK("http://x","y")', "+1+2", "-2+3", "@SUM(A1)", "\t=1", "{=SUM(A1)}"]

@@ -12,8 +12,8 @@ from factories import csv_text, iris_csv
 from playwright.sync_api import Page, expect
 from processes import Cli
 
-from db.jobs import JobStatus
-from scheduler.processor import process_one
+from batchscore.db.jobs import JobStatus
+from batchscore.scheduler.processor import process_one
 
 if TYPE_CHECKING:
     from api.conftest import Caller, Jobs
