@@ -20,9 +20,11 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY api ./api
 COPY batchscore ./batchscore
+COPY cli ./cli
 COPY db ./db
 COPY model ./model
 COPY scheduler ./scheduler
+COPY service ./service
 RUN /opt/batchscore/.venv/bin/pip install .
 
 # supercronic runs crontab.txt in the cron container: cron for containers (keeps the environment,

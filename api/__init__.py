@@ -1,1 +1,2 @@
-"""Starlette app: translates HTTP to calls into db, scheduler and model. No SQL, no pandas."""
+"""Starlette app: translates HTTP to calls into the application layer (service, scheduler).
+No SQL, no transactions, no pandas."""

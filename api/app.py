@@ -32,9 +32,8 @@ from batchscore.api.routes import (
 )
 from batchscore.api.session import CSRF_HEADER
 from batchscore.config import Settings, load_settings
-from batchscore.db.migrate import check_current
 from batchscore.logs import configure_logging
-from batchscore.scheduler.context import Context
+from batchscore.service.setup import check_schema, open_context
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -43,13 +42,13 @@ PREDICT_THREADS = 4  # fewer than the database pool's 5 connections: none is mad
 
 
 def create_app(settings: Settings) -> Starlette:
-    ctx = Context.from_settings(settings)
+    ctx = open_context(settings, check_schema=False)  # at startup, below
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        check_current(ctx.engine)  # refuse to serve an uninitialised database
+        check_schema(ctx)  # refuse to serve an uninitialised database
         yield
-        ctx.engine.dispose()
+        ctx.close()
 
     routes = [
         _page("/", panel.home),
@@ -96,7 +95,7 @@ def create_app(settings: Settings) -> Starlette:
     app.state.ctx = ctx
     app.state.templates = Jinja2Templates(directory=TEMPLATES)
     app.state.predict_threads = CapacityLimiter(PREDICT_THREADS)
-    app.state.metrics = metrics_registry(ctx.engine)
+    app.state.metrics = metrics_registry(ctx)
     return app
 
 

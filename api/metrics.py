@@ -15,13 +15,13 @@ from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Met
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from batchscore.db.engine import Engine, in_transaction
+from batchscore.config import METRICS_DIR_ENV
 from batchscore.db.jobs import JobStatus
 from batchscore.db.stats import Histogram as Counted
-from batchscore.db.stats import system_stats
+from batchscore.scheduler.context import Context
+from batchscore.service.status import stats as system_stats
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 PREDICT_LATENCY = Histogram(
     "batchscore_predict_latency_seconds",
@@ -33,11 +33,11 @@ PREDICT_LATENCY = Histogram(
 
 
 class _JobTable(Collector):
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
 
     def collect(self) -> Iterator[Metric]:
-        stats = in_transaction(self.engine, system_stats, read_only=True)
+        stats = system_stats(self.ctx)
         jobs = GaugeMetricFamily("batchscore_jobs", "Jobs by status.", labels=["status"])
         for status, count in stats.jobs_by_status.items():
             jobs.add_metric([status.value], count)
@@ -78,10 +78,10 @@ def _histogram(name: str, documentation: str, counted: Counted) -> HistogramMetr
     return HistogramMetricFamily(name, documentation, buckets=buckets, sum_value=counted.total)
 
 
-def metrics_registry(engine: Engine) -> CollectorRegistry:
+def metrics_registry(ctx: Context) -> CollectorRegistry:
     registry = CollectorRegistry()
-    registry.register(_JobTable(engine))
-    if os.environ.get(MULTIPROCESS_ENV):
+    registry.register(_JobTable(ctx))
+    if os.environ.get(METRICS_DIR_ENV):
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     else:
         registry.register(PREDICT_LATENCY)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
 from starlette.requests import Request
 
 from batchscore.db.jobs import JobKind, JobRecord, JobStatus
 from batchscore.model.metadata import ModelInfo
-from batchscore.model.registry import active_version, list_versions, read_info
+from batchscore.service.catalog import ModelDetail, ModelSummary
 
 JsonDict = dict[str, object]
 
@@ -54,27 +53,25 @@ def job_json(job: JobRecord, request: Request) -> JsonDict:
     }
 
 
-def model_json(info: ModelInfo, versions: list[int]) -> JsonDict:
-    """A model as its active version `info` describes it."""
-    return {"name": info.name, "version": info.version, "versions": versions, **_about(info)}
+def model_json(model: ModelSummary) -> JsonDict:
+    """A model as its active version describes it."""
+    info = model.info
+    return {"name": info.name, "version": info.version, "versions": model.versions, **_about(info)}
 
 
-def model_detail_json(model_dir: Path, name: str) -> JsonDict:
+def model_detail_json(model: ModelDetail) -> JsonDict:
     """A model with every version's metadata, so a caller can compare them and choose."""
-    active = active_version(model_dir, name)
-    versions = []
-    for version in list_versions(model_dir, name):
-        info = read_info(model_dir, name, version)
-        versions.append(
-            {
-                "version": info.version,
-                "active": info.version == active,
-                **_about(info),
-                "training_rows": info.training_rows,
-                "training_data_sha256": info.training_data_sha256,
-            }
-        )
-    return {"name": name, "active_version": active, "versions": versions}
+    versions = [
+        {
+            "version": info.version,
+            "active": info.version == model.active_version,
+            **_about(info),
+            "training_rows": info.training_rows,
+            "training_data_sha256": info.training_data_sha256,
+        }
+        for info in model.versions
+    ]
+    return {"name": model.name, "active_version": model.active_version, "versions": versions}
 
 
 def _about(info: ModelInfo) -> JsonDict:

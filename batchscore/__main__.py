@@ -4,6 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from batchscore.cli import main
+from batchscore.cli.main import main
 
 sys.exit(main())

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from batchscore.config import Settings
-from batchscore.errors import InputError, TooLarge
+from batchscore.errors import TooLarge
 from batchscore.folders import Folder, LocalFolder, Writer, open_folder
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -136,17 +136,6 @@ class Storage:
     def delete_output(self, name: str) -> None:
         """Remove a published result if it is there; a missing file is not an error."""
         self.outputs.remove(name)
-
-    def copy_input(self, path: Path, max_bytes: int) -> StoredInput:
-        """Save a local file (the CLI's `submit`) exactly as an upload would be saved."""
-        try:
-            source = path.open("rb")
-        except FileNotFoundError as exc:
-            raise InputError(f"File not found: {path}") from exc
-        except IsADirectoryError as exc:
-            raise InputError(f"{path} is a folder, not a CSV file.") from exc
-        with source:
-            return self.save_input(source, path.name, max_bytes)
 
 
 class InputReceiver:

@@ -108,7 +108,7 @@ def queue_job(csv: Path, environ: dict[str, str]) -> int:
     from batchscore.db.engine import in_transaction
     from batchscore.db.tables import jobs
     from batchscore.scheduler.context import Context
-    from batchscore.scheduler.intake import submit_file
+    from batchscore.service.intake import submit_file
 
     ctx = Context.from_settings(load_settings(environ={**os.environ, **environ}))
     migrate.upgrade(ctx.engine)

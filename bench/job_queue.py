@@ -34,7 +34,7 @@ from batchscore.db.jobs import JobStatus, get_job
 from batchscore.db.tables import job_attempts, jobs
 from batchscore.model.train import train_demo_model
 from batchscore.scheduler.context import Context
-from batchscore.scheduler.intake import submit_file
+from batchscore.service.intake import submit_file
 
 TINY = b"sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n"
 

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
+import httpx2
 import uvicorn
 
 from batchscore.api.app import create_app
@@ -32,8 +32,8 @@ from batchscore.db.engine import in_transaction, make_engine
 from batchscore.db.users import create_user
 from batchscore.model.train import train_demo_model
 from batchscore.scheduler.context import Context
-from batchscore.scheduler.intake import submit_file
 from batchscore.scheduler.processor import process_one
+from batchscore.service.intake import submit_file
 
 IRIS = "sepal_length,sepal_width,petal_length,petal_width\n" + "5.1,3.5,1.4,0.2\n" * 100
 
@@ -55,7 +55,7 @@ def served(settings: Settings) -> Iterator[str]:
         thread.join()
 
 
-def timed(client: httpx.Client, path: str, polls: int) -> tuple[list[float], int]:
+def timed(client: httpx2.Client, path: str, polls: int) -> tuple[list[float], int]:
     times, size = [], 0
     for _ in range(polls):
         start = time.perf_counter()
@@ -104,7 +104,7 @@ def main() -> None:
             job = submit_file(ctx, io.BytesIO(IRIS.encode()), f"f{n}.csv", owner_id=user.id)
             if n % 2:
                 process_one(ctx, job_id=job.id)
-        with served(settings) as base, httpx.Client(base_url=base) as client:
+        with served(settings) as base, httpx2.Client(base_url=base) as client:
             form = client.get("/login").text
             token = re.search(r'name="csrf_token" value="([^"]+)"', form)
             assert token

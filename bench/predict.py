@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
-import httpx
+import httpx2
 import numpy as np
 import pandas as pd
 from sklearn.datasets import load_iris
@@ -243,9 +243,9 @@ def wait_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
         if process.poll() is not None:
             raise SystemExit(f"{process.args!r} exited:\n{log.read_text()[-3000:]}")
         try:
-            if httpx.get(url, timeout=2).status_code == 200:
+            if httpx2.get(url, timeout=2).status_code == 200:
                 return
-        except httpx.TransportError:
+        except httpx2.TransportError:
             pass
         time.sleep(0.2)
     raise SystemExit(f"{url} was not ready within 180 s:\n{log.read_text()[-3000:]}")
@@ -253,7 +253,7 @@ def wait_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
 
 async def check_labels(servers: list[Server], expected: list[str]) -> None:
     """Every row to every server, one at a time: 200 and the in-process label, or stop."""
-    async with httpx.AsyncClient(timeout=60) as client:
+    async with httpx2.AsyncClient(timeout=60) as client:
         for server in servers:
             for i, body in enumerate(server.bodies):
                 response = await client.post(server.url, content=body, headers=server.headers)
@@ -279,7 +279,7 @@ class RawConnection:
     cores, httpx's share would cap the servers it measures)."""
 
     def __init__(self, server: Server) -> None:
-        url = httpx.URL(server.url)
+        url = httpx2.URL(server.url)
         self.host, self.port = url.host, url.port or 80
         headers = "".join(f"{key}: {value}\r\n" for key, value in server.headers.items())
         self.head = (
@@ -327,8 +327,8 @@ async def load(
     """`requests` POSTs from `concurrency` connections, each sending its next row when its
     previous answer is in (after `warmup` untimed ones). Any answer but a 200 with the
     expected label stops the run; a broken connection is counted (and the row sent again)."""
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=60) as shared:
+    limits = httpx2.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx2.AsyncClient(limits=limits, timeout=60) as shared:
 
         async def post_httpx(body: bytes) -> tuple[int, bytes]:
             response = await shared.post(server.url, content=body, headers=server.headers)
@@ -349,7 +349,7 @@ async def load(
                 started = time.perf_counter()
                 try:
                     status, content = await asyncio.wait_for(post(server.bodies[row]), 60)
-                except (OSError, asyncio.IncompleteReadError, TimeoutError, httpx.TransportError):
+                except (OSError, asyncio.IncompleteReadError, TimeoutError, httpx2.TransportError):
                     resets += 1
                     sent -= 1
                     if resets > max(3, requests // 100):

@@ -32,3 +32,7 @@ class Context:
         return cls(
             settings=settings, engine=make_engine(str(settings.database_url)), storage=storage
         )
+
+    def close(self) -> None:
+        """Close the database connections this process holds (they reopen if used again)."""
+        self.engine.dispose()

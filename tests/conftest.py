@@ -4,6 +4,7 @@ BATCHSCORE_TEST_DATABASE_URL is set), real folders in tmp_path, the real demo mo
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,15 +56,24 @@ def _mariadb_schema() -> Iterator[Engine | None]:
     engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty SQLite database migrated once per session; each test gets a copy of the file."""
+    path = tmp_path_factory.mktemp("template") / "batchscore.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    engine.dispose()  # the last connection to close folds the WAL into the file: copy the file
+    assert not path.with_name(path.name + "-wal").exists()
+    return path
+
+
 @pytest.fixture
-def database_url(tmp_path: Path, _mariadb_schema: Engine | None) -> str:
+def database_url(tmp_path: Path, _mariadb_schema: Engine | None, _sqlite_template: Path) -> str:
     """A URL to an empty, migrated database."""
     if _mariadb_schema is None:
-        url = f"sqlite:///{tmp_path / 'batchscore.db'}"
-        engine = make_engine(url)
-        migrate.upgrade(engine)
-        engine.dispose()
-        return url
+        path = tmp_path / "batchscore.db"
+        shutil.copyfile(_sqlite_template, path)
+        return f"sqlite:///{path}"
 
     def empty_tables(conn: object) -> None:
         for table in reversed(metadata.sorted_tables):
@@ -83,6 +93,7 @@ def settings(tmp_path: Path, database_url: str, demo_model_dir: Path) -> Setting
         cache_dir=tmp_path / "cache",
         lease_seconds=5.0,
         chunk_rows=1000,
+        password_hashing="cheapest",
     )
 
 

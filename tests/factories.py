@@ -9,7 +9,7 @@ from pathlib import Path
 from batchscore.db.engine import in_transaction
 from batchscore.db.jobs import JobRecord, create_job
 from batchscore.scheduler.context import Context
-from batchscore.scheduler.intake import submit_file
+from batchscore.service.intake import submit_file
 
 IRIS_HEADER = ("sepal_length", "sepal_width", "petal_length", "petal_width")
 IRIS_ROW = ("5.1", "3.5", "1.4", "0.2")

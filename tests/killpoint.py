@@ -21,7 +21,7 @@ import signal
 import sys
 from pathlib import Path
 
-from batchscore.cli import main
+from batchscore.cli.main import main
 
 POINTS = ("reading", "before-rename", "after-rename", "finished")
 

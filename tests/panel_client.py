@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-import httpx
+import httpx2
 
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -12,8 +12,10 @@ CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 class PanelClient:
     """A browser-like httpx client of the panel: follows the forms, keeps the session cookie."""
 
-    def __init__(self, base_url: str) -> None:
-        self.http = httpx.Client(base_url=base_url, timeout=60, headers={"Accept": "text/html"})
+    def __init__(self, http: httpx2.Client | str) -> None:
+        """Over `http` (a client of the app), or a new client of the server at that URL."""
+        self.http = httpx2.Client(base_url=http, timeout=60) if isinstance(http, str) else http
+        self.http.headers["Accept"] = "text/html"
 
     def csrf(self, path: str = "/login") -> str:
         """The CSRF token of the form on `path` (fetching it sets the session cookie)."""
@@ -22,7 +24,7 @@ class PanelClient:
         assert found, f"no CSRF field on {path}: {response.status_code} {response.text[:300]}"
         return found.group(1)
 
-    def sign_in(self, username: str, password: str | None = None) -> httpx.Response:
+    def sign_in(self, username: str, password: str | None = None) -> httpx2.Response:
         """Post the sign-in form (password `pw-<username>`, as make_caller sets, by default)."""
         form = {
             "csrf_token": self.csrf(),

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+import httpx2
 from jobstate import wait_for
 
 from batchscore.config import Settings
@@ -120,9 +120,9 @@ def serving(cli: Cli, port: int) -> Iterator[Served]:
         deadline = time.monotonic() + 60
         while True:
             try:
-                httpx.get(f"http://127.0.0.1:{port}/health").raise_for_status()
+                httpx2.get(f"http://127.0.0.1:{port}/health").raise_for_status()
                 break
-            except httpx.HTTPError:
+            except httpx2.HTTPError:
                 assert time.monotonic() < deadline and server.poll() is None, "server not up"
                 time.sleep(0.1)
         yield served

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 import fsspec
-import httpx
+import httpx2
 
 from batchscore.config import Settings
 
@@ -56,7 +56,7 @@ class Bucket:
 
     def reset(self) -> None:
         """Forget every bucket and object (moto's reset), then create an empty BUCKET."""
-        httpx.post(f"{self.endpoint}/moto-api/reset").raise_for_status()
+        httpx2.post(f"{self.endpoint}/moto-api/reset").raise_for_status()
         self.fs.mkdir(BUCKET)
 
     def keys(self, prefix: str = "") -> list[str]:

@@ -25,7 +25,7 @@ import pytest
 import yaml
 from processes import Cli, free_port, serving, write_config
 
-from batchscore.cli import _parser
+from batchscore.cli.main import _parser
 from batchscore.config import KNOWN_KEYS, Settings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,8 +6,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from batchscore.api.state import context_of
-from batchscore.db.engine import in_transaction
-from batchscore.db.jobs import count_jobs_by_status
+from batchscore.service.status import job_counts
 
 
 def health(request: Request) -> JSONResponse:
@@ -26,5 +25,5 @@ def health(request: Request) -> JSONResponse:
           application/json:
             schema: {$ref: "#/components/schemas/Error"}
     """
-    counts = in_transaction(context_of(request).engine, count_jobs_by_status)
+    counts = job_counts(context_of(request))
     return JSONResponse({"status": "ok", "jobs": {s.value: n for s, n in counts.items()}})

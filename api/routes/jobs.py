@@ -6,26 +6,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from batchscore.api.auth import current_user, owner_scope
+from batchscore.api.auth import current_user
 from batchscore.api.download import result_response
 from batchscore.api.params import bool_param, int_param, status_param
 from batchscore.api.payloads import job_json
 from batchscore.api.state import context_of
 from batchscore.api.upload import receive_upload
-from batchscore.db.engine import in_transaction
-from batchscore.db.jobs import (
-    JobKind,
-    JobStatus,
-    count_jobs,
-    delete_job,
-    get_job,
-    list_jobs,
-    retry_job,
-    set_archived,
-)
-from batchscore.errors import InvalidTransition
-from batchscore.scheduler.intake import queue_stored
-from batchscore.storage import safe_stem
+from batchscore.service import jobs
+from batchscore.service.intake import queue_stored
 
 MEDIA_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -137,25 +125,13 @@ def list_jobs_route(request: Request) -> Response:
     status, archived = status_param(request), bool_param(request, "archived", default=False)
     limit = int_param(request, "limit", default=50, low=1, high=500)
     offset = int_param(request, "offset", default=0)
-    owner = owner_scope(user)
-    jobs, total = in_transaction(
-        context_of(request).engine,
-        lambda c: (
-            list_jobs(
-                c,
-                owner_id=owner,
-                status=status,
-                include_archived=archived,
-                limit=limit,
-                offset=offset,
-            ),
-            count_jobs(c, owner_id=owner, status=status, include_archived=archived),
-        ),
+    page = jobs.list_jobs(
+        context_of(request), user, status=status, archived=archived, limit=limit, offset=offset
     )
     return JSONResponse(
         {
-            "jobs": [job_json(j, request) for j in jobs],
-            "total": total,
+            "jobs": [job_json(j, request) for j in page.jobs],
+            "total": page.total,
             "limit": limit,
             "offset": offset,
         }
@@ -178,10 +154,7 @@ def get_job_route(request: Request) -> Response:
       "404": {$ref: "#/components/responses/NotFound"}
     """
     user, job_id = current_user(request), request.path_params["job_id"]
-    job = in_transaction(
-        context_of(request).engine, lambda c: get_job(c, job_id, owner_id=owner_scope(user))
-    )
-    return JSONResponse(job_json(job, request))
+    return JSONResponse(job_json(jobs.get_job(context_of(request), user, job_id), request))
 
 
 def get_result(request: Request) -> Response:
@@ -212,16 +185,9 @@ def get_result(request: Request) -> Response:
     """
     user, job_id = current_user(request), request.path_params["job_id"]
     ctx = context_of(request)
-    job = in_transaction(ctx.engine, lambda c: get_job(c, job_id, owner_id=owner_scope(user)))
-    if job.kind is JobKind.TRAIN:
-        raise InvalidTransition(
-            f"Job {job.id} trains model {job.model_name}; its result is a model version, "
-            f"not a file: see GET /api/models/{job.model_name}."
-        )
-    if job.status is not JobStatus.PROCESSED or job.output_name is None:
-        raise InvalidTransition(f"Job {job.id} is {job.status.value}; it has no result yet.")
-    filename = f"{safe_stem(job.original_filename)}-predictions.{job.output_format}"
-    return result_response(ctx.storage, job.output_name, MEDIA_TYPES[job.output_format], filename)
+    result = jobs.result_file(ctx, user, job_id)
+    media_type = MEDIA_TYPES[result.output_format]
+    return result_response(ctx.storage, result.name, media_type, result.download_name)
 
 
 def retry(request: Request) -> Response:
@@ -245,10 +211,7 @@ def retry(request: Request) -> Response:
             schema: {$ref: "#/components/schemas/Error"}
     """
     user, job_id = current_user(request), request.path_params["job_id"]
-    job = in_transaction(
-        context_of(request).engine, lambda c: retry_job(c, job_id, owner_id=owner_scope(user))
-    )
-    return JSONResponse(job_json(job, request))
+    return JSONResponse(job_json(jobs.retry_job(context_of(request), user, job_id), request))
 
 
 def archive(request: Request) -> Response:
@@ -268,10 +231,7 @@ def archive(request: Request) -> Response:
     """
     user, job_id = current_user(request), request.path_params["job_id"]
     flag = request.url.path.endswith("/archive")
-    job = in_transaction(
-        context_of(request).engine,
-        lambda c: set_archived(c, job_id, flag, owner_id=owner_scope(user)),
-    )
+    job = jobs.set_archived(context_of(request), user, job_id, flag)
     return JSONResponse(job_json(job, request))
 
 
@@ -293,9 +253,5 @@ def delete(request: Request) -> Response:
             schema: {$ref: "#/components/schemas/Error"}
     """
     user, job_id = current_user(request), request.path_params["job_id"]
-    ctx = context_of(request)
-    job = in_transaction(ctx.engine, lambda c: delete_job(c, job_id, owner_id=owner_scope(user)))
-    ctx.storage.delete_input(job.input_name)
-    if job.output_name:
-        ctx.storage.delete_output(job.output_name)
+    jobs.delete_job(context_of(request), user, job_id)
     return Response(status_code=204)

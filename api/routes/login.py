@@ -6,7 +6,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from batchscore.api.auth import log_in, session_user
+from batchscore.api.auth import session_user
 from batchscore.api.errors import status_of
 from batchscore.api.pages import render
 from batchscore.api.session import (
@@ -20,6 +20,7 @@ from batchscore.api.session import (
 )
 from batchscore.api.state import context_of
 from batchscore.errors import Forbidden, NotAuthenticated, TooManyAttempts
+from batchscore.service.accounts import log_in
 
 
 def login_page(request: Request) -> Response:

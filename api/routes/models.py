@@ -15,11 +15,8 @@ from batchscore.api.metrics import PREDICT_LATENCY
 from batchscore.api.payloads import model_detail_json, model_json
 from batchscore.api.state import context_of, predict_threads
 from batchscore.errors import InputError, TooLarge
-from batchscore.model.metadata import checked_name
-from batchscore.model.predict import predict_records
-from batchscore.model.registry import list_models, list_versions, load_model
+from batchscore.service import catalog
 
-MAX_PREDICT_RECORDS = 10_000  # more is a batch job's work: POST /api/jobs
 _MAX_BODY_BYTES = 8 * 1024 * 1024
 
 
@@ -36,11 +33,8 @@ def list_models_route(request: Request) -> Response:
       "403": {$ref: "#/components/responses/Forbidden"}
     """
     current_user(request)
-    model_dir = context_of(request).settings.model_dir
-    models = [
-        model_json(info, list_versions(model_dir, info.name)) for info in list_models(model_dir)
-    ]
-    return JSONResponse({"models": models})
+    models = catalog.list_models(context_of(request).settings)
+    return JSONResponse({"models": [model_json(model) for model in models]})
 
 
 def show_model(request: Request) -> Response:
@@ -61,8 +55,8 @@ def show_model(request: Request) -> Response:
       "503": {$ref: "#/components/responses/ModelUnavailable"}
     """
     current_user(request)
-    name = checked_name(request.path_params["name"], InputError)
-    return JSONResponse(model_detail_json(context_of(request).settings.model_dir, name))
+    detail = catalog.get_model(context_of(request).settings, request.path_params["name"])
+    return JSONResponse(model_detail_json(detail))
 
 
 async def predict(request: Request) -> Response:
@@ -106,28 +100,21 @@ async def predict(request: Request) -> Response:
 
 def _predict(request: Request, body: bytes, started: float) -> Response:
     current_user(request)
-    name = checked_name(request.path_params["name"], InputError)
     try:
         payload = json.loads(body)
     except ValueError as exc:  # also UnicodeDecodeError
         raise InputError(f"The body is not valid JSON: {exc}.") from exc
     single = isinstance(payload, dict)
     records = [payload] if single else payload
-    if not isinstance(records, list) or not records:
+    if not isinstance(records, list):
         raise InputError("Send a JSON object of feature values, or a non-empty list of them.")
-    if len(records) > MAX_PREDICT_RECORDS:
-        raise InputError(
-            f"{len(records):,} records is more than the {MAX_PREDICT_RECORDS:,} one call takes; "
-            "upload them as a CSV job (POST /api/jobs) instead."
-        )
-    model = load_model(context_of(request).settings.model_dir, name)
-    scored = [
-        {"prediction": p.prediction, "probabilities": p.probabilities}
-        for p in predict_records(model, records)
-    ]
-    head = {"model": model.info.name, "version": model.info.version}
+    info, predictions = catalog.predict(
+        context_of(request).settings, request.path_params["name"], records
+    )
+    scored = [{"prediction": p.prediction, "probabilities": p.probabilities} for p in predictions]
+    head = {"model": info.name, "version": info.version}
     response = JSONResponse({**head, **scored[0]} if single else {**head, "predictions": scored})
-    PREDICT_LATENCY.labels(model.info.name).observe(time.perf_counter() - started)
+    PREDICT_LATENCY.labels(info.name).observe(time.perf_counter() - started)
     return response
 
 

@@ -10,9 +10,9 @@ from batchscore.api.auth import current_user
 from batchscore.api.pages import render
 from batchscore.api.session import CSRF_FIELD
 from batchscore.api.state import context_of
-from batchscore.db.engine import in_transaction
-from batchscore.db.users import TokenRecord, issue_token, list_tokens, revoke_token
+from batchscore.db.users import TokenRecord
 from batchscore.errors import InputError
+from batchscore.service import accounts
 
 
 def tokens_page(request: Request) -> Response:
@@ -37,9 +37,8 @@ async def revoke(request: Request) -> Response:
 
 def _create_token(request: Request, name: str, csrf_token: str) -> Response:
     user = current_user(request, csrf_token)
-    engine = context_of(request).engine
     try:
-        record, token = in_transaction(engine, lambda c: issue_token(c, user_id=user.id, name=name))
+        record, token = accounts.new_token(context_of(request), user.id, name)
     except InputError as exc:
         failed = {"tokens": _tokens(request, user.id), "error": exc.message, "name": name}
         return render(request, "tokens.html", failed, user=user, status_code=422)
@@ -49,10 +48,9 @@ def _create_token(request: Request, name: str, csrf_token: str) -> Response:
 
 def _revoke(request: Request, csrf_token: str) -> Response:
     user, token_id = current_user(request, csrf_token), request.path_params["token_id"]
-    engine = context_of(request).engine
-    in_transaction(engine, lambda c: revoke_token(c, token_id, user_id=user.id))
+    accounts.revoke(context_of(request), token_id, user=user)
     return RedirectResponse("/tokens", status_code=303)
 
 
 def _tokens(request: Request, user_id: int) -> list[TokenRecord]:
-    return in_transaction(context_of(request).engine, lambda c: list_tokens(c, user_id))
+    return accounts.tokens_of(context_of(request), user_id)

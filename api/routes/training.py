@@ -13,12 +13,11 @@ from batchscore.api.params import bool_value
 from batchscore.api.payloads import job_json, model_detail_json
 from batchscore.api.state import context_of
 from batchscore.api.upload import Upload, receive_upload
-from batchscore.db.users import UserRecord
-from batchscore.errors import BatchscoreError, Forbidden, InputError
+from batchscore.errors import BatchscoreError, InputError
 from batchscore.model.metadata import checked_name
-from batchscore.model.registry import activate
 from batchscore.model.train import DEFAULT_ESTIMATOR, TrainPlan
-from batchscore.scheduler.intake import queue_training
+from batchscore.service import catalog
+from batchscore.service.intake import queue_training
 
 _PLAN_FIELDS = ("target", "features", "task", "estimator", "activate", "incremental")
 
@@ -71,7 +70,7 @@ async def add_data(request: Request) -> Response:
 
 async def _queue(request: Request, *, incremental: bool | None) -> Response:
     user = await run_in_threadpool(current_user, request)
-    _require_admin(user)
+    catalog.require_admin(user)
     name = checked_name(request.path_params["name"], InputError)
     ctx = context_of(request)
     upload = await receive_upload(
@@ -114,27 +113,17 @@ def activate_version(request: Request) -> Response:
       "422": {$ref: "#/components/responses/InvalidInput"}
       "503": {$ref: "#/components/responses/ModelUnavailable"}
     """
-    _require_admin(current_user(request))
-    name = checked_name(request.path_params["name"], InputError)
-    model_dir = context_of(request).settings.model_dir
-    activate(model_dir, name, request.path_params["version"])
-    return JSONResponse(model_detail_json(model_dir, name))
-
-
-def _require_admin(user: UserRecord) -> None:
-    if not user.is_admin:
-        raise Forbidden(
-            "Only an admin may train or activate models: a new version changes what everyone's "
-            "jobs predict. Ask an admin (`batchscore user add NAME --admin`)."
-        )
+    user, name = current_user(request), request.path_params["name"]
+    settings = context_of(request).settings
+    detail = catalog.activate(settings, user, name, request.path_params["version"])
+    return JSONResponse(model_detail_json(detail))
 
 
 def _plan(upload: Upload, incremental: bool | None) -> TrainPlan:
     fields = upload.fields
-    features = fields.get("features")
     return TrainPlan(
         target=fields.get("target") or None,
-        features=tuple(f.strip() for f in features.split(",") if f.strip()) if features else None,
+        features=catalog.parse_features(fields.get("features")),
         task=fields.get("task") or None,
         estimator=fields.get("estimator") or DEFAULT_ESTIMATOR,
         activate=bool_value(fields.get("activate"), "The form field 'activate'", default=False),

@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from factories import iris_csv, submit
 from jobstate import all_jobs, attempts_of, sheet_rows, wait_for
@@ -102,7 +102,7 @@ def test_api_answers_503_while_the_database_is_down_and_recovers(
     _record, token = in_transaction(ctx.engine, lambda c: issue_token(c, user_id=user.id, name="t"))
     port = free_port()
     cli = Cli(write_config(tmp_path / "serve.properties", settings, HTTP_PORT=port))
-    api = httpx.Client(
+    api = httpx2.Client(
         base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}
     )
     upload = {"file": ("a.csv", iris_csv(3), "text/csv")}

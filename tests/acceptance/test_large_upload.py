@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from processes import Cli, free_port, serving, write_config
 
@@ -67,7 +67,7 @@ def test_multi_gb_upload_streams_to_the_input_folder(
         idle = memory(served.process.pid, "VmRSS")
         digest = hashlib.sha256()
         started = time.monotonic()
-        response = httpx.post(
+        response = httpx2.post(
             f"{url}/api/jobs",
             content=body(SIZE_BYTES, digest),
             headers={

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import httpx
+import httpx2
 from factories import iris_csv
 from panel_client import PanelClient
 from processes import Cli, free_port, serving, write_config
@@ -40,11 +40,11 @@ def test_secrets_never_reach_the_log(ctx: Context, settings: Settings, tmp_path:
         found = TOKEN.search(page.text)
         assert found, page.text[:500]
         token = found.group(0)
-        bearer = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"})
+        bearer = httpx2.Client(base_url=url, headers={"Authorization": f"Bearer {token}"})
         upload = bearer.post("/api/jobs", files={"file": ("a.csv", iris_csv(2), "text/csv")})
         assert upload.status_code == 201
         assert bearer.get("/api/jobs").status_code == 200
-        forged = httpx.get(f"{url}/api/jobs", headers={"Authorization": "Bearer bs_" + "x" * 43})
+        forged = httpx2.get(f"{url}/api/jobs", headers={"Authorization": "Bearer bs_" + "x" * 43})
         assert forged.status_code == 401
         panel.close()
         bearer.close()

@@ -1,4 +1,9 @@
-"""A real uvicorn server on 127.0.0.1 per test, real users and tokens, httpx clients."""
+"""The app under test, real users and tokens, httpx clients.
+
+Most tests talk to the app in process through Starlette's TestClient (an httpx client with no
+socket). Tests marked `network` get a real uvicorn on a free loopback port instead: streaming
+uploads, client disconnects, CORS, background work after the answer, the browser.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,9 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import httpx
+import httpx2
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,6 +25,8 @@ from factories import add_job, iris_csv, submit
 from panel_client import PanelClient
 from sklearn.datasets import load_iris
 from sklearn.tree import DecisionTreeClassifier
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
 
 from batchscore.api.app import create_app
 from batchscore.config import Settings
@@ -40,13 +48,39 @@ from batchscore.scheduler.processor import process_one
 
 POLL_SECONDS = 30.0  # longest a test waits for a background job to finish
 PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32  # intake refuses it; the processor fails it
+IN_PROCESS_URL = "http://testserver"
+
+
+@dataclass(frozen=True)
+class Server:
+    """Where one app answers: in process (url None) or on a live uvicorn at `url`."""
+
+    app: Starlette
+    url: str | None = None
+
+    @property
+    def base_url(self) -> str:
+        return self.url or IN_PROCESS_URL
+
+    def client(self, **options: Any) -> httpx2.Client:
+        """A new client of this app, as a program would open one (`headers`, `cookies`)."""
+        if self.url is not None:
+            return httpx2.Client(base_url=self.url, timeout=60, **options)
+        # Like a real server: errors become 500 answers, redirects are not followed.
+        return TestClient(
+            self.app,
+            base_url=IN_PROCESS_URL,
+            raise_server_exceptions=False,
+            follow_redirects=False,
+            **options,
+        )
 
 
 @dataclass(frozen=True)
 class Caller:
     user: UserRecord
     token: str
-    client: httpx.Client  #: sends this caller's bearer token
+    client: httpx2.Client  #: sends this caller's bearer token
 
 
 @contextmanager
@@ -69,72 +103,94 @@ def serving(settings: Settings) -> Iterator[str]:
         thread.join(timeout=30)
 
 
+StartServer = Callable[[Settings], Server]
+
+
 @pytest.fixture
-def base_url(settings: Settings, ctx: Context) -> Iterator[str]:
-    """Serve create_app(settings) with uvicorn on a free loopback port; the app's base URL."""
-    with serving(settings) as url:
-        yield url
+def start_server(request: pytest.FixtureRequest) -> Iterator[StartServer]:
+    """Start an app for some settings: live if the test is marked `network`, else in process."""
+    live = request.node.get_closest_marker("network") is not None
+    with ExitStack() as stack:
+
+        def start(settings: Settings) -> Server:
+            if not live:
+                return Server(create_app(settings))
+            url = stack.enter_context(serving(settings))
+            return Server(create_app(settings), url)
+
+        yield start
 
 
-def make_caller(ctx: Context, base_url: str, username: str, *, admin: bool = False) -> Caller:
+@pytest.fixture
+def server(settings: Settings, ctx: Context, start_server: StartServer) -> Server:
+    """The app for this test's settings (its database, folders and models)."""
+    return start_server(settings)
+
+
+@pytest.fixture
+def base_url(server: Server) -> str:
+    return server.base_url
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def make_caller(ctx: Context, server: Server, username: str, *, admin: bool = False) -> Caller:
     token = new_token()
 
     def add(conn: Connection) -> UserRecord:
-        digest = hash_password("pw-" + username)
+        digest = hash_password("pw-" + username, ctx.settings.password_hashing)
         user = create_user(conn, username=username, password_hash=digest, is_admin=admin)
         create_token(conn, user_id=user.id, name="test", token_hash=token_digest(token))
         return user
 
     user = in_transaction(ctx.engine, add)
-    client = httpx.Client(
-        base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=60
-    )
-    return Caller(user, token, client)
+    return Caller(user, token, server.client(headers=bearer(token)))
 
 
 @pytest.fixture
-def alice(ctx: Context, base_url: str) -> Iterator[Caller]:
-    caller = make_caller(ctx, base_url, "alice")
+def alice(ctx: Context, server: Server) -> Iterator[Caller]:
+    caller = make_caller(ctx, server, "alice")
     yield caller
     caller.client.close()
 
 
 @pytest.fixture
-def bob(ctx: Context, base_url: str) -> Iterator[Caller]:
-    caller = make_caller(ctx, base_url, "bob")
+def bob(ctx: Context, server: Server) -> Iterator[Caller]:
+    caller = make_caller(ctx, server, "bob")
     yield caller
     caller.client.close()
 
 
 @pytest.fixture
-def admin(ctx: Context, base_url: str) -> Iterator[Caller]:
-    caller = make_caller(ctx, base_url, "root", admin=True)
+def admin(ctx: Context, server: Server) -> Iterator[Caller]:
+    caller = make_caller(ctx, server, "root", admin=True)
     yield caller
     caller.client.close()
 
 
 @pytest.fixture
-def anonymous(base_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=base_url, timeout=60) as client:
+def anonymous(server: Server) -> Iterator[httpx2.Client]:
+    with server.client() as client:
         yield client
 
 
-Serve = Callable[[Settings, Caller], httpx.Client]
+Serve = Callable[[Settings, Caller], httpx2.Client]
 
 
 @pytest.fixture
-def serve(ctx: Context) -> Iterator[Serve]:
-    """Start another live server with changed settings; returns a caller's client for it.
+def serve(start_server: StartServer) -> Iterator[Serve]:
+    """Start another app with changed settings; returns a caller's client for it.
 
     Give it settings derived from `settings` (dataclasses.replace), so it shares the test's
     database and folders and the callers' tokens work there too.
     """
     with ExitStack() as stack:
 
-        def start(changed: Settings, caller: Caller) -> httpx.Client:
-            url = stack.enter_context(serving(changed))
-            headers = {"Authorization": f"Bearer {caller.token}"}
-            return stack.enter_context(httpx.Client(base_url=url, headers=headers, timeout=60))
+        def start(changed: Settings, caller: Caller) -> httpx2.Client:
+            client = start_server(changed).client(headers=bearer(caller.token))
+            return stack.enter_context(client)
 
         yield start
 
@@ -177,7 +233,7 @@ class Jobs:
         content: str | bytes | None = None,
         filename: str = "data.csv",
         **fields: str,
-    ) -> httpx.Response:
+    ) -> httpx2.Response:
         """POST /api/jobs with `content` (three iris rows by default) as the file."""
         data = iris_csv(3) if content is None else content
         files = {"file": (filename, data, "text/csv")}
@@ -271,7 +327,7 @@ def jobs(ctx: Context) -> Jobs:
 
 
 @pytest.fixture
-def panel(base_url: str) -> Iterator[PanelClient]:
-    client = PanelClient(base_url)
+def panel(server: Server) -> Iterator[PanelClient]:
+    client = PanelClient(server.client())
     yield client
     client.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-import httpx
+import httpx2
 import pytest
 from routes import PANEL_PAGES, PUBLIC, ROUTES
 from starlette.routing import Mount, Route
@@ -41,7 +41,7 @@ def test_every_route_has_an_access_rule(settings: Settings) -> None:
 
 @pytest.mark.parametrize(("method", "path"), sorted(PANEL_PAGES))
 def test_panel_page_without_a_session_is_refused(
-    anonymous: httpx.Client, alice: Caller, jobs: Jobs, method: str, path: str
+    anonymous: httpx2.Client, alice: Caller, jobs: Jobs, method: str, path: str
 ) -> None:
     job = jobs.make(alice, "PROCESSED")
     url = path.replace("{id}", str(job.id))

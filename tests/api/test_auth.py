@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import httpx
+import httpx2
 import pytest
 from factories import iris_csv
 from routes import ROUTES
@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # pytest imports tests/api/conftest.py as "conftest", mypy as
 UNKNOWN_TOKEN_MESSAGE = "Unknown API token. Create one with `batchscore token create`."
 
 
-def _send(client: httpx.Client, method: str, path: str, job_id: int) -> httpx.Response:
+def _send(client: httpx2.Client, method: str, path: str, job_id: int) -> httpx2.Response:
     """The request a program would send, with an upload for POST /api/jobs."""
     url = path.format(id=job_id)
     if (method, path) == ("POST", "/api/jobs"):
@@ -30,7 +30,7 @@ def _send(client: httpx.Client, method: str, path: str, job_id: int) -> httpx.Re
 
 @pytest.mark.parametrize(("method", "path"), ROUTES)
 def test_route_without_token_is_unauthenticated(
-    anonymous: httpx.Client, alice: Caller, jobs: Jobs, method: str, path: str
+    anonymous: httpx2.Client, alice: Caller, jobs: Jobs, method: str, path: str
 ) -> None:
     job = jobs.make(alice, "PROCESSED")
     response = _send(anonymous, method, path, job.id)
@@ -46,7 +46,7 @@ def test_route_without_token_is_unauthenticated(
 
 @pytest.mark.parametrize(("method", "path"), ROUTES)
 def test_route_with_unknown_token_is_unauthenticated(
-    anonymous: httpx.Client, alice: Caller, jobs: Jobs, method: str, path: str
+    anonymous: httpx2.Client, alice: Caller, jobs: Jobs, method: str, path: str
 ) -> None:
     job = jobs.make(alice, "PROCESSED")
     anonymous.headers["Authorization"] = "Bearer not-a-token-anyone-was-given"
@@ -63,7 +63,7 @@ def test_route_with_unknown_token_is_unauthenticated(
     ["", "Bearer", "Basic YWxpY2U6cHc=", "Token {token}", "{token}"],
 )
 def test_malformed_authorization_header_is_unauthenticated(
-    anonymous: httpx.Client, alice: Caller, authorization: str
+    anonymous: httpx2.Client, alice: Caller, authorization: str
 ) -> None:
     anonymous.headers["Authorization"] = authorization.format(token=alice.token)
     response = anonymous.get("/api/jobs")
@@ -72,7 +72,7 @@ def test_malformed_authorization_header_is_unauthenticated(
     assert response.json()["error"]["code"] == "not_authenticated"
 
 
-def test_bearer_scheme_is_case_insensitive(anonymous: httpx.Client, alice: Caller) -> None:
+def test_bearer_scheme_is_case_insensitive(anonymous: httpx2.Client, alice: Caller) -> None:
     anonymous.headers["Authorization"] = f"bearer {alice.token}"
     assert anonymous.get("/api/jobs").status_code == 200
 
@@ -97,7 +97,7 @@ def test_route_with_revoked_token_is_forbidden(
 
 @pytest.mark.parametrize(("method", "path"), ROUTES)
 def test_refused_caller_changes_nothing(
-    anonymous: httpx.Client, alice: Caller, jobs: Jobs, ctx: Context, method: str, path: str
+    anonymous: httpx2.Client, alice: Caller, jobs: Jobs, ctx: Context, method: str, path: str
 ) -> None:
     job = jobs.make(alice, "PROCESSED")
     _send(anonymous, method, path, job.id)

@@ -10,10 +10,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import httpx
+import httpx2
 import pytest
 
 from batchscore.config import Settings
+
+pytestmark = pytest.mark.network  # a browser's cross-origin view of a real server
 
 if TYPE_CHECKING:  # pytest imports tests/api/conftest.py as "conftest", mypy as "api.conftest"
     from api.conftest import Caller, Serve
@@ -27,8 +29,8 @@ ALLOW_ORIGIN = "access-control-allow-origin"
 
 @dataclass(frozen=True)
 class Site:
-    alice: httpx.Client  #: sends alice's bearer token
-    anonymous: httpx.Client  #: sends no credentials, as a browser's preflight does
+    alice: httpx2.Client  #: sends alice's bearer token
+    anonymous: httpx2.Client  #: sends no credentials, as a browser's preflight does
 
 
 @pytest.fixture
@@ -38,7 +40,7 @@ def start(alice: Caller, serve: Serve) -> Iterator[Callable[[Settings], Site]]:
 
         def site(changed: Settings) -> Site:
             client = serve(changed, alice)
-            anonymous = stack.enter_context(httpx.Client(base_url=client.base_url, timeout=60))
+            anonymous = stack.enter_context(httpx2.Client(base_url=client.base_url, timeout=60))
             return Site(client, anonymous)
 
         yield site
@@ -51,8 +53,8 @@ def site(settings: Settings, start: Callable[[Settings], Site]) -> Site:
 
 
 def preflight(
-    client: httpx.Client, origin: str, method: str = "POST", headers: str = "authorization"
-) -> httpx.Response:
+    client: httpx2.Client, origin: str, method: str = "POST", headers: str = "authorization"
+) -> httpx2.Response:
     """The OPTIONS request a browser sends before a cross-origin call that needs one."""
     request_headers = {
         "Origin": origin,
@@ -62,18 +64,18 @@ def preflight(
     return checked(client.options(PREDICT, headers=request_headers))
 
 
-def checked(response: httpx.Response) -> httpx.Response:
+def checked(response: httpx2.Response) -> httpx2.Response:
     """The response, after checking what must hold for every one: credentials never allowed."""
     assert "access-control-allow-credentials" not in response.headers, response.headers
     return response
 
 
-def listed(response: httpx.Response, header: str) -> set[str]:
+def listed(response: httpx2.Response, header: str) -> set[str]:
     """A comma-separated response header as a set of lower-case items."""
     return {item.strip().lower() for item in response.headers.get(header, "").split(",")}
 
 
-def cors_headers(response: httpx.Response) -> dict[str, str]:
+def cors_headers(response: httpx2.Response) -> dict[str, str]:
     return {k: v for k, v in response.headers.items() if k.startswith("access-control-")}
 
 
@@ -133,7 +135,7 @@ def test_preflight_for_a_method_or_header_not_allowed_is_refused(
     assert answer.text.startswith("Disallowed CORS ")
 
 
-def test_cors_is_off_by_default(alice: Caller, anonymous: httpx.Client) -> None:
+def test_cors_is_off_by_default(alice: Caller, anonymous: httpx2.Client) -> None:
     refused = preflight(anonymous, APP)
     assert refused.status_code == 405  # no CORS layer: the route knows only POST
     called = checked(alice.client.post(PREDICT, json=SETOSA, headers={"Origin": APP}))
@@ -142,25 +144,25 @@ def test_cors_is_off_by_default(alice: Caller, anonymous: httpx.Client) -> None:
     assert "origin" not in listed(called, "vary")
 
 
-def _no_token(site: Site) -> httpx.Response:
+def _no_token(site: Site) -> httpx2.Response:
     return site.anonymous.post(PREDICT, json=SETOSA, headers={"Origin": APP})
 
 
-def _unknown_token(site: Site) -> httpx.Response:
+def _unknown_token(site: Site) -> httpx2.Response:
     headers = {"Origin": APP, "Authorization": "Bearer not-a-token"}
     return site.anonymous.post(PREDICT, json=SETOSA, headers=headers)
 
 
-def _unknown_model(site: Site) -> httpx.Response:
+def _unknown_model(site: Site) -> httpx2.Response:
     return site.alice.post("/api/models/nope/predict", json=SETOSA, headers={"Origin": APP})
 
 
-def _missing_feature(site: Site) -> httpx.Response:
+def _missing_feature(site: Site) -> httpx2.Response:
     record = {k: v for k, v in SETOSA.items() if k != "petal_width"}
     return site.alice.post(PREDICT, json=record, headers={"Origin": APP})
 
 
-def _unknown_route(site: Site) -> httpx.Response:
+def _unknown_route(site: Site) -> httpx2.Response:
     return site.alice.get("/api/nothing-here", headers={"Origin": APP})
 
 
@@ -175,7 +177,7 @@ def _unknown_route(site: Site) -> httpx.Response:
     ],
 )
 def test_error_response_carries_the_header_for_an_allowed_origin(
-    site: Site, send: Callable[[Site], httpx.Response], status: int, code: str
+    site: Site, send: Callable[[Site], httpx2.Response], status: int, code: str
 ) -> None:
     answer = checked(send(site))
     assert answer.status_code == status, answer.text

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import httpx
+import httpx2
 import pytest
 from factories import csv_text
 
@@ -20,48 +20,48 @@ GENERATED_ID = re.compile(r"[0-9a-f]{16}")
 @dataclass(frozen=True)
 class Scene:
     alice: Caller
-    anonymous: httpx.Client
+    anonymous: httpx2.Client
     jobs: Jobs
 
 
-Send = Callable[[Scene, dict[str, str]], httpx.Response]  # (scene, extra headers) → response
+Send = Callable[[Scene, dict[str, str]], httpx2.Response]  # (scene, extra headers) → response
 
 
 @pytest.fixture
-def scene(alice: Caller, anonymous: httpx.Client, jobs: Jobs) -> Scene:
+def scene(alice: Caller, anonymous: httpx2.Client, jobs: Jobs) -> Scene:
     return Scene(alice, anonymous, jobs)
 
 
-def _result_file_gone(s: Scene, headers: dict[str, str]) -> httpx.Response:
+def _result_file_gone(s: Scene, headers: dict[str, str]) -> httpx2.Response:
     job = s.jobs.make(s.alice, "PROCESSED")
     s.jobs.files(job)[-1].unlink()  # an operator cleaned the output folder by hand
     return s.alice.client.get(f"/api/jobs/{job.id}/result", headers=headers)
 
 
-def _broken_multipart(s: Scene, headers: dict[str, str]) -> httpx.Response:
+def _broken_multipart(s: Scene, headers: dict[str, str]) -> httpx2.Response:
     headers = {**headers, "Content-Type": "multipart/form-data; boundary=xyz"}
     return s.alice.client.post("/api/jobs", content=b"--xyz\r\nno end", headers=headers)
 
 
-def _missing_columns(s: Scene, headers: dict[str, str]) -> httpx.Response:
+def _missing_columns(s: Scene, headers: dict[str, str]) -> httpx2.Response:
     files = {"file": ("d.csv", csv_text([["1"]], header=["x"]), "text/csv")}
     return s.alice.client.post("/api/jobs", files=files, headers=headers)
 
 
-def _retry_pending(s: Scene, headers: dict[str, str]) -> httpx.Response:
+def _retry_pending(s: Scene, headers: dict[str, str]) -> httpx2.Response:
     return s.alice.client.post(f"/api/jobs/{s.jobs.make(s.alice).id}/retry", headers=headers)
 
 
-def _unknown_job(s: Scene, headers: dict[str, str]) -> httpx.Response:
+def _unknown_job(s: Scene, headers: dict[str, str]) -> httpx2.Response:
     return s.alice.client.get(f"/api/jobs/{s.jobs.unknown_id()}", headers=headers)
 
 
-def _result(s: Scene, headers: dict[str, str]) -> httpx.Response:
+def _result(s: Scene, headers: dict[str, str]) -> httpx2.Response:
     job = s.jobs.make(s.alice, "PROCESSED")
     return s.alice.client.get(f"/api/jobs/{job.id}/result", headers=headers)
 
 
-def _delete(s: Scene, headers: dict[str, str]) -> httpx.Response:
+def _delete(s: Scene, headers: dict[str, str]) -> httpx2.Response:
     return s.alice.client.delete(f"/api/jobs/{s.jobs.make(s.alice).id}", headers=headers)
 
 
@@ -116,11 +116,11 @@ def test_sane_request_id_is_echoed(scene: Scene, send: Send) -> None:
     "incoming",
     ["two words", pytest.param("x" * 65, id="65-characters"), "a/b", "<script>", "id;drop"],
 )
-def test_unsafe_request_id_is_replaced(anonymous: httpx.Client, incoming: str) -> None:
+def test_unsafe_request_id_is_replaced(anonymous: httpx2.Client, incoming: str) -> None:
     response = anonymous.get("/health", headers={"X-Request-ID": incoming})
     assert GENERATED_ID.fullmatch(response.headers["x-request-id"])
 
 
-def test_each_request_gets_its_own_id(anonymous: httpx.Client) -> None:
+def test_each_request_gets_its_own_id(anonymous: httpx2.Client) -> None:
     ids = {anonymous.get("/health").headers["x-request-id"] for _ in range(3)}
     assert len(ids) == 3

@@ -35,6 +35,7 @@ def test_the_corpus_has_a_case_for_every_file_and_at_least_40() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.network  # the bytes as a client sends them, through a real server
 def test_hostile_file(name: str, alice: Caller, settings: Settings, tmp_path: Path) -> None:
     case = CASES[name]
     upload_as = UPLOAD_NAMES.get(case.get("upload_as", ""), case.get("upload_as", name))

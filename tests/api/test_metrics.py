@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import httpx
+import httpx2
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
@@ -20,7 +20,7 @@ SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_w
 CSV = "sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n6.3,3.3,6.0,2.5\n"
 
 
-def scrape(client: httpx.Client) -> dict[str, list[Sample]]:
+def scrape(client: httpx2.Client) -> dict[str, list[Sample]]:
     response = client.get("/metrics")
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
@@ -32,7 +32,7 @@ def value(samples: list[Sample], name: str, **labels: str) -> float:
     return found
 
 
-def predictions_counted(client: httpx.Client) -> float:
+def predictions_counted(client: httpx2.Client) -> float:
     """This server process's count so far: other tests' servers ran in the same process."""
     samples = scrape(client).get("batchscore_predict_latency_seconds", [])
     counts = [s.value for s in samples if s.name.endswith("_count") and s.labels["model"] == "iris"]
@@ -40,7 +40,7 @@ def predictions_counted(client: httpx.Client) -> float:
 
 
 def test_metrics_follow_the_jobs_the_workers_and_the_predictions(
-    ctx: Context, alice: Caller, anonymous: httpx.Client
+    ctx: Context, alice: Caller, anonymous: httpx2.Client
 ) -> None:
     predicted_before = predictions_counted(anonymous)
     ids = [
@@ -76,7 +76,7 @@ def test_metrics_follow_the_jobs_the_workers_and_the_predictions(
 
 
 def test_histogram_buckets_are_cumulative_and_end_at_the_count(
-    alice: Caller, anonymous: httpx.Client
+    alice: Caller, anonymous: httpx2.Client
 ) -> None:
     for _ in range(3):
         alice.client.post("/api/models/iris/predict", json=[SETOSA] * 50).raise_for_status()
@@ -92,7 +92,7 @@ def test_histogram_buckets_are_cumulative_and_end_at_the_count(
         assert counts[-1] == next(s.value for s in metrics[name] if s.name == f"{name}_count")
 
 
-def test_a_stopped_worker_is_no_longer_counted(ctx: Context, anonymous: httpx.Client) -> None:
+def test_a_stopped_worker_is_no_longer_counted(ctx: Context, anonymous: httpx2.Client) -> None:
     in_transaction(ctx.engine, lambda c: worker_seen(c, "host-b:2:y", "worker", 0))
     running = value(scrape(anonymous)["batchscore_workers"], "batchscore_workers")
 

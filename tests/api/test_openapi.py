@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from html.parser import HTMLParser
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from openapi_spec_validator import OpenAPIV31SpecValidator
 from starlette.routing import Route
@@ -34,7 +34,7 @@ class _AssetLinks(HTMLParser):
 
 
 @pytest.fixture
-def document(anonymous: httpx.Client) -> dict[str, Any]:
+def document(anonymous: httpx2.Client) -> dict[str, Any]:
     response = anonymous.get("/openapi.json")
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/json"
@@ -91,7 +91,7 @@ def test_only_health_metrics_and_the_document_itself_are_public(document: dict[s
     assert public == PUBLIC
 
 
-def test_docs_page_loads_swagger_ui_from_local_assets_only(anonymous: httpx.Client) -> None:
+def test_docs_page_loads_swagger_ui_from_local_assets_only(anonymous: httpx2.Client) -> None:
     response = anonymous.get("/docs")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")

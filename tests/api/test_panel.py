@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from typing import TYPE_CHECKING
 
-import httpx
+import httpx2
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from panel_client import PanelClient
@@ -23,10 +23,10 @@ from batchscore.scheduler.context import Context
 from batchscore.scheduler.processor import process_one
 
 if TYPE_CHECKING:
-    from api.conftest import Caller, Jobs, Serve
+    from api.conftest import Caller, Jobs, Server, StartServer
 
 
-def cookie_header(response: httpx.Response) -> str:
+def cookie_header(response: httpx2.Response) -> str:
     cookies = [v for k, v in response.headers.multi_items() if k == "set-cookie"]
     assert len(cookies) == 1, cookies
     return cookies[0]
@@ -50,6 +50,7 @@ def test_sign_in_form_sets_an_anonymous_session_cookie(panel: PanelClient) -> No
     assert "Secure" not in cookie  # plain HTTP: the browser would drop a Secure cookie
 
 
+@pytest.mark.network  # uvicorn's proxy headers set the scheme
 def test_session_cookie_is_secure_when_served_over_https(panel: PanelClient) -> None:
     # uvicorn trusts X-Forwarded-Proto from 127.0.0.1, as from a TLS-terminating proxy there.
     response = panel.http.get("/login", headers={"X-Forwarded-Proto": "https"})
@@ -72,14 +73,14 @@ def test_sign_in_issues_a_new_csrf_token(panel: PanelClient, alice: Caller) -> N
 
 
 def test_session_cookie_from_before_sign_in_stays_signed_out(
-    panel: PanelClient, alice: Caller, base_url: str
+    panel: PanelClient, alice: Caller, server: Server
 ) -> None:
     """Session fixation: a cookie planted before the victim signs in never becomes hers."""
     panel.csrf("/login")
     planted = panel.http.cookies[COOKIE]
     assert panel.sign_in("alice").status_code == 303
     assert panel.http.cookies[COOKIE] != planted
-    with httpx.Client(base_url=base_url, cookies={COOKIE: planted}) as attacker:
+    with server.client(cookies={COOKIE: planted}) as attacker:
         response = attacker.get("/", headers={"Accept": "text/html"})
     assert (response.status_code, response.headers["location"]) == (303, "/login?next=/")
 
@@ -127,12 +128,12 @@ def test_sign_out_ends_the_session(panel: PanelClient, alice: Caller) -> None:
 
 
 def test_tampered_session_cookie_counts_as_signed_out(
-    panel: PanelClient, alice: Caller, base_url: str
+    panel: PanelClient, alice: Caller, server: Server
 ) -> None:
     panel.sign_in("alice")
     value = panel.http.cookies[COOKIE]
     forged = value.replace(value[5], "A" if value[5] != "A" else "B", 1)
-    with httpx.Client(base_url=base_url, cookies={COOKIE: forged}) as other:
+    with server.client(cookies={COOKIE: forged}) as other:
         assert other.get("/", headers={"Accept": "text/html"}).status_code == 303
         assert other.get("/api/jobs").status_code == 401
 
@@ -150,25 +151,25 @@ def session_cookie(settings: Settings, user_id: int, age_seconds: int = 0) -> st
 
 @pytest.mark.parametrize(("age_hours", "status"), [(0, 200), (11.9, 200), (12.1, 401)])
 def test_session_lasts_session_hours(
-    base_url: str, alice: Caller, settings: Settings, age_hours: float, status: int
+    server: Server, alice: Caller, settings: Settings, age_hours: float, status: int
 ) -> None:
     cookie = session_cookie(settings, alice.user.id, int(age_hours * 3600))
-    with httpx.Client(base_url=base_url, cookies={COOKIE: cookie}) as browser:
+    with server.client(cookies={COOKIE: cookie}) as browser:
         assert browser.get("/api/jobs").status_code == status
 
 
 def test_session_signed_with_another_secret_is_refused(
-    base_url: str, alice: Caller, settings: Settings
+    server: Server, alice: Caller, settings: Settings
 ) -> None:
     other = dataclasses.replace(settings, secret_key=Secret("another secret"))
-    with httpx.Client(base_url=base_url, cookies={COOKIE: session_cookie(other, 1)}) as browser:
+    with server.client(cookies={COOKIE: session_cookie(other, 1)}) as browser:
         assert browser.get("/api/jobs").status_code == 401
 
 
 def test_session_of_a_deleted_user_counts_as_signed_out(
-    base_url: str, settings: Settings, alice: Caller
+    server: Server, settings: Settings, alice: Caller
 ) -> None:
-    with httpx.Client(base_url=base_url, cookies={COOKIE: session_cookie(settings, 999)}) as c:
+    with server.client(cookies={COOKIE: session_cookie(settings, 999)}) as c:
         assert c.get("/api/jobs").status_code == 401
 
 
@@ -184,9 +185,9 @@ def test_sign_in_without_csrf_token_is_refused(panel: PanelClient, alice: Caller
 
 
 def test_sign_in_with_another_sessions_csrf_token_is_refused(
-    panel: PanelClient, alice: Caller, base_url: str
+    panel: PanelClient, alice: Caller, server: Server
 ) -> None:
-    stranger = PanelClient(base_url)
+    stranger = PanelClient(server.client())
     try:
         token = stranger.csrf()
     finally:
@@ -249,7 +250,7 @@ Braked = Callable[..., PanelClient]
 
 
 @pytest.fixture
-def braked(settings: Settings, alice: Caller, serve: Serve) -> Iterator[Braked]:
+def braked(settings: Settings, alice: Caller, start_server: StartServer) -> Iterator[Braked]:
     """A panel client of a server with a tight brake: 3 failures per user by default."""
     with ExitStack() as stack:
 
@@ -262,7 +263,7 @@ def braked(settings: Settings, alice: Caller, serve: Serve) -> Iterator[Braked]:
                 login_failures_per_address=per_address,
                 login_window_seconds=window_seconds,
             )
-            client = PanelClient(str(serve(changed, alice).base_url))
+            client = PanelClient(start_server(changed).client())
             stack.callback(client.close)
             return client
 
@@ -411,14 +412,14 @@ def test_admin_sees_every_job_in_the_panel_api(
 
 
 def test_token_created_in_the_panel_is_shown_once_and_works(
-    panel: PanelClient, alice: Caller, base_url: str
+    panel: PanelClient, alice: Caller, server: Server
 ) -> None:
     panel.sign_in("alice")
     page = panel.http.post("/tokens", data={"csrf_token": panel.csrf("/tokens"), "name": "etl"})
     assert page.status_code == 201
     token = re.search(r'id="token-value" value="(bs_[^"]+)"', page.text)
     assert token
-    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token[1]}"}) as c:
+    with server.client(headers={"Authorization": f"Bearer {token[1]}"}) as c:
         assert c.get("/api/jobs").status_code == 200
     again = panel.http.get("/tokens").text
     assert token[1] not in again and "etl" in again

@@ -6,7 +6,7 @@ import io
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-import httpx
+import httpx2
 import openpyxl
 import pytest
 from sklearn.datasets import load_iris
@@ -53,6 +53,7 @@ def test_a_list_gets_the_same_predictions_as_a_batch_job(alice: Caller) -> None:
     assert sum(label == "setosa" for label in online) == 50
 
 
+@pytest.mark.network  # concurrent calls over real connections, beyond the scoring threads
 def test_many_calls_at_once_each_get_their_own_answer(alice: Caller) -> None:
     """More callers than scoring threads and database connections: they queue, none fails."""
     records = iris_records()
@@ -60,7 +61,7 @@ def test_many_calls_at_once_each_get_their_own_answer(alice: Caller) -> None:
     bad = {**SETOSA, "petal_width": "wide"}
     calls = [(i, records[i]) for i in range(0, 150, 3)] + [(-1, bad)] * 4
 
-    def call(record: dict[str, object]) -> httpx.Response:
+    def call(record: dict[str, object]) -> httpx2.Response:
         return alice.client.post("/api/models/iris/predict", json=record)
 
     with ThreadPoolExecutor(max_workers=len(calls)) as pool:

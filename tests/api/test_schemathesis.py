@@ -8,6 +8,7 @@ import traceback
 from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Any
 
+import pytest
 import requests
 import schemathesis
 from factories import add_job, iris_csv, submit
@@ -27,6 +28,8 @@ from batchscore.db.engine import in_transaction
 from batchscore.db.jobs import claim_next_job
 from batchscore.scheduler.context import Context
 from batchscore.scheduler.processor import process_one
+
+pytestmark = [pytest.mark.network, pytest.mark.slow]  # over a thousand calls to a real server
 
 if TYPE_CHECKING:  # pytest imports tests/api/conftest.py as "conftest", mypy as "api.conftest"
     from api.conftest import Caller

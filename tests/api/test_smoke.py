@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING
 
-import httpx
+import httpx2
 import openpyxl
 from factories import iris_csv
 
@@ -13,7 +13,7 @@ if TYPE_CHECKING:  # pytest imports tests/api/conftest.py as "conftest", mypy as
     from api.conftest import Caller
 
 
-def test_health_needs_no_token(anonymous: httpx.Client) -> None:
+def test_health_needs_no_token(anonymous: httpx2.Client) -> None:
     response = anonymous.get("/health")
     assert response.status_code == 200
     assert response.json()["status"] == "ok"

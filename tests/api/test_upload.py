@@ -10,12 +10,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import httpx
+import httpx2
 import pyarrow.parquet as pq
 import pytest
 from factories import IRIS_HEADER, IRIS_ROW, csv_text, iris_csv
 
 from batchscore.config import Settings
+
+pytestmark = pytest.mark.network  # streamed bodies, cut-off forms and disconnects
 
 if TYPE_CHECKING:  # pytest imports tests/api/conftest.py as "conftest", mypy as "api.conftest"
     from pathlib import Path
@@ -32,7 +34,7 @@ def _stored(settings: Settings) -> list[Path]:
     return sorted(Path(settings.input_dir).iterdir())
 
 
-def _refusal(response: httpx.Response) -> tuple[int, str, str]:
+def _refusal(response: httpx2.Response) -> tuple[int, str, str]:
     error = response.json()["error"]
     return response.status_code, error["code"], error["message"]
 
@@ -296,7 +298,7 @@ def _multipart(*parts: tuple[str, str | None, bytes], boundary: str = "b0undary"
     return body + f"--{boundary}--\r\n".encode()
 
 
-def _post_multipart(alice: Caller, body: bytes) -> httpx.Response:
+def _post_multipart(alice: Caller, body: bytes) -> httpx2.Response:
     headers = {"Content-Type": "multipart/form-data; boundary=b0undary"}
     return alice.client.post("/api/jobs", content=body, headers=headers)
 
@@ -342,7 +344,7 @@ def test_upload_interrupted_by_the_client_leaves_nothing(
 ) -> None:
     """A client that vanishes mid-body: the part file is removed, the server stays up."""
     body = _multipart(("file", "gone.csv", iris_csv(200_000).encode()))  # 3 MB
-    url = httpx.URL(base_url)
+    url = httpx2.URL(base_url)
     with socket.create_connection((url.host, url.port or 80)) as connection:
         connection.sendall(
             b"POST /api/jobs HTTP/1.1\r\nHost: test\r\n"

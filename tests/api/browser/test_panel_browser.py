@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import openpyxl
+import pytest
 from browser import PHONE, job_row, sign_in
 from factories import csv_text, iris_csv
 from playwright.sync_api import Page, expect
@@ -14,6 +15,8 @@ from processes import Cli
 
 from batchscore.db.jobs import JobStatus
 from batchscore.scheduler.processor import process_one
+
+pytestmark = [pytest.mark.browser, pytest.mark.network]  # a real Chromium on a real server
 
 if TYPE_CHECKING:
     from api.conftest import Caller, Jobs

@@ -14,7 +14,7 @@ import pytest
 from batchscore.config import OUTPUT_FORMATS
 from batchscore.errors import InputError
 from batchscore.scheduler import writing
-from batchscore.scheduler.preview import Preview, ResultRow, preview_result
+from batchscore.service.preview import Preview, ResultRow, preview_result
 
 COLUMNS = ("id", "name", "prediction", "error")
 

@@ -1,0 +1,57 @@
+"""Commands on models: model list, model train, model activate."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from batchscore.cli.common import EXIT_OK, metrics_text, settings_of
+
+
+def list_models(args: argparse.Namespace) -> int:
+    from batchscore.service import catalog
+
+    settings = settings_of(args)
+    for model in catalog.list_models(settings):
+        active = model.info
+        print(f"{active.name} ({active.task} of {active.target}): {', '.join(active.features)}")
+        for info in catalog.get_model(settings, active.name).versions:
+            marker = "*" if info.version == active.version else " "
+            rows, scores = f"{info.training_rows:>7,} rows", metrics_text(info.metrics)
+            print(f"  {marker} v{info.version}  {info.created_at}  {rows}  {scores}")
+    return EXIT_OK
+
+
+def train(args: argparse.Namespace) -> int:
+    from batchscore.model.train import TrainPlan
+    from batchscore.service import catalog
+
+    settings = settings_of(args)
+    path: Path = args.file
+    plan = TrainPlan(
+        target=args.target,
+        features=catalog.parse_features(args.features),
+        task=args.task,
+        estimator=args.estimator,
+        activate=args.activate,
+        incremental=args.incremental,
+    )
+    trained = catalog.train_here(settings, path, args.name, plan)
+    info = trained.info
+    skipped = f", {trained.rows_skipped:,} skipped" if trained.rows_skipped else ""
+    rows = f"{trained.rows_used:,} rows{skipped}"
+    print(f"Trained {info.name} v{info.version} on {rows}: {metrics_text(info.metrics)}")
+    if catalog.is_active(settings, info):
+        print(f"{info.name} v{info.version} is active: jobs and predict use it now.")
+    else:
+        print(f"Not active yet: batchscore model activate {info.name} {info.version}")
+    return EXIT_OK
+
+
+def activate(args: argparse.Namespace) -> int:
+    from batchscore.service import catalog
+
+    detail = catalog.activate(settings_of(args), None, args.name, args.version)
+    info = next(v for v in detail.versions if v.version == detail.active_version)
+    print(f"{info.name} v{info.version} is active: {metrics_text(info.metrics)}")
+    return EXIT_OK

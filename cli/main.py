@@ -1,0 +1,144 @@
+"""`batchscore …`: the whole command table in one parser. Each command is a function in
+cli/jobs.py, accounts.py, catalog.py or setup.py that makes one call and prints the outcome.
+
+Exit codes: 0 done, 1 the work failed (file refused, job FAILED), 2 bad usage or
+configuration, 3 nothing to do (`process` found no pending job).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from batchscore.cli import accounts, catalog, jobs, setup
+from batchscore.cli.common import EXIT_FAILED, EXIT_USAGE
+from batchscore.config import OUTPUT_FORMATS
+from batchscore.errors import BatchscoreError, ConfigError, DatabaseUnavailable
+from batchscore.logs import configure_logging
+from batchscore.model.metadata import ESTIMATOR_NAMES, TASKS
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    configure_logging(verbose=args.verbose)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except ConfigError as exc:
+        print(f"configuration error: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE
+    except DatabaseUnavailable as exc:
+        print(f"error: {exc.message} The driver said: {exc.reason}", file=sys.stderr)
+        return EXIT_FAILED
+    except BatchscoreError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="batchscore", description="Score CSV files with a trained model; results as Excel."
+    )
+    parser.add_argument("--config", type=Path, help="config file (default ./ConfigFile.properties)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    def command(
+        name: str, handler: Callable[[argparse.Namespace], int], summary: str
+    ) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=summary, description=summary)
+        p.set_defaults(handler=handler)
+        return p
+
+    command("init", setup.init, "create folders and database schema, train the demo model")
+    db_p = command("db", setup.db_upgrade, "database schema commands")
+    db_p.add_argument(
+        "action", choices=["upgrade"], help="upgrade the schema to the latest revision"
+    )
+    submit_p = command("submit", jobs.submit, "queue a CSV file for scoring")
+    submit_p.add_argument("file", type=Path)
+    submit_p.add_argument("--model", help="model name (default: DEFAULT_MODEL)")
+    submit_p.add_argument("--user", help="owner of the job (default: none, seen by admins only)")
+    submit_p.add_argument(
+        "--format", choices=OUTPUT_FORMATS, help="result format (default: OUTPUT_FORMAT)"
+    )
+    process_p = command("process", jobs.process, "process one pending job (exit 3 if none)")
+    process_p.add_argument("--job", type=int, help="process this job id, if it is pending")
+    process_all_p = command(
+        "process-all", jobs.process_all, "process pending jobs until none is left"
+    )
+    process_all_p.add_argument("--max-jobs", type=int, help="stop after this many jobs")
+    worker_p = command("worker", jobs.worker, "process jobs as they arrive until SIGTERM")
+    worker_p.add_argument("--poll", type=float, help="seconds between looks at an empty queue")
+    jobs_p = command("jobs", jobs.list_jobs, "list jobs, newest first")
+    jobs_p.add_argument("--status", choices=["PENDING", "IN_PROGRESS", "PROCESSED", "FAILED"])
+    jobs_p.add_argument("--archived", action="store_true", help="include archived jobs")
+    jobs_p.add_argument("--limit", type=int, default=50)
+    status_p = command("status", jobs.status, "queue depth, jobs by status, workers seen recently")
+    status_p.add_argument("--json", action="store_true", help="one JSON object, for programs")
+    prune_p = command("prune", jobs.prune, "delete archived jobs and their files after a while")
+    prune_p.add_argument(
+        "--older-than",
+        type=_age,
+        required=True,
+        metavar="AGE",
+        help="ended this long ago, e.g. 30d, 12h, 90m, 2w",
+    )
+    prune_p.add_argument("--dry-run", action="store_true", help="list them, delete nothing")
+    serve_p = command("serve", setup.serve, "serve the HTTP API and pages (uvicorn)")
+    serve_p.add_argument("--host", help="address to listen on (default: HTTP_HOST)")
+    serve_p.add_argument("--port", type=int, help="port (default: HTTP_PORT)")
+    serve_p.add_argument("--workers", type=int, help="worker processes (default: HTTP_WORKERS)")
+    user_p = command("user", accounts.add_user, "user commands")
+    user_p.add_argument("action", choices=["add"], help="add a user (password read from a prompt)")
+    user_p.add_argument("username")
+    user_p.add_argument("--admin", action="store_true", help="may see and act on every job")
+    user_p.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin"
+    )
+    token_p = command("token", accounts.token, "API token commands")
+    token_p.add_argument("action", choices=["create", "revoke", "list"])
+    token_p.add_argument("subject", help="create/list: a username; revoke: a token id")
+    token_p.add_argument("--name", default="cli", help="a label for the new token")
+    model_p = sub.add_parser("model", help="model commands", description="model commands")
+    model_sub_p = model_p.add_subparsers(required=True, metavar="ACTION")
+    listing_p = model_sub_p.add_parser("list", help="models, their versions and metrics")
+    listing_p.set_defaults(handler=catalog.list_models)
+    train_p = model_sub_p.add_parser(
+        "train",
+        help="train a new version from a labelled CSV",
+        description="Train a new version of a model (or a new model) from a labelled CSV, here "
+        "and now. A quarter of the rows is held out to measure it.",
+    )
+    train_p.set_defaults(handler=catalog.train)
+    train_p.add_argument("file", type=Path)
+    train_p.add_argument("--name", required=True, help="the model's name")
+    train_p.add_argument("--target", help="the column with the answers (default: the model's)")
+    train_p.add_argument("--features", help="comma-separated columns (default: all the others)")
+    train_p.add_argument("--task", choices=TASKS, help="default: from the target's values")
+    train_p.add_argument("--estimator", choices=ESTIMATOR_NAMES, default=ESTIMATOR_NAMES[0])
+    train_p.add_argument(
+        "--activate", action="store_true", help="make it the version that predicts"
+    )
+    train_p.add_argument(
+        "--incremental", action="store_true", help="update the active version (partial_fit)"
+    )
+    choose_p = model_sub_p.add_parser("activate", help="choose the version that predicts")
+    choose_p.set_defaults(handler=catalog.activate)
+    choose_p.add_argument("name")
+    choose_p.add_argument("version", type=int)
+    return parser
+
+
+_AGE = re.compile(r"([0-9]+)\s*(s|m|h|d|w)")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def _age(raw: str) -> float:
+    match = _AGE.fullmatch(raw.strip().lower())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not an age such as 30d, 12h, 90m or 2w")
+    return int(match[1]) * _UNIT_SECONDS[match[2]]

@@ -1,0 +1,223 @@
+"""Jobs as their owners see them: list, show, retry, archive, delete with their files, prune.
+
+Each call is one short transaction scoped to the caller (`owner_scope`): someone else's job is
+NotFound, never a hint that it exists. Queuing new work is `service.intake`; running it is the
+processor's (`scheduler.processor`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from batchscore.db import jobs as repo
+from batchscore.db.engine import in_transaction
+from batchscore.db.jobs import AttemptRecord, JobKind, JobRecord, JobStatus
+from batchscore.db.users import UserRecord
+from batchscore.errors import DatabaseUnavailable, InputError, InvalidTransition, NotFound
+from batchscore.scheduler.context import Context
+from batchscore.scheduler.processor import process_one
+from batchscore.service.accounts import owner_scope
+from batchscore.service.preview import Preview, preview_result
+from batchscore.storage import safe_stem
+
+logger = logging.getLogger(__name__)
+
+MAX_PROCESS_ALL = 10_000  # jobs one "process all" request takes on
+
+
+@dataclass(frozen=True)
+class JobPage:
+    jobs: list[JobRecord]
+    total: int  #: how many match, without the limit
+
+
+@dataclass(frozen=True)
+class JobView:
+    """What the job page shows: the job, how it ran, and a look into its result."""
+
+    job: JobRecord
+    attempts: list[AttemptRecord]
+    preview: Preview | None  #: None until PROCESSED, or when the result cannot be read
+    problem: str | None  #: why a PROCESSED job's result cannot be shown
+
+
+@dataclass(frozen=True)
+class ResultFile:
+    name: str  #: the stored result's name in the output folder
+    output_format: str
+    download_name: str  #: what the user's browser saves it as
+
+
+class NotPending(InvalidTransition):
+    """The job is not PENDING, so it cannot be processed now."""
+
+    def __init__(self, job: JobRecord) -> None:
+        super().__init__(_NOT_PENDING.get(job.status, "Job {id} is not pending.").format(id=job.id))
+        self.job = job
+
+
+_NOT_PENDING = {
+    JobStatus.PROCESSED: "Job {id} is already PROCESSED; download it from result_url.",
+    JobStatus.IN_PROGRESS: "Job {id} is being processed elsewhere.",
+    JobStatus.FAILED: "Job {id} FAILED; retry it first with POST /api/jobs/{id}/retry.",
+}
+
+
+def list_jobs(
+    ctx: Context,
+    user: UserRecord | None,
+    *,
+    status: JobStatus | None = None,
+    archived: bool = False,
+    limit: int = 50,
+    offset: int = 0,
+) -> JobPage:
+    """The caller's jobs, newest first, one page of them."""
+    owner = owner_scope(user)
+    return in_transaction(
+        ctx.engine,
+        lambda c: JobPage(
+            repo.list_jobs(
+                c,
+                owner_id=owner,
+                status=status,
+                include_archived=archived,
+                limit=limit,
+                offset=offset,
+            ),
+            repo.count_jobs(c, owner_id=owner, status=status, include_archived=archived),
+        ),
+        read_only=True,
+    )
+
+
+def get_job(ctx: Context, user: UserRecord | None, job_id: int) -> JobRecord:
+    return in_transaction(
+        ctx.engine, lambda c: repo.get_job(c, job_id, owner_id=owner_scope(user)), read_only=True
+    )
+
+
+def job_with_attempts(
+    ctx: Context, user: UserRecord | None, job_id: int
+) -> tuple[JobRecord, list[AttemptRecord]]:
+    """The job and every claim of it, oldest first: how it really ran."""
+    return in_transaction(
+        ctx.engine,
+        lambda c: (
+            repo.get_job(c, job_id, owner_id=owner_scope(user)),
+            repo.list_attempts(c, job_id),
+        ),
+        read_only=True,
+    )
+
+
+def job_view(ctx: Context, user: UserRecord | None, job_id: int) -> JobView:
+    """The job, its attempts, and its result's first rows and error rows."""
+    job, attempts = job_with_attempts(ctx, user, job_id)
+    preview: Preview | None = None
+    problem = None
+    if job.status is JobStatus.PROCESSED and job.output_name:
+        try:
+            with ctx.storage.open_output(job.output_name) as file:
+                preview = preview_result(file, job.output_format)
+        except (OSError, InputError) as exc:
+            logger.warning("job %s: cannot preview its result: %s", job.id, exc)
+            problem = "The result file cannot be read; it may have been moved or deleted."
+    return JobView(job, attempts, preview, problem)
+
+
+def result_file(ctx: Context, user: UserRecord | None, job_id: int) -> ResultFile:
+    """Where a PROCESSED scoring job's result is; InvalidTransition says why there is none."""
+    job = get_job(ctx, user, job_id)
+    if job.kind is JobKind.TRAIN:
+        raise InvalidTransition(
+            f"Job {job.id} trains model {job.model_name}; its result is a model version, "
+            f"not a file: see GET /api/models/{job.model_name}."
+        )
+    if job.status is not JobStatus.PROCESSED or job.output_name is None:
+        raise InvalidTransition(f"Job {job.id} is {job.status.value}; it has no result yet.")
+    download = f"{safe_stem(job.original_filename)}-predictions.{job.output_format}"
+    return ResultFile(job.output_name, job.output_format, download)
+
+
+def retry_job(ctx: Context, user: UserRecord | None, job_id: int) -> JobRecord:
+    """FAILED → PENDING with its attempts reset."""
+    return in_transaction(
+        ctx.engine, lambda c: repo.retry_job(c, job_id, owner_id=owner_scope(user))
+    )
+
+
+def set_archived(ctx: Context, user: UserRecord | None, job_id: int, archived: bool) -> JobRecord:
+    return in_transaction(
+        ctx.engine,
+        lambda c: repo.set_archived(c, job_id, archived, owner_id=owner_scope(user)),
+    )
+
+
+def delete_job(ctx: Context, user: UserRecord | None, job_id: int) -> JobRecord:
+    """Delete the job's row, then its files; InvalidTransition while it is being processed.
+
+    The row goes first: a crash in between leaves stray files (harmless, and visible in the
+    folders) but never a job whose download is gone.
+    """
+    job = in_transaction(
+        ctx.engine, lambda c: repo.delete_job(c, job_id, owner_id=owner_scope(user))
+    )
+    ctx.storage.delete_input(job.input_name)
+    if job.output_name:
+        ctx.storage.delete_output(job.output_name)
+    return job
+
+
+def prunable(ctx: Context, older_than_seconds: float) -> list[JobRecord]:
+    """Archived jobs that ended over `older_than_seconds` ago: what `prune` would delete."""
+    return in_transaction(
+        ctx.engine, lambda c: repo.archived_before(c, older_than_seconds), read_only=True
+    )
+
+
+def prune(ctx: Context, older_than_seconds: float) -> list[JobRecord]:
+    """Delete archived jobs that ended over `older_than_seconds` ago; return those deleted."""
+    deleted = []
+    for job in prunable(ctx, older_than_seconds):
+        try:
+            delete_job(ctx, None, job.id)
+        except (InvalidTransition, NotFound):  # claimed or deleted since the listing: skip it
+            continue
+        logger.info("Job %s pruned: %s", job.id, job.original_filename)
+        deleted.append(job)
+    return deleted
+
+
+def pending_job(ctx: Context, user: UserRecord | None, job_id: int) -> JobRecord:
+    """The caller's job, ready to process now; NotPending (with the job) if it is not PENDING."""
+    job = get_job(ctx, user, job_id)
+    if job.status is not JobStatus.PENDING:
+        raise NotPending(job)
+    return job
+
+
+def process_now(ctx: Context, job_id: int) -> JobRecord:
+    """Process this job here and now, as cron would; NotPending if another processor took it
+    between our look and our claim."""
+    finished = process_one(ctx, job_id=job_id)
+    if finished is None:
+        raise NotPending(in_transaction(ctx.engine, lambda c: repo.get_job(c, job_id)))
+    return finished
+
+
+def pending_ids(ctx: Context, user: UserRecord | None) -> list[int]:
+    """The caller's pending jobs, oldest first (at most MAX_PROCESS_ALL)."""
+    page = list_jobs(ctx, user, status=JobStatus.PENDING, limit=MAX_PROCESS_ALL)
+    return sorted(job.id for job in page.jobs)
+
+
+def process_each(ctx: Context, job_ids: list[int]) -> None:
+    """Process jobs nobody waits for (after an HTTP answer has gone); any left over is taken by
+    cron or a worker. Each claim is atomic: a job another processor takes first is skipped."""
+    try:
+        for job_id in job_ids:
+            process_one(ctx, job_id=job_id)
+    except DatabaseUnavailable as exc:  # nobody waits for this answer: log and leave the rest
+        logger.warning("Background processing stopped, database unreachable (%s)", exc.reason)
