@@ -71,7 +71,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/api/jobs/{job_id:int}/result", jobs.get_result, methods=["GET"], name="get_result"),
         Route("/api/jobs/{job_id:int}/retry", jobs.retry, methods=["POST"]),
         Route("/api/jobs/{job_id:int}/archive", jobs.archive, methods=["POST"]),
-        Route("/api/jobs/{job_id:int}/unarchive", jobs.archive, methods=["POST"]),
+        Route("/api/jobs/{job_id:int}/unarchive", jobs.unarchive, methods=["POST"]),
         Route("/api/models", models.list_models_route, methods=["GET"]),
         Route("/api/models/{name}", models.show_model, methods=["GET"]),
         Route("/api/models/{name}/predict", models.predict, methods=["POST"]),

@@ -9,9 +9,10 @@ from urllib.parse import quote
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 
 from batchscore.api.pages import render
+from batchscore.api.payloads import error_payload, json_response
 from batchscore.errors import (
     BatchscoreError,
     Conflict,
@@ -44,10 +45,6 @@ _HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
 _PROGRAM_PATHS = ("/api/", "/process_", "/health", "/openapi.json")
 
 
-def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
-    return {"error": {"code": code, "message": message}}
-
-
 def status_of(exc: BatchscoreError) -> int:
     """The HTTP status a domain error answers with (500 for one with no mapping)."""
     return _mapping(exc)[0]
@@ -69,7 +66,7 @@ def domain_error(request: Request, exc: Exception) -> Response:
         headers["Retry-After"] = str(exc.retry_after_seconds)
     if isinstance(exc, DatabaseUnavailable):
         headers["Retry-After"] = str(_DATABASE_RETRY_AFTER_SECONDS)
-    return JSONResponse(error_body(code, exc.message), status_code=status, headers=headers)
+    return json_response(error_payload(code, exc.message), status, headers=headers)
 
 
 def _mapping(exc: BatchscoreError) -> tuple[int, str]:
@@ -81,9 +78,8 @@ def http_error(request: Request, exc: Exception) -> Response:
     if wants_page(request):
         return render_error(request, str(exc.detail), exc.status_code)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
-    return JSONResponse(
-        error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
-    )
+    headers = dict(exc.headers) if exc.headers else None
+    return json_response(error_payload(code, str(exc.detail)), exc.status_code, headers=headers)
 
 
 def server_error(request: Request, exc: Exception) -> Response:
@@ -94,7 +90,7 @@ def server_error(request: Request, exc: Exception) -> Response:
     headers = {"X-Request-ID": rid} if rid else None
     if wants_page(request):
         return render_error(request, f"{message} Request id: {rid}.", 500, headers)
-    return JSONResponse(error_body("internal_error", message), status_code=500, headers=headers)
+    return json_response(error_payload("internal_error", message), 500, headers=headers)
 
 
 def wants_page(request: Request) -> bool:

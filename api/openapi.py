@@ -1,382 +1,292 @@
-"""The OpenAPI 3.1 document: shared schemas, responses and security live here; each operation is
-the YAML after `---` in its handler's docstring, whose first line becomes the summary."""
+"""The OpenAPI 3.1 document, generated: the schemas from the payload Structs (api/payloads.py),
+each operation from the `@operation(…)` its handler is declared with, the paths from the route
+table. A handler's docstring gives the summary (first line) and the description (the rest)."""
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
-from typing import Any
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
-import yaml
-from starlette.routing import BaseRoute
-from starlette.schemas import SchemaGenerator
+import msgspec
+from starlette.routing import BaseRoute, Route
 
+from batchscore.api.payloads import PAYLOADS, Error, Job
 from batchscore.config import OUTPUT_FORMATS
-from batchscore.db.jobs import JobKind, JobStatus
 from batchscore.model.metadata import ESTIMATOR_NAMES, TASKS
 
-_METHOD_ORDER = ["get", "post", "put", "patch", "delete", "options"]
-_ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-_NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
+F = TypeVar("F", bound=Callable[..., Any])
+_METHOD_ORDER = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+_SCHEMAS = "#/components/schemas/{name}"
 
-_JOB_PROPERTIES: dict[str, Any] = {
-    "id": {"type": "integer", "minimum": 1},
-    "status": {"type": "string", "enum": [s.value for s in JobStatus]},
-    "filename": {"type": "string", "description": "The uploaded file's name."},
-    "model": {"type": "string"},
-    "model_version": {
-        "type": ["integer", "null"],
-        "description": "Null until processed (the active version is used); a train job's "
-        "is the version it made.",
-    },
-    "kind": {
-        "type": "string",
-        "enum": [k.value for k in JobKind],
-        "description": "score: predict for a file; train: make a new model version from it.",
-    },
-    "output_format": {
-        "type": ["string", "null"],
-        "enum": [*OUTPUT_FORMATS, None],
-        "description": "Null for a train job: its result is a model version.",
-    },
-    "metrics": {
-        "type": ["object", "null"],
-        "additionalProperties": {"type": "number"},
-        "description": "A processed train job's scores of the new version on unseen rows.",
-    },
-    "result_sheets": {
-        "type": ["integer", "null"],
-        "minimum": 1,
-        "description": "Sheets of the result once PROCESSED: an xlsx sheet holds 1,048,575 "
-        "rows, so a longer result continues on sheets 'predictions 2', … (header repeated).",
-    },
-    "rows_total": {"type": ["integer", "null"], "minimum": 0},
-    "rows_done": {"type": "integer", "minimum": 0},
-    "rows_failed": {"type": "integer", "minimum": 0},
-    "progress": {"type": "number", "minimum": 0, "maximum": 1},
-    "error": {"type": ["string", "null"], "description": "Why the job FAILED."},
-    "attempts": {"type": "integer", "minimum": 0},
-    "archived": {"type": "boolean"},
-    "created_at": {"type": "string", "format": "date-time"},
-    "started_at": _NULLABLE_TIME,
-    "finished_at": _NULLABLE_TIME,
-    "duration_seconds": {"type": ["number", "null"], "minimum": 0},
-    "url": {"type": "string", "format": "uri"},
-    "result_url": {
-        "type": ["string", "null"],
-        "format": "uri",
-        "description": "Where to download the result once the job is PROCESSED.",
-    },
-}
-_PREDICTION_PROPERTIES: dict[str, Any] = {
-    "prediction": {"type": ["string", "number"], "description": "A class label or a value."},
-    "probabilities": {
-        "type": ["object", "null"],
-        "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1},
-        "description": "Class → probability, for a classifier that gives them.",
-    },
-}
-_MODEL_PROPERTIES: dict[str, Any] = {
-    "name": {"type": "string"},
-    "version": {"type": "integer", "minimum": 1, "description": "The active version."},
-    "versions": {"type": "array", "items": {"type": "integer", "minimum": 1}},
-    "task": {"type": "string", "enum": ["classification", "regression"]},
-    "features": {
-        "type": "array",
-        "items": {"type": "string"},
-        "description": "The columns an uploaded CSV must have.",
-    },
-    "target": {"type": "string"},
-    "classes": {"type": ["array", "null"], "items": {"type": "string"}},
-    "metrics": {"type": "object", "additionalProperties": {"type": "number"}},
-    "created_at": {"type": "string"},
-}
 
-_VERSION_PROPERTIES: dict[str, Any] = {
-    "version": {"type": "integer", "minimum": 1},
-    "active": {"type": "boolean", "description": "Whether this version predicts."},
-    **{key: _MODEL_PROPERTIES[key] for key in ("task", "features", "target", "classes")},
-    "metrics": {
-        "type": "object",
-        "additionalProperties": {"type": "number"},
-        "description": "Scores on rows it did not learn from.",
-    },
-    "created_at": {"type": "string"},
-    "training_rows": {"type": "integer", "minimum": 0},
-    "training_data_sha256": {"type": "string"},
-}
+@dataclass(frozen=True)
+class Reply:
+    """One status of an operation: a payload Struct as JSON, or other content, or nothing."""
 
-SCHEMAS: dict[str, Any] = {
-    "Job": {"type": "object", "required": list(_JOB_PROPERTIES), "properties": _JOB_PROPERTIES},
-    "JobList": {
-        "type": "object",
-        "required": ["jobs", "total", "limit", "offset"],
-        "properties": {
-            "jobs": {"type": "array", "items": {"$ref": "#/components/schemas/Job"}},
-            "total": {"type": "integer", "minimum": 0, "description": "Matches without paging."},
-            "limit": {"type": "integer", "minimum": 1},
-            "offset": {"type": "integer", "minimum": 0},
-        },
-    },
-    "Error": {
-        "type": "object",
-        "required": ["error"],
-        "properties": {
-            "error": {
-                "type": "object",
-                "required": ["code", "message"],
-                "properties": {
-                    "code": {"type": "string", "examples": ["not_found", "invalid_input"]},
-                    "message": {"type": "string", "description": "What went wrong and what to do."},
-                },
-            },
-        },
-    },
-    "JobConflict": {
-        "description": "A refusal to process a job that is not PENDING, with the job as it is.",
-        "allOf": [
-            {"$ref": "#/components/schemas/Error"},
-            {
-                "type": "object",
-                "required": ["job"],
-                "properties": {"job": {"$ref": "#/components/schemas/Job"}},
-            },
-        ],
-    },
-    "Model": {
-        "type": "object",
-        "required": list(_MODEL_PROPERTIES),
-        "properties": _MODEL_PROPERTIES,
-    },
-    "ModelDetail": {
-        "type": "object",
-        "required": ["name", "active_version", "versions"],
-        "properties": {
-            "name": {"type": "string"},
-            "active_version": {"type": "integer", "minimum": 1},
-            "versions": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": list(_VERSION_PROPERTIES),
-                    "properties": _VERSION_PROPERTIES,
-                },
-            },
-        },
-    },
-    "ModelList": {
-        "type": "object",
-        "required": ["models"],
-        "properties": {
-            "models": {"type": "array", "items": {"$ref": "#/components/schemas/Model"}}
-        },
-    },
-    "PredictRequest": {
-        "oneOf": [
-            {"$ref": "#/components/schemas/Record"},
-            {
-                "type": "array",
-                "minItems": 1,
-                "maxItems": 10_000,
-                "items": {"$ref": "#/components/schemas/Record"},
-            },
-        ],
-    },
-    "Record": {
-        "type": "object",
-        "description": "Feature name → value; every feature of the model, as a number.",
-        "additionalProperties": True,
-    },
-    "Prediction": {
-        "type": "object",
-        "required": ["prediction", "probabilities"],
-        "properties": _PREDICTION_PROPERTIES,
-    },
-    "PredictResponse": {
-        "type": "object",
-        "required": ["model", "version"],
-        "properties": {
-            "model": {"type": "string"},
-            "version": {"type": "integer", "minimum": 1},
-            **_PREDICTION_PROPERTIES,
-            "predictions": {
-                "type": "array",
-                "items": {"$ref": "#/components/schemas/Prediction"},
-                "description": "For a list of records: one per record, in order.",
-            },
-        },
-    },
-    "ProcessAll": {
-        "type": "object",
-        "required": ["job_ids", "count"],
-        "properties": {
-            "job_ids": {"type": "array", "items": {"type": "integer", "minimum": 1}},
-            "count": {"type": "integer", "minimum": 0},
-        },
-    },
-    "Health": {
-        "type": "object",
-        "required": ["status", "jobs"],
-        "properties": {
-            "status": {"const": "ok"},
-            "jobs": {
-                "type": "object",
-                "description": "How many jobs are in each status.",
-                "required": [s.value for s in JobStatus],
-                "properties": {s.value: {"type": "integer", "minimum": 0} for s in JobStatus},
-            },
-        },
-    },
-}
+    description: str
+    payload: type[msgspec.Struct] | None = None
+    content: Mapping[str, Any] | None = None  #: media type → {schema: …}, for non-JSON answers
+    headers: Mapping[str, Any] = field(default_factory=dict)
 
-RESPONSES: dict[str, Any] = {
-    "Unauthorized": {
-        "description": "No bearer token, or an unknown one.",
-        "headers": {"WWW-Authenticate": {"schema": {"type": "string", "const": "Bearer"}}},
-        "content": _ERROR_CONTENT,
-    },
-    "Forbidden": {"description": "The token has been revoked.", "content": _ERROR_CONTENT},
-    "NotFound": {"description": "No such job, or not yours.", "content": _ERROR_CONTENT},
-    "Conflict": {
-        "description": "The job's status does not allow this now.",
-        "content": _ERROR_CONTENT,
-    },
-    "InvalidInput": {
-        "description": "A parameter or the upload is invalid; the message says which and why.",
-        "content": _ERROR_CONTENT,
-    },
-    "UnknownModel": {"description": "No model of that name.", "content": _ERROR_CONTENT},
-    "AdminOnly": {
-        "description": "The token has been revoked, or its user is not an admin.",
-        "content": _ERROR_CONTENT,
-    },
-    "MalformedForm": {
-        "description": "The body is not a well-formed multipart form.",
-        "content": _ERROR_CONTENT,
-    },
-    "UploadTooLarge": {
-        "description": "The file is larger than the upload limit.",
-        "content": _ERROR_CONTENT,
-    },
-    "TrainJobQueued": {
-        "description": "Queued as a PENDING train job; its metrics appear once it is PROCESSED.",
-        "headers": {
-            "Location": {"description": "The job's URL.", "schema": {"type": "string"}},
-        },
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}},
-    },
-    "ModelUnavailable": {
-        "description": "The model's files are missing or unusable; the operator must fix them.",
-        "content": _ERROR_CONTENT,
-    },
-}
+    def document(self) -> dict[str, Any]:
+        reply: dict[str, Any] = {"description": self.description}
+        if self.headers:
+            reply["headers"] = dict(self.headers)
+        if self.payload is not None:
+            schema = {"$ref": _SCHEMAS.format(name=self.payload.__name__)}
+            reply["content"] = {"application/json": {"schema": schema}}
+        elif self.content is not None:
+            reply["content"] = dict(self.content)
+        return reply
 
+
+def refusal(description: str) -> Reply:
+    """An error answer: the Error payload, with what this status means here."""
+    return Reply(description, Error)
+
+
+_LOCATION = {"Location": {"description": "The job's URL.", "schema": {"type": "string"}}}
+#: Replies many operations share, as components/responses; an operation names them.
+SHARED_REPLIES: dict[str, Reply] = {
+    "Unauthorized": Reply(
+        "No bearer token, or an unknown one.",
+        Error,
+        headers={"WWW-Authenticate": {"schema": {"type": "string", "const": "Bearer"}}},
+    ),
+    "Forbidden": refusal("The token has been revoked."),
+    "AdminOnly": refusal("The token has been revoked, or its user is not an admin."),
+    "NotFound": refusal("No such job, or not yours."),
+    "UnknownModel": refusal("No model of that name."),
+    "InvalidInput": refusal(
+        "A parameter or the upload is invalid; the message says which and why."
+    ),
+    "MalformedForm": refusal("The body is not a well-formed multipart form."),
+    "UploadTooLarge": refusal("The file is larger than the upload limit."),
+    "ModelUnavailable": refusal(
+        "The model's files are missing or unusable; the operator must fix them."
+    ),
+    "DatabaseUnavailable": refusal(
+        "The database cannot be reached; try again after Retry-After seconds."
+    ),
+    "JobQueued": Reply("Queued as a PENDING job.", Job, headers=_LOCATION),
+    "TrainJobQueued": Reply(
+        "Queued as a PENDING train job; its metrics appear once it is PROCESSED.",
+        Job,
+        headers=_LOCATION,
+    ),
+}
+TOKEN_REPLIES: dict[int, Reply | str] = {401: "Unauthorized", 403: "Forbidden"}
+ADMIN_REPLIES: dict[int, Reply | str] = {401: "Unauthorized", 403: "AdminOnly"}
+
+TAGS = [
+    {"name": "jobs", "description": "Upload files, follow their jobs, download the results."},
+    {"name": "processing", "description": "Run pending jobs now, as cron would."},
+    {"name": "models", "description": "The models jobs use: versions, predictions, training."},
+    {"name": "system", "description": "Health, metrics and this document; no token needed."},
+]
+
+_JOB_ID = {
+    "name": "job_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+}
+_MODEL_NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+PARAMETERS: dict[str, Any] = {"JobId": _JOB_ID, "ModelName": _MODEL_NAME}
+JOB_ID: dict[str, Any] = {"$ref": "#/components/parameters/JobId"}
+MODEL_NAME: dict[str, Any] = {"$ref": "#/components/parameters/ModelName"}
+
+
+def query(name: str, schema: dict[str, Any], description: str = "", **more: Any) -> dict[str, Any]:
+    parameter = {"name": name, "in": "query", "schema": schema, **more}
+    return parameter | ({"description": description} if description else {})
+
+
+def _form(required: list[str], fields: dict[str, Any]) -> dict[str, Any]:
+    schema = {"type": "object", "required": required, "properties": fields}
+    return {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
+
+
+_TRUE_FALSE = {"type": "string", "enum": ["true", "false"]}
 REQUEST_BODIES: dict[str, Any] = {
-    "TrainingFile": {
+    "JobFile": _form(
+        ["file"],
+        {
+            "file": {
+                "type": "string",
+                "format": "binary",
+                "description": "The CSV file, with a header row naming the model's features.",
+            },
+            "model": {
+                "type": "string",
+                "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+                "description": "Model name (default the configured one); see GET /api/models.",
+            },
+            "format": {
+                "type": "string",
+                "enum": list(OUTPUT_FORMATS),
+                "description": "Result format (default the configured one).",
+            },
+        },
+    ),
+    "TrainingFile": _form(
+        ["file"],
+        {
+            "file": {
+                "type": "string",
+                "format": "binary",
+                "description": "A CSV file with the feature and target columns.",
+            },
+            "target": {
+                "type": "string",
+                "description": "The column holding the answers (default the model's).",
+            },
+            "features": {
+                "type": "string",
+                "description": "Comma-separated feature columns (default the model's, else "
+                "every other column).",
+            },
+            "task": {
+                "type": "string",
+                "enum": list(TASKS),
+                "description": "Default: classification for labels, regression for quantities.",
+            },
+            "estimator": {
+                "type": "string",
+                "enum": list(ESTIMATOR_NAMES),
+                "description": "Default linear; sgd can later learn new rows incrementally.",
+            },
+            "activate": _TRUE_FALSE
+            | {
+                "description": "Make the new version the one that predicts (default false; a "
+                "model's first version always is)."
+            },
+            "incremental": _TRUE_FALSE
+            | {"description": "Update the active version with partial_fit."},
+        },
+    ),
+    "Records": {
         "required": True,
         "content": {
-            "multipart/form-data": {
+            "application/json": {
                 "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {
-                            "type": "string",
-                            "format": "binary",
-                            "description": "A CSV file with the feature and target columns.",
+                    "oneOf": [
+                        {"$ref": "#/components/schemas/Record"},
+                        {
+                            "type": "array",
+                            "minItems": 1,
+                            "maxItems": 10_000,
+                            "items": {"$ref": "#/components/schemas/Record"},
                         },
-                        "target": {
-                            "type": "string",
-                            "description": "The column holding the answers (default the model's).",
-                        },
-                        "features": {
-                            "type": "string",
-                            "description": "Comma-separated feature columns (default the "
-                            "model's, else every other column).",
-                        },
-                        "task": {
-                            "type": "string",
-                            "enum": list(TASKS),
-                            "description": "Default: classification for labels, regression "
-                            "for quantities.",
-                        },
-                        "estimator": {
-                            "type": "string",
-                            "enum": list(ESTIMATOR_NAMES),
-                            "description": "Default linear; sgd can later learn new rows "
-                            "incrementally.",
-                        },
-                        "activate": {
-                            "type": "string",
-                            "enum": ["true", "false"],
-                            "description": "Make the new version the one that predicts "
-                            "(default false; a model's first version always is).",
-                        },
-                        "incremental": {
-                            "type": "string",
-                            "enum": ["true", "false"],
-                            "description": "Update the active version with partial_fit.",
-                        },
-                    },
+                    ]
                 }
             }
         },
     },
 }
-
-PARAMETERS: dict[str, Any] = {
-    "JobId": {
-        "name": "job_id",
-        "in": "path",
-        "required": True,
-        "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
-    },
-}
-
-BASE_SCHEMA: dict[str, Any] = {
-    "openapi": "3.1.0",
-    "info": {
-        "title": "batchscore",
-        "version": "1",
-        "description": (
-            "Upload CSV files, score them with a trained model, download the predictions "
-            "as xlsx, csv or parquet. Send `Authorization: Bearer <token>`; create a token with "
-            "`batchscore token create USER`."
-        ),
-    },
-    "security": [{"bearerAuth": []}],
-    "components": {
-        "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
-        "schemas": SCHEMAS,
-        "responses": RESPONSES,
-        "requestBodies": REQUEST_BODIES,
-        "parameters": PARAMETERS,
-    },
+_RECORD = {
+    "type": "object",
+    "description": "Feature name → value; every feature of the model, as a number.",
+    "additionalProperties": True,
 }
 
 
-class DocstringSchemaGenerator(SchemaGenerator):
-    """Starlette's generator, keeping the docstring's first line as the operation's summary.
+@dataclass(frozen=True)
+class Operation:
+    """What the document says of one handler (its summary and description are its docstring)."""
 
-    A handler whose docstring has no `---` is left out of the document (the HTML pages).
-    """
+    ids: Mapping[str, str]  #: HTTP method → operationId
+    tag: str
+    replies: Mapping[int, Reply | str]  #: status → a Reply, or the name of a shared one
+    parameters: Sequence[Mapping[str, Any]] = ()
+    body: str | None = None  #: a REQUEST_BODIES name
+    public: bool = False  #: answers without a token
 
-    def parse_docstring(self, func_or_method: Callable[..., Any]) -> dict[str, Any]:
-        summary, separator, spec = (inspect.getdoc(func_or_method) or "").partition("\n---\n")
-        if not separator:
-            return {}
-        operation = yaml.safe_load(spec)
-        if not isinstance(operation, dict):
-            raise ValueError(f"{func_or_method.__qualname__}: the YAML after --- is not a mapping")
-        return {"summary": summary.strip(), **operation}
+
+def operation(
+    id: str | Mapping[str, str],
+    tag: str,
+    replies: Mapping[int, Reply | str],
+    *,
+    parameters: Sequence[Mapping[str, Any]] = (),
+    body: str | None = None,
+    public: bool = False,
+) -> Callable[[F], F]:
+    """Declare a handler's place in the OpenAPI document. `id` is the operationId, or one per
+    method for a handler that answers several."""
+    ids = {"*": id} if isinstance(id, str) else dict(id)
+
+    def declare(handler: F) -> F:
+        handler.openapi = Operation(ids, tag, replies, parameters, body, public)  # type: ignore[attr-defined]
+        return handler
+
+    return declare
 
 
 def openapi_document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
-    """The OpenAPI document for these routes, paths in route order, methods in a fixed order."""
-    document = DocstringSchemaGenerator(BASE_SCHEMA).get_schema(list(routes))
-    # A Route's methods are a set: sort them, so the document is the same on every start.
-    document["paths"] = {
-        path: dict(sorted(item.items(), key=lambda pair: _METHOD_ORDER.index(pair[0])))
-        for path, item in document["paths"].items()
+    """The OpenAPI document for these routes: paths in route order, methods in a fixed order."""
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes:
+        if not isinstance(route, Route) or not route.include_in_schema:
+            continue
+        declared: Operation | None = getattr(route.endpoint, "openapi", None)
+        if declared is None:
+            raise ValueError(f"{route.path}: its handler has no @operation(…)")
+        path = re.sub(r"{(\w+):\w+}", r"{\1}", route.path)
+        methods = sorted((route.methods or set()) - {"HEAD"}, key=_METHOD_ORDER.index)
+        for method in methods:
+            paths.setdefault(path, {})[method.lower()] = _operation(
+                declared, route.endpoint, method
+            )
+    schemas = msgspec.json.schema_components(PAYLOADS, ref_template=_SCHEMAS)[1]
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "batchscore",
+            "version": "1",
+            "description": (
+                "Upload CSV files, score them with a trained model, download the predictions "
+                "as xlsx, csv or parquet. Send `Authorization: Bearer <token>`; create a token "
+                "with `batchscore token create USER`."
+            ),
+        },
+        "tags": TAGS,
+        "security": [{"bearerAuth": []}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+            "schemas": schemas | {"Record": _RECORD},
+            "responses": {name: reply.document() for name, reply in SHARED_REPLIES.items()},
+            "requestBodies": REQUEST_BODIES,
+            "parameters": PARAMETERS,
+        },
+    }
+
+
+def _operation(declared: Operation, handler: Callable[..., Any], method: str) -> dict[str, Any]:
+    summary, _, description = (inspect.getdoc(handler) or "").partition("\n\n")
+    document: dict[str, Any] = {
+        "operationId": declared.ids.get(method) or declared.ids["*"],
+        "tags": [declared.tag],
+        "summary": " ".join(summary.split()),
+    }
+    if description:
+        document["description"] = " ".join(description.split())
+    if declared.public:
+        document["security"] = []
+    if declared.parameters:
+        document["parameters"] = [dict(p) for p in declared.parameters]
+    if declared.body is not None:
+        document["requestBody"] = {"$ref": f"#/components/requestBodies/{declared.body}"}
+    document["responses"] = {
+        str(status): (
+            {"$ref": f"#/components/responses/{reply}"}
+            if isinstance(reply, str)
+            else reply.document()
+        )
+        for status, reply in sorted(declared.replies.items())
     }
     return document

@@ -10,23 +10,27 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.staticfiles import StaticFiles
 
-from batchscore.api.openapi import openapi_document
+from batchscore.api.openapi import Reply, openapi_document, operation
 from batchscore.api.state import templates_of
 
 SWAGGER_UI_DIR = Path(str(swagger_ui_bundle.swagger_ui_path))  # …/vendor/swagger-ui-<version>
 
 
+@operation(
+    "openapi",
+    "system",
+    {
+        200: Reply(
+            "The OpenAPI document.",
+            content={
+                "application/json": {"schema": {"type": "object", "required": ["openapi", "paths"]}}
+            },
+        )
+    },
+    public=True,
+)
 def openapi(request: Request) -> Response:
-    """The OpenAPI 3.1 document of this API (this document).
-    ---
-    security: []
-    responses:
-      "200":
-        description: The OpenAPI document.
-        content:
-          application/json:
-            schema: {type: object, required: [openapi, paths]}
-    """
+    """The OpenAPI 3.1 document of this API (this document)."""
     return JSONResponse(openapi_document(request.app.routes))
 
 

@@ -8,11 +8,20 @@ import time
 
 import anyio.to_thread
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from batchscore.api.auth import current_user
 from batchscore.api.metrics import PREDICT_LATENCY
-from batchscore.api.payloads import model_detail_json, model_json
+from batchscore.api.openapi import MODEL_NAME, TOKEN_REPLIES, Reply, operation, refusal
+from batchscore.api.payloads import (
+    ModelDetail,
+    ModelList,
+    Prediction,
+    PredictResponse,
+    json_response,
+    model_detail_payload,
+    model_payload,
+)
 from batchscore.api.state import context_of, predict_threads
 from batchscore.errors import InputError, TooLarge
 from batchscore.service import catalog
@@ -20,75 +29,57 @@ from batchscore.service import catalog
 _MAX_BODY_BYTES = 8 * 1024 * 1024
 
 
+@operation(
+    "listModels",
+    "models",
+    {200: Reply("The models, sorted by name.", ModelList), **TOKEN_REPLIES},
+)
 def list_models_route(request: Request) -> Response:
-    """Every model (its active version), with features, classes and versions.
-    ---
-    responses:
-      "200":
-        description: The models, sorted by name.
-        content:
-          application/json:
-            schema: {$ref: "#/components/schemas/ModelList"}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
-    """
+    """Every model (its active version), with features, classes and versions."""
     current_user(request)
     models = catalog.list_models(context_of(request).settings)
-    return JSONResponse({"models": [model_json(model) for model in models]})
+    return json_response(ModelList([model_payload(model) for model in models]))
 
 
+@operation(
+    "getModel",
+    "models",
+    {
+        200: Reply("The model's versions, ascending.", ModelDetail),
+        **TOKEN_REPLIES,
+        404: "UnknownModel",
+        422: "InvalidInput",
+        503: "ModelUnavailable",
+    },
+    parameters=[MODEL_NAME],
+)
 def show_model(request: Request) -> Response:
-    """One model with every version: metrics, training data, and which one is active.
-    ---
-    parameters:
-      - {name: name, in: path, required: true, schema: {type: string}}
-    responses:
-      "200":
-        description: The model's versions, ascending.
-        content:
-          application/json:
-            schema: {$ref: "#/components/schemas/ModelDetail"}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
-      "404": {$ref: "#/components/responses/UnknownModel"}
-      "422": {$ref: "#/components/responses/InvalidInput"}
-      "503": {$ref: "#/components/responses/ModelUnavailable"}
-    """
+    """One model with every version: metrics, training data, and which one is active."""
     current_user(request)
     detail = catalog.get_model(context_of(request).settings, request.path_params["name"])
-    return JSONResponse(model_detail_json(detail))
+    return json_response(model_detail_payload(detail))
 
 
+@operation(
+    "predict",
+    "models",
+    {
+        200: Reply("One prediction per record, in order.", PredictResponse),
+        **TOKEN_REPLIES,
+        404: "UnknownModel",
+        413: refusal("The body is larger than 8 MiB."),
+        422: "InvalidInput",
+        503: "ModelUnavailable",
+    },
+    parameters=[MODEL_NAME],
+    body="Records",
+)
 async def predict(request: Request) -> Response:
     """Predict at once for one record (a JSON object of features) or a list of them.
-    ---
-    description: >
-      Answers with the prediction, and class probabilities for a classifier, from the model's
-      active version. Every feature must be a finite JSON number; other keys are ignored. Up
-      to 10,000 records per call; for more, upload a CSV as a job.
-    parameters:
-      - {name: name, in: path, required: true, schema: {type: string}}
-    requestBody:
-      required: true
-      content:
-        application/json:
-          schema: {$ref: "#/components/schemas/PredictRequest"}
-    responses:
-      "200":
-        description: One prediction per record, in order.
-        content:
-          application/json:
-            schema: {$ref: "#/components/schemas/PredictResponse"}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
-      "404": {$ref: "#/components/responses/UnknownModel"}
-      "413":
-        description: The body is larger than 8 MiB.
-        content:
-          application/json:
-            schema: {$ref: "#/components/schemas/Error"}
-      "422": {$ref: "#/components/responses/InvalidInput"}
-      "503": {$ref: "#/components/responses/ModelUnavailable"}
+
+    Answers with the prediction, and class probabilities for a classifier, from the model's
+    active version. Every feature must be a finite JSON number; other keys are ignored. Up to
+    10,000 records per call; for more, upload a CSV as a job.
     """
     started = time.perf_counter()
     body = await _json_body(request)
@@ -111,9 +102,18 @@ def _predict(request: Request, body: bytes, started: float) -> Response:
     info, predictions = catalog.predict(
         context_of(request).settings, request.path_params["name"], records
     )
-    scored = [{"prediction": p.prediction, "probabilities": p.probabilities} for p in predictions]
-    head = {"model": info.name, "version": info.version}
-    response = JSONResponse({**head, **scored[0]} if single else {**head, "predictions": scored})
+    if single:
+        (one,) = predictions
+        answer = PredictResponse(
+            model=info.name,
+            version=info.version,
+            prediction=one.prediction,
+            probabilities=one.probabilities,
+        )
+    else:
+        scored = [Prediction(p.prediction, p.probabilities) for p in predictions]
+        answer = PredictResponse(model=info.name, version=info.version, predictions=scored)
+    response = json_response(answer)
     PREDICT_LATENCY.labels(info.name).observe(time.perf_counter() - started)
     return response
 

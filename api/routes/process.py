@@ -4,52 +4,56 @@ from __future__ import annotations
 
 from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from batchscore.api.auth import current_user
-from batchscore.api.errors import error_body
+from batchscore.api.openapi import TOKEN_REPLIES, Reply, operation, query
 from batchscore.api.params import bool_param, int_param
-from batchscore.api.payloads import job_json
+from batchscore.api.payloads import (
+    Job,
+    JobConflict,
+    ProcessAll,
+    error_payload,
+    job_payload,
+    json_response,
+)
 from batchscore.api.state import context_of
 from batchscore.service import jobs
 from batchscore.service.jobs import NotPending
 
 
+@operation(
+    {"GET": "processFileByGet", "POST": "processFile"},
+    "processing",
+    {
+        200: Reply("The job, finished (PROCESSED, or FAILED with `error`).", Job),
+        202: Reply("Accepted (`wait=false`); the job, still PENDING, runs in the background.", Job),
+        **TOKEN_REPLIES,
+        404: "NotFound",
+        409: Reply(
+            "The job is not PENDING (processed, failed or being processed elsewhere).",
+            JobConflict,
+        ),
+        422: "InvalidInput",
+    },
+    parameters=[
+        query(
+            "id",
+            {"type": "integer", "minimum": 1, "maximum": 2**62},
+            "The job's id.",
+            required=True,
+        ),
+        query(
+            "wait",
+            {"type": "boolean", "default": True},
+            "Wait for the job to finish (true), or answer 202 at once (false).",
+        ),
+    ],
+)
 def process_file(request: Request) -> Response:
     """Process job `id` now: 200 with the finished job, or 202 at once with `wait=false`.
-    ---
-    description: >
-      Runs the same processor cron runs. The job must be PENDING. GET does the same as POST.
-    parameters:
-      - name: id
-        in: query
-        required: true
-        schema: {type: integer, minimum: 1, maximum: 4611686018427387904}
-        description: The job's id.
-      - name: wait
-        in: query
-        schema: {type: boolean, default: true}
-        description: Wait for the job to finish (true), or answer 202 at once (false).
-    responses:
-      "200":
-        description: The job, finished (PROCESSED, or FAILED with `error`).
-        content:
-          application/json:
-            schema: {$ref: "#/components/schemas/Job"}
-      "202":
-        description: Accepted (`wait=false`); the job, still PENDING, runs in the background.
-        content:
-          application/json:
-            schema: {$ref: "#/components/schemas/Job"}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
-      "404": {$ref: "#/components/responses/NotFound"}
-      "409":
-        description: The job is not PENDING (processed, failed or being processed elsewhere).
-        content:
-          application/json:
-            schema: {$ref: "#/components/schemas/JobConflict"}
-      "422": {$ref: "#/components/responses/InvalidInput"}
+
+    Runs the same processor cron runs. The job must be PENDING. GET does the same as POST.
     """
     user = current_user(request, changes=True)  # GET too: it processes jobs
     job_id = int_param(request, "id", low=1)
@@ -59,28 +63,30 @@ def process_file(request: Request) -> Response:
         job = jobs.pending_job(ctx, user, job_id)
         if not wait:
             task = BackgroundTask(jobs.process_each, ctx, [job.id])
-            return JSONResponse(job_json(job, request), status_code=202, background=task)
-        return JSONResponse(job_json(jobs.process_now(ctx, job.id), request))
+            return json_response(job_payload(job, request), 202, background=task)
+        return json_response(job_payload(jobs.process_now(ctx, job.id), request))
     except NotPending as exc:
-        body = {**error_body("conflict", exc.message), "job": job_json(exc.job, request)}
-        return JSONResponse(body, status_code=409)
+        refusal = error_payload("conflict", exc.message)
+        return json_response(JobConflict(refusal.error, job_payload(exc.job, request)), 409)
 
 
+@operation(
+    {"GET": "processAllByGet", "POST": "processAll"},
+    "processing",
+    {
+        202: Reply(
+            "Accepted; these jobs are processed in the background, in id order.", ProcessAll
+        ),
+        **TOKEN_REPLIES,
+    },
+)
 def process_all(request: Request) -> Response:
     """Process every pending job of the caller (an admin's: all) in the background; 202.
-    ---
-    description: GET does the same as POST.
-    responses:
-      "202":
-        description: Accepted; these jobs are processed in the background, in id order.
-        content:
-          application/json:
-            schema: {$ref: "#/components/schemas/ProcessAll"}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/Forbidden"}
+
+    GET does the same as POST.
     """
     user = current_user(request, changes=True)  # GET too: it processes jobs
     ctx = context_of(request)
     ids = jobs.pending_ids(ctx, user)
     task = BackgroundTask(jobs.process_each, ctx, ids)
-    return JSONResponse({"job_ids": ids, "count": len(ids)}, status_code=202, background=task)
+    return json_response(ProcessAll(ids, len(ids)), 202, background=task)

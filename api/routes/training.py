@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from batchscore.api.auth import current_user
+from batchscore.api.openapi import ADMIN_REPLIES, MODEL_NAME, Reply, operation
 from batchscore.api.params import bool_value
-from batchscore.api.payloads import job_json, model_detail_json
+from batchscore.api.payloads import ModelDetail, job_payload, json_response, model_detail_payload
 from batchscore.api.state import context_of
 from batchscore.api.upload import Upload, receive_upload
 from batchscore.errors import BatchscoreError, InputError
@@ -22,48 +23,35 @@ from batchscore.service.intake import queue_training
 _PLAN_FIELDS = ("target", "features", "task", "estimator", "activate", "incremental")
 
 
+_QUEUED = {
+    201: "TrainJobQueued",
+    400: "MalformedForm",
+    **ADMIN_REPLIES,
+    404: "UnknownModel",
+    413: "UploadTooLarge",
+    422: "InvalidInput",
+    503: "ModelUnavailable",
+}
+
+
+@operation("trainModel", "models", _QUEUED, parameters=[MODEL_NAME], body="TrainingFile")
 async def train(request: Request) -> Response:
     """Train a new version of a model (a new model too) from a labelled CSV, as a job.
-    ---
-    description: >
-      A quarter of the rows is held out to measure the new version (accuracy and F1, or R²
-      and MAE). With incremental=true the active version learns the rows instead, as
-      POST /api/models/{name}/data does. The job runs like any other (cron, a worker or
-      POST /process_file); the new version predicts once activated.
-    parameters:
-      - {name: name, in: path, required: true, schema: {type: string}}
-    requestBody: {$ref: "#/components/requestBodies/TrainingFile"}
-    responses:
-      "201": {$ref: "#/components/responses/TrainJobQueued"}
-      "400": {$ref: "#/components/responses/MalformedForm"}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/AdminOnly"}
-      "404": {$ref: "#/components/responses/UnknownModel"}
-      "413": {$ref: "#/components/responses/UploadTooLarge"}
-      "422": {$ref: "#/components/responses/InvalidInput"}
-      "503": {$ref: "#/components/responses/ModelUnavailable"}
+
+    A quarter of the rows is held out to measure the new version (accuracy and F1, or R² and
+    MAE). With incremental=true the active version learns the rows instead, as
+    POST /api/models/{name}/data does. The job runs like any other (cron, a worker or
+    POST /process_file); the new version predicts once activated.
     """
     return await _queue(request, incremental=None)
 
 
+@operation("addModelData", "models", _QUEUED, parameters=[MODEL_NAME], body="TrainingFile")
 async def add_data(request: Request) -> Response:
     """Let the active version learn new labelled rows (partial_fit) as a new version, as a job.
-    ---
-    description: >
-      For models trained with estimator=sgd. The metrics are the active version's on the new
-      rows, measured before it learns them. Columns: the model's features and target.
-    parameters:
-      - {name: name, in: path, required: true, schema: {type: string}}
-    requestBody: {$ref: "#/components/requestBodies/TrainingFile"}
-    responses:
-      "201": {$ref: "#/components/responses/TrainJobQueued"}
-      "400": {$ref: "#/components/responses/MalformedForm"}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/AdminOnly"}
-      "404": {$ref: "#/components/responses/UnknownModel"}
-      "413": {$ref: "#/components/responses/UploadTooLarge"}
-      "422": {$ref: "#/components/responses/InvalidInput"}
-      "503": {$ref: "#/components/responses/ModelUnavailable"}
+
+    For models trained with estimator=sgd. The metrics are the active version's on the new
+    rows, measured before it learns them. Columns: the model's features and target.
     """
     return await _queue(request, incremental=True)
 
@@ -90,33 +78,39 @@ async def _queue(request: Request, *, incremental: bool | None) -> Response:
         plan=plan,
         owner_id=user.id,
     )
-    body = job_json(job, request)
-    return JSONResponse(body, status_code=201, headers={"Location": str(body["url"])})
+    body = job_payload(job, request)
+    return json_response(body, 201, headers={"Location": body.url})
 
 
+@operation(
+    "activateModelVersion",
+    "models",
+    {
+        200: Reply("The model, with the new active version.", ModelDetail),
+        **ADMIN_REPLIES,
+        404: "UnknownModel",
+        422: "InvalidInput",
+        503: "ModelUnavailable",
+    },
+    parameters=[
+        MODEL_NAME,
+        {
+            "name": "version",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "integer", "minimum": 1},
+        },
+    ],
+)
 def activate_version(request: Request) -> Response:
     """Make one version of a model the one that predicts (jobs and POST …/predict).
-    ---
-    description: Jobs already running keep the version they started with.
-    parameters:
-      - {name: name, in: path, required: true, schema: {type: string}}
-      - {name: version, in: path, required: true, schema: {type: integer, minimum: 1}}
-    responses:
-      "200":
-        description: The model, with the new active version.
-        content:
-          application/json:
-            schema: {$ref: "#/components/schemas/ModelDetail"}
-      "401": {$ref: "#/components/responses/Unauthorized"}
-      "403": {$ref: "#/components/responses/AdminOnly"}
-      "404": {$ref: "#/components/responses/UnknownModel"}
-      "422": {$ref: "#/components/responses/InvalidInput"}
-      "503": {$ref: "#/components/responses/ModelUnavailable"}
+
+    Jobs already running keep the version they started with.
     """
     user, name = current_user(request), request.path_params["name"]
     settings = context_of(request).settings
     detail = catalog.activate(settings, user, name, request.path_params["version"])
-    return JSONResponse(model_detail_json(detail))
+    return json_response(model_detail_payload(detail))
 
 
 def _plan(upload: Upload, incremental: bool | None) -> TrainPlan:

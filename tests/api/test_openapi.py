@@ -14,6 +14,7 @@ from openapi_spec_validator import OpenAPIV31SpecValidator
 from starlette.routing import Route
 
 from batchscore.api.app import create_app
+from batchscore.api.payloads import Job
 from batchscore.api.routes.docs import SWAGGER_UI_DIR
 from batchscore.config import Settings
 
@@ -77,6 +78,33 @@ def test_every_operation_has_a_summary_and_its_responses(document: dict[str, Any
             assert {"401", "403"} <= statuses, (method, path)
         if "{job_id}" in path or path == "/process_file":
             assert "404" in statuses, (method, path)
+
+
+def test_every_operation_has_a_unique_operation_id_and_a_declared_tag(
+    document: dict[str, Any],
+) -> None:
+    ids = [operation["operationId"] for _, _, operation in operations(document)]
+    assert all(re.fullmatch(r"[a-z][A-Za-z]+", i) for i in ids), ids
+    assert len(set(ids)) == len(ids)
+    tags = {tag["name"] for tag in document["tags"]}
+    for path, method, operation in operations(document):
+        assert len(operation["tags"]) == 1 and operation["tags"][0] in tags, (method, path)
+
+
+def test_result_download_documents_every_output_format(document: dict[str, Any]) -> None:
+    content = document["paths"]["/api/jobs/{job_id}/result"]["get"]["responses"]["200"]["content"]
+    assert set(content) == {
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "text/csv",
+        "application/vnd.apache.parquet",
+    }
+
+
+def test_job_schema_is_generated_from_the_payload_type(document: dict[str, Any]) -> None:
+    """Every field of the Job payload, and nothing else, is in the document, all required."""
+    job = document["components"]["schemas"]["Job"]
+    assert set(job["properties"]) == set(Job.__struct_fields__)
+    assert set(job["required"]) == set(Job.__struct_fields__)
 
 
 def test_only_health_metrics_and_the_document_itself_are_public(document: dict[str, Any]) -> None:
