@@ -28,7 +28,7 @@ from batchscore.api.routes import (
     panel,
     process,
     tokens,
-    training,
+    versions,
 )
 from batchscore.api.session import CSRF_HEADER
 from batchscore.config import Settings, load_settings
@@ -75,11 +75,11 @@ def create_app(settings: Settings) -> Starlette:
         Route("/api/models", models.list_models_route, methods=["GET"]),
         Route("/api/models/{name}", models.show_model, methods=["GET"]),
         Route("/api/models/{name}/predict", models.predict, methods=["POST"]),
-        Route("/api/models/{name}/train", training.train, methods=["POST"]),
-        Route("/api/models/{name}/data", training.add_data, methods=["POST"]),
+        Route("/api/models/{name}/train", versions.train, methods=["POST"]),
+        Route("/api/models/{name}/data", versions.add_data, methods=["POST"]),
         Route(
             "/api/models/{name}/versions/{version:int}/activate",
-            training.activate_version,
+            versions.activate_version,
             methods=["POST"],
         ),
         Route("/openapi.json", docs.openapi, methods=["GET"], name="openapi"),

@@ -23,7 +23,13 @@ logger = logging.getLogger(__name__)
 CONFIG_FILE = "ConfigFile.properties"
 SAMPLE_SECRET = "change-me"
 MODES = ("demo", "production")
-OUTPUT_FORMATS = ("xlsx", "csv", "parquet")
+#: The result formats, the first the default, and the media type each is downloaded as.
+MEDIA_TYPES = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv; charset=utf-8",
+    "parquet": "application/vnd.apache.parquet",
+}
+OUTPUT_FORMATS = tuple(MEDIA_TYPES)
 #: Where prometheus_client sums the metrics of `serve --workers N` processes (set by serve).
 METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 ANY_ORIGIN = "*"

@@ -34,7 +34,7 @@ from batchscore.model.schema import check_columns
 from batchscore.scheduler.context import Context
 from batchscore.scheduler.lease import LeaseKeeper
 from batchscore.scheduler.reading import NO_ROWS, CsvLayout, inspect_csv, read_chunks
-from batchscore.scheduler.training import plan_of, train_file
+from batchscore.scheduler.train_jobs import plan_of, train_file
 from batchscore.scheduler.writing import write_result
 
 logger = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from batchscore.model import registry
 from batchscore.model.metadata import ModelInfo, checked_name
 from batchscore.model.predict import Prediction, predict_records
 from batchscore.model.train import Trained, TrainPlan
-from batchscore.scheduler.training import train_file
+from batchscore.scheduler.train_jobs import train_file
 
 MAX_PREDICT_RECORDS = 10_000  # more is a batch job's work
 

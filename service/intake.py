@@ -18,7 +18,7 @@ from batchscore.model.schema import check_columns
 from batchscore.model.train import TrainPlan
 from batchscore.scheduler.context import Context
 from batchscore.scheduler.reading import NO_ROWS, inspect_csv
-from batchscore.scheduler.training import check_training_file, plan_options
+from batchscore.scheduler.train_jobs import check_training_file, plan_options
 from batchscore.storage import StoredInput
 
 

@@ -13,15 +13,11 @@ from batchscore.api.params import bool_param, int_param, status_param
 from batchscore.api.payloads import Job, JobList, job_payload, json_response
 from batchscore.api.state import context_of
 from batchscore.api.upload import receive_upload
+from batchscore.config import MEDIA_TYPES
 from batchscore.db.jobs import JobStatus
 from batchscore.service import jobs
 from batchscore.service.intake import queue_stored
 
-MEDIA_TYPES = {
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "csv": "text/csv; charset=utf-8",
-    "parquet": "application/vnd.apache.parquet",
-}
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
 _THE_JOB = Reply("The job.", Job)
 
