@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import sysconfig
 import venv
 import zipfile
 from pathlib import Path
@@ -52,7 +51,8 @@ def clean_venv(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> Path:
         capture_output=True,
         text=True,
     ).stdout.strip()
-    Path(site, "test-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    ours = [p for p in sys.path if Path(p).name in ("site-packages", "dist-packages")]
+    Path(site, "test-deps.pth").write_text("\n".join(ours) + "\n")
     pip = [str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--no-index"]
     subprocess.run([*pip, str(wheel)], check=True)
     subprocess.run([*pip, *map(str, sorted(CLASHING.glob("*.whl")))], check=True)
