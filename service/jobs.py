@@ -98,11 +98,9 @@ def get_job(ctx: Context, user: UserRecord | None, job_id: int) -> JobRecord:
     )
 
 
-def job_with_attempts(
-    ctx: Context, user: UserRecord | None, job_id: int
-) -> tuple[JobRecord, list[AttemptRecord]]:
-    """The job and every claim of it, oldest first: how it really ran."""
-    return in_transaction(
+def job_view(ctx: Context, user: UserRecord | None, job_id: int) -> JobView:
+    """The job, every claim of it (how it really ran), its result's first rows and error rows."""
+    job, attempts = in_transaction(
         ctx.engine,
         lambda c: (
             repo.get_job(c, job_id, owner_id=owner_scope(user)),
@@ -110,11 +108,6 @@ def job_with_attempts(
         ),
         read_only=True,
     )
-
-
-def job_view(ctx: Context, user: UserRecord | None, job_id: int) -> JobView:
-    """The job, its attempts, and its result's first rows and error rows."""
-    job, attempts = job_with_attempts(ctx, user, job_id)
     preview: Preview | None = None
     problem = None
     if job.status is JobStatus.PROCESSED and job.output_name:
@@ -209,8 +202,14 @@ def process_now(ctx: Context, job_id: int) -> JobRecord:
 
 def pending_ids(ctx: Context, user: UserRecord | None) -> list[int]:
     """The caller's pending jobs, oldest first (at most MAX_PROCESS_ALL)."""
-    page = list_jobs(ctx, user, status=JobStatus.PENDING, limit=MAX_PROCESS_ALL)
-    return sorted(job.id for job in page.jobs)
+    pending = in_transaction(
+        ctx.engine,
+        lambda c: repo.list_jobs(
+            c, owner_id=owner_scope(user), status=JobStatus.PENDING, limit=MAX_PROCESS_ALL
+        ),
+        read_only=True,
+    )
+    return sorted(job.id for job in pending)
 
 
 def process_each(ctx: Context, job_ids: list[int]) -> None:
