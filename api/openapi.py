@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Route
 
 from batchscore.api.payloads import PAYLOADS, Error, Job
 from batchscore.config import OUTPUT_FORMATS
-from batchscore.model.metadata import ESTIMATOR_NAMES, TASKS
+from batchscore.model.metadata import ESTIMATOR_NAMES, HOLDOUT, MAX_HOLDOUT, TASKS
 
 F = TypeVar("F", bound=Callable[..., Any])
 _METHOD_ORDER = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -166,6 +166,14 @@ REQUEST_BODIES: dict[str, Any] = {
             },
             "incremental": _TRUE_FALSE
             | {"description": "Update the active version with partial_fit."},
+            "holdout": {
+                "type": "string",
+                "pattern": r"^\s*[0-9]*\.?[0-9]+\s*$",
+                "description": f"Share of rows held out to measure the fit, 0 to {MAX_HOLDOUT} "
+                f"(default {HOLDOUT}); 0 fits on every row.",
+            },
+            "refit": _TRUE_FALSE
+            | {"description": "Measure on the holdout, then save a fit on every row."},
         },
     ),
     "Records": {

@@ -3,6 +3,8 @@ and the value."""
 
 from __future__ import annotations
 
+import math
+
 from starlette.requests import Request
 
 from batchscore.db.jobs import JobStatus
@@ -40,6 +42,20 @@ def bool_value(raw: str | None, what: str, *, default: bool) -> bool:
     if raw not in _TRUE + _FALSE:
         raise InputError(f"{what} must be true or false, not {raw!r}.")
     return raw in _TRUE
+
+
+def float_value(raw: str | None, what: str, *, default: float) -> float:
+    """A finite decimal number; `default` when absent or empty."""
+    raw = (raw or "").strip()
+    if raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InputError(f"{what} must be a number, not {raw[:40]!r}.") from None
+    if not math.isfinite(value):
+        raise InputError(f"{what} must be a finite number, not {raw[:40]!r}.")
+    return value
 
 
 def status_param(request: Request) -> JobStatus | None:

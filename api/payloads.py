@@ -19,7 +19,8 @@ from starlette.responses import Response
 
 from batchscore.config import OUTPUT_FORMATS
 from batchscore.db.jobs import JobKind, JobRecord, JobStatus
-from batchscore.model.metadata import TASKS, ModelInfo
+from batchscore.model.metadata import EVALUATIONS, KINDS, TASKS, ModelInfo
+from batchscore.model.registry import version_warning
 from batchscore.service.catalog import ModelDetail as ModelVersions
 from batchscore.service.catalog import ModelSummary
 
@@ -28,6 +29,8 @@ Count = Annotated[int, Meta(ge=0)]
 Time = Annotated[str, Meta(description="ISO 8601, UTC.", examples=["2026-12-02T07:01:02.123Z"])]
 OutputFormat = Literal[OUTPUT_FORMATS]  # type: ignore[valid-type]
 Task = Literal[TASKS]  # type: ignore[valid-type]
+Kind = Literal[KINDS]  # type: ignore[valid-type]
+Evaluation = Literal[EVALUATIONS]  # type: ignore[valid-type]
 Label = Annotated[str | float, Meta(description="A class label, or a value for a regression.")]
 Probabilities = Annotated[
     dict[str, Annotated[float, Meta(ge=0, le=1)]],
@@ -124,10 +127,28 @@ class _About(Struct, kw_only=True):
 
     task: Task
     features: Annotated[list[str], Meta(description="The columns an uploaded file must have.")]
+    feature_kinds: Annotated[
+        dict[str, Kind], Meta(description="What each feature's cells hold: number, text, boolean.")
+    ]
+    missing_allowed: Annotated[
+        list[str], Meta(description="Features the model itself fills in when a cell is empty.")
+    ]
     target: str
     classes: list[str] | None
     metrics: Scores
+    evaluation: Annotated[Evaluation, Meta(description="What the metrics were measured on.")]
+    evaluation_rows: Count
     created_at: str
+    source: Annotated[str, Meta(description="'trained', or 'imported from <file name>'.")]
+    note: str
+    sklearn_version: Annotated[str, Meta(description="The scikit-learn that fitted it.")]
+    warning: Annotated[
+        str | None,
+        Meta(
+            description="Why its predictions may differ from where it was made, e.g. another "
+            "scikit-learn version."
+        ),
+    ]
 
 
 class Model(_About, kw_only=True):
@@ -277,7 +298,15 @@ def _about(info: ModelInfo) -> dict[str, Any]:
         "task": info.task,
         "features": list(info.features),
         "target": info.target,
+        "feature_kinds": dict(zip(info.features, info.kinds, strict=True)),
+        "missing_allowed": [f for f in info.features if f in info.missing_allowed],
         "classes": None if info.classes is None else list(info.classes),
         "metrics": info.metrics,
+        "evaluation": info.evaluation,
+        "evaluation_rows": info.evaluation_rows,
         "created_at": info.created_at,
+        "source": info.source,
+        "note": info.note,
+        "sklearn_version": info.sklearn_version,
+        "warning": version_warning(info),
     }

@@ -21,6 +21,8 @@ def parse_floats(values: pd.Series) -> npt.NDArray[np.float64]:
     Accepts what pandas.to_numeric accepts: padding spaces, a sign, exponents, 'nan', 'inf'.
     """
     text = pa.array(values, from_pandas=True)
+    if isinstance(text, pa.ChunkedArray):  # an Arrow-backed column, e.g. chunks concatenated
+        text = text.combine_chunks()
     try:  # a clean column, the usual case: Arrow's parser is ~10x faster than to_numeric
         return _floats(pc.cast(text, pa.float64()))
     except _ARROW_ERRORS:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from batchscore.cli.common import EXIT_OK, metrics_text, settings_of
+from batchscore.cli.common import EXIT_OK, evaluation_text, metrics_text, settings_of
 
 
 def list_models(args: argparse.Namespace) -> int:
@@ -35,12 +35,21 @@ def train(args: argparse.Namespace) -> int:
         estimator=args.estimator,
         activate=args.activate,
         incremental=args.incremental,
+        holdout=args.holdout,
+        refit=args.refit,
     )
     trained = catalog.train_here(settings, path, args.name, plan)
     info = trained.info
-    skipped = f", {trained.rows_skipped:,} skipped" if trained.rows_skipped else ""
-    rows = f"{trained.rows_used:,} rows{skipped}"
-    print(f"Trained {info.name} v{info.version} on {rows}: {metrics_text(info.metrics)}")
+    for column in trained.left_out:
+        print(
+            f"Left out {column}: it has no header name (a row index?). To use it, name it "
+            "in --features."
+        )
+    skipped = f" ({trained.rows_skipped:,} rows skipped: no usable target or numbers)"
+    print(
+        f"Trained {info.name} v{info.version} on {info.training_rows:,} rows"
+        f"{skipped if trained.rows_skipped else ''}; {evaluation_text(info)}"
+    )
     if catalog.is_active(settings, info):
         print(f"{info.name} v{info.version} is active: jobs and predict use it now.")
     else:

@@ -10,6 +10,7 @@ from batchscore.config import Settings, load_settings
 from batchscore.logs import configure_logging
 
 if TYPE_CHECKING:  # the context is imported per command, so `--help` stays quick
+    from batchscore.model.metadata import ModelInfo
     from batchscore.scheduler.context import Context
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOTHING = 0, 1, 2, 3
@@ -40,3 +41,18 @@ def ago(seconds: float) -> str:
 
 def metrics_text(metrics: dict[str, float]) -> str:
     return ", ".join(f"{key} {value:.3f}" for key, value in metrics.items())
+
+
+_MEASURED_ON = {
+    "holdout": "on {rows:,} held-out rows",
+    "holdout_then_refit": "on {rows:,} held-out rows, then refitted on every row",
+    "test_then_train": "on the {rows:,} new rows before learning them",
+}
+
+
+def evaluation_text(info: ModelInfo) -> str:
+    """What the metrics say and which rows they come from, in a phrase."""
+    if info.evaluation == "none" or not info.metrics:
+        return "not measured (no rows held out)"
+    where = _MEASURED_ON[info.evaluation].format(rows=info.evaluation_rows)
+    return f"{metrics_text(info.metrics)} {where}"

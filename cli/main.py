@@ -18,7 +18,7 @@ from batchscore.cli.common import EXIT_FAILED, EXIT_USAGE
 from batchscore.config import OUTPUT_FORMATS
 from batchscore.errors import BatchscoreError, ConfigError, DatabaseUnavailable
 from batchscore.logs import configure_logging
-from batchscore.model.metadata import ESTIMATOR_NAMES, TASKS
+from batchscore.model.metadata import ESTIMATOR_NAMES, HOLDOUT, TASKS
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -111,7 +111,7 @@ def _parser() -> argparse.ArgumentParser:
         "train",
         help="train a new version from a labelled CSV",
         description="Train a new version of a model (or a new model) from a labelled CSV, here "
-        "and now. A quarter of the rows is held out to measure it.",
+        "and now. A quarter of the rows is held out to measure it (see --holdout, --refit).",
     )
     train_p.set_defaults(handler=catalog.train)
     train_p.add_argument("file", type=Path)
@@ -125,6 +125,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     train_p.add_argument(
         "--incremental", action="store_true", help="update the active version (partial_fit)"
+    )
+    train_p.add_argument(
+        "--holdout",
+        type=float,
+        default=HOLDOUT,
+        help=f"share of rows held out to measure the fit (default {HOLDOUT}; 0 = fit on all)",
+    )
+    train_p.add_argument(
+        "--refit",
+        action="store_true",
+        help="measure on the holdout, then save a fit on every row",
     )
     choose_p = model_sub_p.add_parser("activate", help="choose the version that predicts")
     choose_p.set_defaults(handler=catalog.activate)

@@ -9,7 +9,13 @@ from typing import TypeVar
 from batchscore.errors import BatchscoreError, ModelError
 
 TASKS = ("classification", "regression")
+KINDS = ("number", "text", "boolean")  # what a feature's cells must hold
+# What the metrics were measured on: rows held out of the fit; rows held out, then the saved
+# estimator refitted on every row; new rows scored before the model learnt them; nothing.
+EVALUATIONS = ("holdout", "holdout_then_refit", "test_then_train", "none")
 ESTIMATOR_NAMES = ("linear", "forest", "sgd")  # what model.train can fit for either task
+HOLDOUT = 0.25  # the share of rows model.train holds out to measure a fit, unless told
+MAX_HOLDOUT = 0.9
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # also keeps paths out of names
 
 _T = TypeVar("_T")
@@ -25,11 +31,24 @@ class ModelInfo:
     features: tuple[str, ...]  # input column names, in the order the estimator expects
     target: str  # the column the model predicts
     classes: tuple[str, ...] | None  # class labels as strings; None for regressors
-    metrics: dict[str, float]  # held-out scores, e.g. {"accuracy": 0.97}
+    metrics: dict[str, float]  # scores on rows the estimator had not seen, e.g. {"r2": 0.7}
     created_at: str  # ISO 8601, UTC
-    training_rows: int  # rows in the training table, before any held-out split
-    training_data_sha256: str  # of the training table's bytes
+    training_rows: int  # rows the saved estimator was fitted on (0 if unknown: imported)
+    training_data_sha256: str  # of the training table's bytes ('' if unknown)
     sklearn_version: str  # scikit-learn version that fitted the estimator
+    kinds: tuple[str, ...] = ()  # one of KINDS per feature; () = every feature a number
+    missing_allowed: frozenset[str] = frozenset()  # features the model imputes when empty
+    evaluation: str = "holdout"  # one of EVALUATIONS: what `metrics` were measured on
+    evaluation_rows: int = 0  # how many rows `metrics` were measured on
+    source: str = "trained"  # "trained" here, or "imported from <file name>"
+    note: str = ""  # the version note given at import
+
+    def __post_init__(self) -> None:
+        if not self.kinds:  # models saved before kinds existed take numbers only
+            object.__setattr__(self, "kinds", ("number",) * len(self.features))
+
+    def kind_of(self, feature: str) -> str:
+        return self.kinds[self.features.index(feature)]
 
     def to_json(self) -> dict[str, object]:
         """Return the model.json content (lists instead of tuples)."""
@@ -45,6 +64,12 @@ class ModelInfo:
             "training_rows": self.training_rows,
             "training_data_sha256": self.training_data_sha256,
             "sklearn_version": self.sklearn_version,
+            "feature_kinds": list(self.kinds),
+            "missing_allowed": [f for f in self.features if f in self.missing_allowed],
+            "evaluation": self.evaluation,
+            "evaluation_rows": self.evaluation_rows,
+            "source": self.source,
+            "note": self.note,
         }
 
     @classmethod
@@ -52,14 +77,13 @@ class ModelInfo:
         """Build from model.json content; ModelError names the first bad or missing field."""
         if not isinstance(data, dict):
             raise ModelError("it must hold a JSON object")
-        task = _field(data, "task", str)
-        if task not in TASKS:
-            raise ModelError(f"field 'task' must be one of {', '.join(TASKS)}")
+        task = _choice(data, "task", TASKS)
+        features = _features(_string_list(data, "features"))
         return cls(
             name=checked_name(_field(data, "name", str)),
             version=_positive(data, "version", minimum=1),
             task=task,
-            features=_features(_string_list(data, "features")),
+            features=features,
             target=_field(data, "target", str),
             classes=_classes(data, task),
             metrics=_metrics(data),
@@ -67,6 +91,13 @@ class ModelInfo:
             training_rows=_positive(data, "training_rows", minimum=0),
             training_data_sha256=_field(data, "training_data_sha256", str),
             sklearn_version=_field(data, "sklearn_version", str),
+            # Optional: model.json files written before these fields existed lack them.
+            kinds=_kinds(data, features),
+            missing_allowed=frozenset(_subset(data, "missing_allowed", features)),
+            evaluation=_choice(data, "evaluation", EVALUATIONS, default="holdout"),
+            evaluation_rows=_positive(data, "evaluation_rows", minimum=0, default=0),
+            source=_field(data, "source", str, default="trained"),
+            note=_field(data, "note", str, default=""),
         )
 
 
@@ -80,9 +111,14 @@ def checked_name(name: str, error: type[BatchscoreError] = ModelError) -> str:
     return name
 
 
-def _field(data: dict[str, object], key: str, kind: type[_T]) -> _T:
+_REQUIRED: object = object()
+
+
+def _field(data: dict[str, object], key: str, kind: type[_T], default: object = _REQUIRED) -> _T:
     if key not in data:
-        raise ModelError(f"field '{key}' is missing")
+        if default is _REQUIRED:
+            raise ModelError(f"field '{key}' is missing")
+        return default  # type: ignore[return-value]
     value = data[key]
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         raise ModelError(
@@ -91,15 +127,26 @@ def _field(data: dict[str, object], key: str, kind: type[_T]) -> _T:
     return value
 
 
-def _positive(data: dict[str, object], key: str, *, minimum: int) -> int:
-    value = _field(data, key, int)
+def _choice(
+    data: dict[str, object], key: str, choices: tuple[str, ...], default: object = _REQUIRED
+) -> str:
+    value = _field(data, key, str, default)
+    if value not in choices:
+        raise ModelError(f"field '{key}' must be one of {', '.join(choices)}")
+    return value
+
+
+def _positive(
+    data: dict[str, object], key: str, *, minimum: int, default: object = _REQUIRED
+) -> int:
+    value = _field(data, key, int, default)
     if value < minimum:
         raise ModelError(f"field '{key}' must be at least {minimum}")
     return value
 
 
-def _string_list(data: dict[str, object], key: str) -> tuple[str, ...]:
-    values = _field(data, key, list)
+def _string_list(data: dict[str, object], key: str, default: object = _REQUIRED) -> tuple[str, ...]:
+    values = _field(data, key, list, default)
     if not all(isinstance(value, str) for value in values):
         raise ModelError(f"field '{key}' must be a list of strings")
     return tuple(values)
@@ -113,6 +160,25 @@ def _features(features: tuple[str, ...]) -> tuple[str, ...]:
     if any(not feature or feature != feature.strip() for feature in features):
         raise ModelError("field 'features' has an empty name or one with surrounding spaces")
     return features
+
+
+def _kinds(data: dict[str, object], features: tuple[str, ...]) -> tuple[str, ...]:
+    kinds = _string_list(data, "feature_kinds", default=[])
+    if not kinds:
+        return ()
+    if len(kinds) != len(features) or not set(kinds) <= set(KINDS):
+        raise ModelError(
+            f"field 'feature_kinds' must give one of {', '.join(KINDS)} for each feature"
+        )
+    return kinds
+
+
+def _subset(data: dict[str, object], key: str, features: tuple[str, ...]) -> tuple[str, ...]:
+    names = _string_list(data, key, default=[])
+    unknown = [name for name in names if name not in features]
+    if unknown:
+        raise ModelError(f"field '{key}' names {', '.join(unknown)}, which are not features")
+    return names
 
 
 def _classes(data: dict[str, object], task: str) -> tuple[str, ...] | None:

@@ -15,7 +15,8 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Sequence
+import warnings
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +24,7 @@ from pathlib import Path
 import sklearn
 import skops.io
 from sklearn.base import BaseEstimator
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import InconsistentVersionWarning, NotFittedError
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
@@ -174,12 +175,20 @@ def save_model(
     metrics: dict[str, float],
     training_rows: int,
     training_data_sha256: str,
+    kinds: Sequence[str] = (),
+    missing_allowed: Collection[str] = (),
+    classes: Sequence[str] | None = None,
+    evaluation: str = "holdout",
+    evaluation_rows: int = 0,
+    source: str = "trained",
+    note: str = "",
     activate: bool = False,
 ) -> ModelInfo:
     """Save a fitted estimator as the next version of `name` and return its metadata.
 
     The new version predicts if `activate` is set or it is the model's first; otherwise the
-    active version stays as it was. The version folder appears whole or not at all: it is
+    active version stays as it was. `classes` defaults to the estimator's; the other keywords
+    are ModelInfo's fields. The version folder appears whole or not at all: it is
     built in a temporary folder and renamed into place. Raises ModelError for a bad name, an
     unfitted estimator, features that do not match it, or an artifact load_model would refuse.
     """
@@ -189,12 +198,18 @@ def save_model(
         task=task,
         features=tuple(features),
         target=target,
-        classes=_estimator_classes(estimator) if task == "classification" else None,
+        classes=_classes(estimator, task, classes),
         metrics={key: float(value) for key, value in metrics.items()},
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         training_rows=training_rows,
         training_data_sha256=training_data_sha256,
         sklearn_version=sklearn.__version__,
+        kinds=tuple(kinds),
+        missing_allowed=frozenset(missing_allowed),
+        evaluation=evaluation,
+        evaluation_rows=evaluation_rows,
+        source=source,
+        note=note,
     )
     try:  # a saved model.json must pass the same checks load_model applies
         ModelInfo.from_json(base.to_json())
@@ -305,13 +320,28 @@ def _read_estimator(path: Path, _ino: int, _mtime_ns: int, _size: int) -> BaseEs
             "scikit-learn, NumPy and SciPy classes are trusted. Re-save it from plain scikit-learn."
         )
     try:
-        estimator = skops.io.load(path, trusted=untrusted)
+        with warnings.catch_warnings():
+            # Another scikit-learn version fitted it: version_warning says so where people
+            # choose models, instead of a log line per load.
+            warnings.simplefilter("ignore", InconsistentVersionWarning)
+            estimator = skops.io.load(path, trusted=untrusted)
     except Exception as exc:  # every type was vetted above, so this is damage or a version clash
         raise ModelError(f"{path} could not be loaded ({exc}). Re-save it.") from exc
     if not isinstance(estimator, BaseEstimator) or not hasattr(estimator, "predict"):
         kind = type(estimator).__name__
         raise ModelError(f"{path} holds a {kind}, not a scikit-learn estimator. Re-save it.")
     return estimator
+
+
+def version_warning(info: ModelInfo) -> str | None:
+    """Why a version's predictions may differ from where it was fitted: another scikit-learn."""
+    if info.sklearn_version == sklearn.__version__:
+        return None
+    return (
+        f"Saved with scikit-learn {info.sklearn_version}; this server runs "
+        f"{sklearn.__version__}. It loads and scores, but scikit-learn does not promise the "
+        f"same predictions across versions: re-save it with {sklearn.__version__} to be sure."
+    )
 
 
 def final_step(estimator: BaseEstimator) -> BaseEstimator:
@@ -359,11 +389,23 @@ def _check_estimator(estimator: BaseEstimator, info: ModelInfo) -> None:
         )
 
 
-def _estimator_classes(estimator: BaseEstimator) -> tuple[str, ...]:
-    classes = getattr(estimator, "classes_", None)
-    if classes is None:
+def _classes(
+    estimator: BaseEstimator, task: str, given: Sequence[str] | None
+) -> tuple[str, ...] | None:
+    """Class labels as text: the estimator's, or names given for them (same count)."""
+    if task != "classification":
+        return None
+    fitted = getattr(estimator, "classes_", None)
+    if fitted is None:
         raise ModelError("A classification model must be a fitted classifier with classes_.")
-    return tuple(str(label) for label in classes)
+    if given is None:
+        return tuple(str(label) for label in fitted)
+    if len(given) != len(fitted):
+        raise ModelError(
+            f"{len(given)} class names given for the model's {len(fitted)} classes "
+            f"({', '.join(str(label) for label in fitted)})."
+        )
+    return tuple(given)
 
 
 def _model_names(model_dir: Path) -> list[str]:

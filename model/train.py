@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,13 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from batchscore.errors import InputError, NotFound
-from batchscore.model.metadata import ESTIMATOR_NAMES, TASKS, ModelInfo
+from batchscore.model.metadata import (
+    ESTIMATOR_NAMES,
+    HOLDOUT,
+    MAX_HOLDOUT,
+    TASKS,
+    ModelInfo,
+)
 from batchscore.model.registry import LoadedModel, final_step, load_model, save_model
 from batchscore.numbers import parse_floats
 
@@ -59,7 +66,9 @@ assert all(tuple(choices) == ESTIMATOR_NAMES for choices in ESTIMATORS.values())
 # against 9.12 → 10.07 adaptive, with the same held-out R²).
 DEFAULT_ESTIMATOR = "linear"
 MIN_ROWS = 10
-_HELD_OUT_SHARE = 0.25
+# Columns with no header name (a row index a spreadsheet or pandas wrote), as the reader names
+# them: never a feature unless asked for by name.
+_UNNAMED = re.compile(r"column_[0-9]+|Unnamed: [0-9]+(_level_[0-9]+)?")
 _SPLIT_SEED = 0
 _MAX_CLASSES_OF_NUMBERS = 10  # an integer target with more distinct values is a quantity
 
@@ -74,13 +83,16 @@ class TrainPlan:
     estimator: str = DEFAULT_ESTIMATOR
     activate: bool = False
     incremental: bool = False  # update the active version with partial_fit instead
+    holdout: float = HOLDOUT  # share of rows held out to measure the fit; 0 = fit on all
+    refit: bool = False  # after measuring on the holdout, fit the saved estimator on all rows
 
 
 @dataclass(frozen=True)
 class Trained:
     info: ModelInfo
-    rows_used: int
+    rows_used: int  # rows with a usable target and features (fitted on, or held out)
     rows_skipped: int  # rows without a usable target or numeric features
+    left_out: tuple[str, ...] = ()  # unnamed columns not taken as features
 
 
 def check_plan(model_dir: Path, name: str, plan: TrainPlan, columns: tuple[str, ...]) -> None:
@@ -90,6 +102,13 @@ def check_plan(model_dir: Path, name: str, plan: TrainPlan, columns: tuple[str, 
     if plan.estimator not in ESTIMATOR_NAMES:
         known = ", ".join(ESTIMATOR_NAMES)
         raise InputError(f"Unknown estimator {plan.estimator!r}; choose one of {known}.")
+    if not 0 <= plan.holdout <= MAX_HOLDOUT:
+        raise InputError(
+            f"holdout must be a share of the rows from 0 (fit on every row) to {MAX_HOLDOUT}, "
+            f"not {plan.holdout}. The default, {HOLDOUT}, holds out a quarter."
+        )
+    if plan.refit and plan.holdout == 0:
+        raise InputError("refit needs a holdout to measure on first; holdout is 0.")
     current = _current(model_dir, name)
     if plan.incremental:
         if current is None:
@@ -118,15 +137,17 @@ def train(
 ) -> Trained:
     """Fit and save a new version of `name` from `table`; its metrics are from unseen rows.
 
-    From scratch, a quarter of the rows is held out for the metrics. Incrementally, the
-    active version is scored on the new rows first, then learns them (test-then-train).
-    InputError if more than `max_skipped_fraction` of the rows are unusable. `before_save`
-    may raise to stop a version being saved (a job whose claim was lost).
+    From scratch, `plan.holdout` of the rows is held out for the metrics (and, with refit, the
+    saved estimator then learns every row). Incrementally, the active version is scored on the
+    new rows first, then learns them (test-then-train). InputError if more than
+    `max_skipped_fraction` of the rows are unusable. `before_save` may raise to stop a version
+    being saved (a job whose claim was lost).
     """
     columns = tuple(str(column) for column in table.columns)
     check_plan(model_dir, name, plan, columns)
     current = _current(model_dir, name)
     target, features = _columns(plan, current, columns)
+    left_out = tuple(c for c in columns if c not in features and c != target and _unnamed(c))
     x, x_ok = _feature_matrix(table, features)
     task = _task(plan, current, target, table[target])
     y, y_ok = _target_values(table[target], task)
@@ -146,23 +167,34 @@ def train(
         )
     if plan.incremental:
         assert current is not None  # check_plan saw to it
-        estimator, metrics = _update(current, x, y)
+        fitted = _update(current, x, y)
     else:
-        estimator, metrics = _fit(task, plan.estimator, x, y)
+        fitted = _fit(task, plan, x, y)
     before_save()
     info = save_model(
         model_dir,
         name,
-        estimator,
+        fitted.estimator,
         task=task,
         features=features,
         target=target,
-        metrics=metrics,
-        training_rows=len(y),
+        metrics=fitted.metrics,
+        training_rows=fitted.fitted_rows,
         training_data_sha256=data_sha256,
+        evaluation=fitted.evaluation,
+        evaluation_rows=fitted.evaluation_rows,
         activate=plan.activate,
     )
-    return Trained(info, rows_used=len(y), rows_skipped=skipped)
+    return Trained(info, rows_used=len(y), rows_skipped=skipped, left_out=left_out)
+
+
+@dataclass(frozen=True)
+class _Fitted:
+    estimator: BaseEstimator
+    metrics: dict[str, float]
+    fitted_rows: int  #: rows the estimator learnt from (in this fit, for an update)
+    evaluation: str  #: one of metadata.EVALUATIONS
+    evaluation_rows: int
 
 
 def _current(model_dir: Path, name: str) -> LoadedModel | None:
@@ -191,12 +223,18 @@ def _columns(
     target = plan.target or (current.info.target if current else None)
     if not target:
         raise InputError("Name the target column: the one holding the known answers.")
-    features = plan.features or tuple(column for column in columns if column != target)
+    features = plan.features or tuple(
+        column for column in columns if column != target and not _unnamed(column)
+    )
     if not features:
         raise InputError(f"The file has no columns besides the target {target}.")
     if target in features:
         raise InputError(f"{target} is the target; it cannot be a feature too.")
     return target, features
+
+
+def _unnamed(column: str) -> bool:
+    return _UNNAMED.fullmatch(column) is not None
 
 
 def _feature_matrix(
@@ -239,26 +277,38 @@ def _target_values(
     return labels, np.asarray(labels != "", dtype=np.bool_)
 
 
-def _fit(
-    task: str, estimator: str, x: pd.DataFrame, y: npt.NDArray[np.generic]
-) -> tuple[BaseEstimator, dict[str, float]]:
+def _fit(task: str, plan: TrainPlan, x: pd.DataFrame, y: npt.NDArray[np.generic]) -> _Fitted:
     classes, counts = np.unique(y, return_counts=True)
     if task == "classification" and len(classes) < 2:
         raise InputError(f"Every row has the same class ({classes[0]}); a classifier needs two.")
-    stratify = y if task == "classification" and counts.min() >= 2 else None
     # Fitted on a bare array: model.predict always passes the features in info.features order,
     # and sklearn's per-call name checks would cost a single-record predict half its time.
+    matrix = x.to_numpy()
+    if plan.holdout == 0:
+        return _Fitted(_fitted(task, plan, matrix, y), {}, len(y), "none", 0)
+    stratify = y if task == "classification" and counts.min() >= 2 else None
     x_train, x_test, y_train, y_test = train_test_split(
-        x.to_numpy(), y, test_size=_HELD_OUT_SHARE, stratify=stratify, random_state=_SPLIT_SEED
+        matrix, y, test_size=plan.holdout, stratify=stratify, random_state=_SPLIT_SEED
     )
-    pipeline = Pipeline([("scale", StandardScaler()), ("model", ESTIMATORS[task][estimator]())])
-    pipeline.fit(x_train, y_train)
-    return pipeline, _metrics(task, y_test, pipeline.predict(x_test))
+    measured = _fitted(task, plan, x_train, y_train)
+    metrics = _metrics(task, y_test, measured.predict(x_test))
+    if plan.refit:
+        return _Fitted(
+            _fitted(task, plan, matrix, y), metrics, len(y), "holdout_then_refit", len(y_test)
+        )
+    return _Fitted(measured, metrics, len(y_train), "holdout", len(y_test))
 
 
-def _update(
-    current: LoadedModel, x: pd.DataFrame, y: npt.NDArray[np.generic]
-) -> tuple[BaseEstimator, dict[str, float]]:
+def _fitted(
+    task: str, plan: TrainPlan, x: npt.NDArray[np.float64], y: npt.NDArray[np.generic]
+) -> BaseEstimator:
+    pipeline = Pipeline(
+        [("scale", StandardScaler()), ("model", ESTIMATORS[task][plan.estimator]())]
+    )
+    return pipeline.fit(x, y)
+
+
+def _update(current: LoadedModel, x: pd.DataFrame, y: npt.NDArray[np.generic]) -> _Fitted:
     """Score the new rows, then let the final step learn them; earlier steps stay as fitted.
 
     A copy is updated: the loaded estimator is shared with whatever is predicting right now.
@@ -278,7 +328,7 @@ def _update(
                 f"({', '.join(map(str, unknown))}). Retrain it from scratch to add classes."
             )
     final_step(estimator).partial_fit(transformed, y)
-    return estimator, metrics
+    return _Fitted(estimator, metrics, len(y), "test_then_train", len(y))
 
 
 def _metrics(

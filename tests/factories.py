@@ -23,6 +23,12 @@ def iris_csv(n_rows: int = 10) -> str:
     return csv_text([IRIS_ROW] * n_rows)
 
 
+def linear_rows(n_rows: int) -> str:
+    """A labelled CSV with y = 3 x1 - 2 x2 + 1 exactly, so a linear fit recovers it."""
+    rows = [(f"{i % 97}", f"{i % 13}", f"{3 * (i % 97) - 2 * (i % 13) + 1}") for i in range(n_rows)]
+    return csv_text(rows, header=("x1", "x2", "y"))
+
+
 def write_csv(path: Path, text: str | bytes) -> Path:
     path.write_bytes(text.encode() if isinstance(text, str) else text)
     return path

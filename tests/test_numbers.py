@@ -45,3 +45,14 @@ def test_matches_is_a_search_that_anchors_with_a_caret() -> None:
     values = pd.Series(["007", "x007", None, " 12"], dtype="str")
     assert matches(values, r"^\s*0[0-9]").tolist() == [True, False, False, False]
     assert matches(values, r"0[0-9]").tolist() == [True, True, False, False]
+
+
+def test_parse_floats_reads_a_column_of_concatenated_chunks() -> None:
+    """pd.concat of str chunks gives an Arrow-backed column that pa.array reads as a
+    ChunkedArray: the training path, where every chunk of the file is joined."""
+    chunks = [pd.DataFrame({"x": ["1", "2"]}, dtype="str"), pd.DataFrame({"x": ["3", "x"]})]
+    column = pd.concat(chunks, ignore_index=True)["x"]
+
+    np.testing.assert_array_equal(parse_floats(column), [1.0, 2.0, 3.0, np.nan])
+    clean = pd.concat([chunks[0], chunks[0]], ignore_index=True)["x"]
+    np.testing.assert_array_equal(parse_floats(clean), [1.0, 2.0, 1.0, 2.0])

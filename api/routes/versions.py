@@ -10,17 +10,26 @@ from starlette.responses import Response
 
 from batchscore.api.auth import current_user
 from batchscore.api.openapi import ADMIN_REPLIES, MODEL_NAME, Reply, operation
-from batchscore.api.params import bool_value
+from batchscore.api.params import bool_value, float_value
 from batchscore.api.payloads import ModelDetail, job_payload, json_response, model_detail_payload
 from batchscore.api.state import context_of
 from batchscore.api.upload import Upload, receive_upload
 from batchscore.errors import BatchscoreError, InputError
-from batchscore.model.metadata import checked_name
+from batchscore.model.metadata import HOLDOUT, checked_name
 from batchscore.model.train import DEFAULT_ESTIMATOR, TrainPlan
 from batchscore.service import catalog
 from batchscore.service.intake import queue_training
 
-_PLAN_FIELDS = ("target", "features", "task", "estimator", "activate", "incremental")
+_PLAN_FIELDS = (
+    "target",
+    "features",
+    "task",
+    "estimator",
+    "activate",
+    "incremental",
+    "holdout",
+    "refit",
+)
 
 
 _QUEUED = {
@@ -38,8 +47,9 @@ _QUEUED = {
 async def train(request: Request) -> Response:
     """Train a new version of a model (a new model too) from a labelled CSV, as a job.
 
-    A quarter of the rows is held out to measure the new version (accuracy and F1, or R² and
-    MAE). With incremental=true the active version learns the rows instead, as
+    A quarter of the rows (holdout) is held out to measure the new version (accuracy and F1,
+    or R² and MAE); holdout=0 fits on every row, refit=true measures and then fits on all.
+    With incremental=true the active version learns the rows instead, as
     POST /api/models/{name}/data does. The job runs like any other (cron, a worker or
     POST /process_file); the new version predicts once activated.
     """
@@ -124,4 +134,6 @@ def _plan(upload: Upload, incremental: bool | None) -> TrainPlan:
         incremental=incremental
         if incremental is not None
         else bool_value(fields.get("incremental"), "The form field 'incremental'", default=False),
+        holdout=float_value(fields.get("holdout"), "The form field 'holdout'", default=HOLDOUT),
+        refit=bool_value(fields.get("refit"), "The form field 'refit'", default=False),
     )

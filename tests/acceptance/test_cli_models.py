@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from factories import linear_rows
 from processes import Cli, write_config
 
 from batchscore.config import Settings
@@ -31,13 +32,15 @@ def test_train_list_activate_and_score_with_the_new_version(cli: Cli) -> None:
     )
 
     assert re.match(
-        r"Trained iris v2 on 150 rows: accuracy 0\.9\d\d, f1_macro 0\.9\d\d\n", trained.stdout
+        r"Trained iris v2 on 112 rows; accuracy 0\.9\d\d, f1_macro 0\.9\d\d on 38 held-out "
+        r"rows\n",
+        trained.stdout,
     )
     assert "Not active yet: batchscore model activate iris 2" in trained.stdout
     listed = cli.run("model", "list").stdout
     assert listed.startswith("iris (classification of species): sepal_length, sepal_width")
-    assert re.search(r"\n  \* v1 .* 150 rows  accuracy", listed)
-    assert re.search(r"\n    v2 .* 150 rows  accuracy", listed)
+    assert re.search(r"\n  \* v1 .* 112 rows  accuracy", listed)
+    assert re.search(r"\n    v2 .* 112 rows  accuracy", listed)
 
     activated = cli.run("model", "activate", "iris", "2")
 
@@ -53,13 +56,42 @@ def test_train_a_regressor_then_update_it_incrementally(cli: Cli) -> None:
     first = cli.run(
         "model", "train", sales, "--name", "sales", "--target", "Sales", "--estimator", "sgd"
     )
-    assert re.match(r"Trained sales v1 on 200 rows: r2 0\.\d+, mae \d\.\d+\n", first.stdout)
+    assert re.match(
+        r"Trained sales v1 on 150 rows; r2 0\.\d+, mae \d\.\d+ on 50 held-out rows\n", first.stdout
+    )
     assert "sales v1 is active" in first.stdout
 
     update = cli.run("model", "train", sales, "--name", "sales", "--incremental", "--activate")
 
-    assert "Trained sales v2 on 200 rows" in update.stdout
+    assert "Trained sales v2 on 200 rows; r2 " in update.stdout
+    assert "on the 200 new rows before learning them" in update.stdout
     assert "sales v2 is active" in update.stdout
+
+
+def test_a_file_of_several_chunks_trains_on_every_row(cli: Cli, tmp_path: Path) -> None:
+    """50,000 rows: more than two CHUNK_ROWS (20,000) chunks, joined before the fit."""
+    path = tmp_path / "big.csv"
+    path.write_text(linear_rows(50_000), encoding="utf-8")
+
+    trained = cli.run(
+        "model", "train", str(path), "--name", "line", "--target", "y", "--holdout", "0"
+    )
+
+    assert trained.stdout.startswith(
+        "Trained line v1 on 50,000 rows; not measured (no rows held out)\n"
+    )
+    assert re.search(r"\n  \* v1 .*  50,000 rows", cli.run("model", "list").stdout)
+
+
+def test_an_unnamed_index_column_is_left_out_and_said_so(cli: Cli) -> None:
+    indexed = Path(__file__).parents[1] / "data" / "advertising-indexed.csv"
+
+    trained = cli.run("model", "train", str(indexed), "--name", "ads", "--target", "Sales")
+
+    assert trained.stdout.startswith("Left out column_1: it has no header name (a row index?)")
+    assert cli.run("model", "list").stdout.startswith(
+        "ads (regression of Sales): TV, Radio, Newspaper\n"
+    )
 
 
 @pytest.mark.parametrize(
@@ -78,6 +110,19 @@ def test_train_a_regressor_then_update_it_incrementally(cli: Cli) -> None:
         (
             ["train", str(EXAMPLES / "iris.csv"), "--name", "../x", "--target", "species"],
             "Invalid model name",
+        ),
+        (
+            [
+                "train",
+                str(EXAMPLES / "iris.csv"),
+                "--name",
+                "x",
+                "--target",
+                "species",
+                "--holdout",
+                "1",
+            ],
+            "holdout must be a share of the rows from 0 (fit on every row) to 0.9, not 1.0",
         ),
         (["activate", "iris", "7"], "Model 'iris' version 7 not found. Available versions: 1."),
         (["activate", "nope", "1"], "Model 'nope' not found. Available models: iris."),

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 import pytest
+from factories import linear_rows
 from panel_client import PanelClient
 
 from batchscore.config import Settings
@@ -150,6 +151,20 @@ def test_new_sales_rows_move_the_sales_model_towards_them(admin: Caller) -> None
     assert after["prediction"] > before + 1
     metrics = updated["metrics"]
     assert isinstance(metrics, dict) and 4 < metrics["mae"] < 6  # v1's error on the new rows
+
+
+def test_a_file_of_several_chunks_trains_on_every_row_with_holdout_0(admin: Caller) -> None:
+    """50,000 rows: more than two CHUNK_ROWS (20,000) chunks, joined before the fit."""
+    content = linear_rows(50_000).encode()
+    queued = post_training(admin, "/api/models/line/train", content, target="y", holdout="0")
+
+    done = run(admin, queued["id"])
+
+    assert (done["status"], done["rows_total"], done["rows_failed"]) == ("PROCESSED", 50_000, 0)
+    detail = admin.client.get("/api/models/line").json()
+    version = detail["versions"][0]
+    assert (version["training_rows"], version["evaluation"]) == (50_000, "none")
+    assert predict(admin, "line", {"x1": 10, "x2": 4})["prediction"] == pytest.approx(23.0)
 
 
 def test_a_file_too_small_to_train_fails_as_a_job_with_the_reason(admin: Caller) -> None:

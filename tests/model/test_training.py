@@ -40,9 +40,99 @@ def test_housing_trains_a_regressor_scored_on_held_out_rows(model_dir: Path) -> 
     assert (info.version, info.task, info.target, info.classes) == (1, "regression", "MEDV", None)
     assert info.features == tuple(text_table("housing.csv").columns[:-1])
     assert 0.6 < info.metrics["r2"] < 1 and 2 < info.metrics["mae"] < 5
-    assert (trained.rows_used, trained.rows_skipped, info.training_rows) == (506, 0, 506)
+    # A quarter held out to measure: the saved estimator learnt the other 379 rows.
+    assert (trained.rows_used, trained.rows_skipped) == (506, 0)
+    assert (info.training_rows, info.evaluation, info.evaluation_rows) == (379, "holdout", 127)
     assert info.training_data_sha256 == SHA
     assert active_version(model_dir, "housing") == 1  # a first version is active at once
+
+
+BOSTON_FEATURES = ("CRIM", "INDUS", "CHAS", "RM", "AGE", "DIS", "TAX", "LSTAT")
+
+
+def first_housing_price(model_dir: Path) -> float:
+    first = text_table("housing.csv").iloc[0]
+    record = {feature: float(first[feature]) for feature in BOSTON_FEATURES}
+    prediction = predict_records(load_model(model_dir, "housing"), [record])[0].prediction
+    assert isinstance(prediction, float)
+    return prediction
+
+
+def test_holdout_0_fits_every_row_and_gives_the_tutorials_ols_answers(model_dir: Path) -> None:
+    trained = fit(
+        model_dir,
+        "housing",
+        text_table("housing.csv"),
+        target="MEDV",
+        features=BOSTON_FEATURES,
+        holdout=0,
+    )
+    sales = fit(
+        model_dir,
+        "sales",
+        text_table("advertising.csv"),
+        target="Sales",
+        features=("TV",),
+        holdout=0,
+    )
+
+    # OLS MEDV on the 8 features over all 506 rows, as statsmodels and R give it.
+    assert first_housing_price(model_dir) == pytest.approx(29.9197, abs=1e-4)
+    info = trained.info
+    assert (info.training_rows, info.evaluation, info.evaluation_rows, info.metrics) == (
+        506,
+        "none",
+        0,
+        {},
+    )
+    record = {"TV": 50.0}
+    prediction = predict_records(load_model(model_dir, "sales"), [record])[0].prediction
+    assert prediction == pytest.approx(9.409425570778684, abs=1e-9)  # 7.0326 + 0.047537 * 50
+    assert sales.info.training_rows == 200
+
+
+def test_refit_measures_on_the_holdout_then_saves_the_fit_on_every_row(model_dir: Path) -> None:
+    table = text_table("housing.csv")
+
+    trained = fit(model_dir, "housing", table, target="MEDV", features=BOSTON_FEATURES, refit=True)
+
+    info = trained.info
+    assert (info.training_rows, info.evaluation, info.evaluation_rows) == (
+        506,
+        "holdout_then_refit",
+        127,
+    )
+    assert 0.5 < info.metrics["r2"] < 1  # measured on the 127 rows before the refit
+    assert first_housing_price(model_dir) == pytest.approx(29.9197, abs=1e-4)
+
+
+def test_an_unnamed_index_column_is_left_out_and_said_so(model_dir: Path) -> None:
+    # The ISLR file as published: its first column is a row index with an empty header.
+    indexed = pd.read_csv(
+        Path(__file__).parents[1] / "data" / "advertising-indexed.csv",
+        dtype=str,
+        keep_default_na=False,
+    ).rename(columns={"Unnamed: 0": "column_1"})  # what the scheduler's reader calls it
+    pandas_saved = indexed.rename(columns={"column_1": "Unnamed: 0"})  # df.to_csv() re-read
+
+    for table in (indexed, pandas_saved):
+        trained = fit(model_dir, "sales", table, target="Sales")
+        assert trained.info.features == ("TV", "Radio", "Newspaper")
+        assert trained.left_out == (table.columns[0],)
+    asked = fit(model_dir, "sales", indexed, target="Sales", features=("column_1", "TV"))
+    assert asked.info.features == ("column_1", "TV") and asked.left_out == ()
+
+
+@pytest.mark.parametrize(
+    ("plan", "match"),
+    [
+        ({"holdout": 0.95}, "holdout must be a share of the rows from 0"),
+        ({"holdout": -0.1}, "holdout must be a share of the rows from 0"),
+        ({"holdout": 0, "refit": True}, "refit needs a holdout"),
+    ],
+)
+def test_a_bad_holdout_is_refused(model_dir: Path, plan: dict[str, object], match: str) -> None:
+    refused(model_dir, text_table("housing.csv"), match, target="MEDV", **plan)
 
 
 def test_a_new_version_predicts_only_once_activated(model_dir: Path) -> None:
@@ -112,7 +202,7 @@ def test_rows_without_a_target_or_numbers_are_skipped_and_counted(model_dir: Pat
 
     trained = fit(model_dir, "housing", table, target="MEDV")
 
-    assert (trained.rows_used, trained.rows_skipped, trained.info.training_rows) == (504, 2, 504)
+    assert (trained.rows_used, trained.rows_skipped, trained.info.training_rows) == (504, 2, 378)
 
 
 def test_too_many_unusable_rows_are_refused(model_dir: Path) -> None:
