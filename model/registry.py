@@ -1,14 +1,13 @@
 """Model folders on disk: MODEL_DIR/<name>/<version>/model.skops + model.json, and
 MODEL_DIR/<name>/ACTIVE naming the version that predicts (without it, the highest does).
 
-Lists, loads, saves and activates them. Loading never unpickles: artifacts are skops files and only
-classes from scikit-learn, NumPy and SciPy are trusted.
+Lists, loads, saves and activates them. Loading never unpickles: artifacts are skops files, and
+a type skops does not trust by default loads only if TRUSTED_TYPES names it.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib
 import json
 import logging
 import os
@@ -38,8 +37,25 @@ _METADATA_FILE = "model.json"
 _ACTIVE_FILE = "ACTIVE"
 
 _VERSION_PATTERN = re.compile(r"[1-9][0-9]{0,8}")
-# Types outside skops' own safe list are trusted only when they are classes from these packages.
-_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.")
+# Types outside skops' own safe defaults that we load too: the fitted internals of common
+# estimators (trees, neighbour indexes, optimiser state) and dtypes. Named one by one, never
+# whole packages: a package also holds functions and classes a file could abuse.
+TRUSTED_TYPES = frozenset(
+    {
+        "numpy.dtype",
+        "builtins.object",  # make_column_selector(dtype_include=object) keeps the class
+        "sklearn.compose._column_transformer.make_column_selector",
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+        "sklearn.metrics._dist_metrics.EuclideanDistance64",
+        "sklearn.metrics._dist_metrics.ManhattanDistance64",
+        "sklearn.metrics._dist_metrics.MinkowskiDistance64",
+        "sklearn.neighbors._ball_tree.BallTree",
+        "sklearn.neighbors._kd_tree.KDTree",
+        "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
+        "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
+        "sklearn.tree._tree.Tree",
+    }
+)
 _SAVE_ATTEMPTS = 5  # another writer may take the same version number between listing and rename
 
 
@@ -175,6 +191,7 @@ def save_model(
     metrics: dict[str, float],
     training_rows: int,
     training_data_sha256: str,
+    sklearn_version: str | None = None,
     kinds: Sequence[str] = (),
     missing_allowed: Collection[str] = (),
     classes: Sequence[str] | None = None,
@@ -187,10 +204,11 @@ def save_model(
     """Save a fitted estimator as the next version of `name` and return its metadata.
 
     The new version predicts if `activate` is set or it is the model's first; otherwise the
-    active version stays as it was. `classes` defaults to the estimator's; the other keywords
-    are ModelInfo's fields. The version folder appears whole or not at all: it is
-    built in a temporary folder and renamed into place. Raises ModelError for a bad name, an
-    unfitted estimator, features that do not match it, or an artifact load_model would refuse.
+    active version stays as it was. `classes` defaults to the estimator's, `sklearn_version` to
+    the running one; the other keywords are ModelInfo's fields. The version folder appears
+    whole or not at all: it is built in a temporary folder and renamed into place. Raises
+    ModelError, before writing anything, for a bad name, an unfitted estimator, features that
+    do not match it, or an artifact load_model would refuse.
     """
     base = ModelInfo(
         name=checked_name(name),
@@ -203,7 +221,7 @@ def save_model(
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         training_rows=training_rows,
         training_data_sha256=training_data_sha256,
-        sklearn_version=sklearn.__version__,
+        sklearn_version=sklearn_version or sklearn.__version__,
         kinds=tuple(kinds),
         missing_allowed=frozenset(missing_allowed),
         evaluation=evaluation,
@@ -216,13 +234,14 @@ def save_model(
     except ModelError as exc:
         raise ModelError(f"Cannot save model '{name}': {exc.message}.") from exc
     _check_estimator(estimator, base)
+    artifact = _artifact(estimator, name)  # refused before anything is written
     name_dir = model_dir / name
     name_dir.mkdir(parents=True, exist_ok=True)
     # Not tempfile.mkdtemp: its 0700 mode would lock out a server running as another user.
     tmp = name_dir / f".tmp-{uuid.uuid4().hex}"
     tmp.mkdir()
     try:
-        _write_artifact(tmp / _ARTIFACT_FILE, estimator, name)
+        (tmp / _ARTIFACT_FILE).write_bytes(artifact)
         previous = _versions(name_dir)
         if previous and not activate and not (name_dir / _ACTIVE_FILE).exists():
             _write_active(name_dir, previous[-1])  # else the new highest would predict
@@ -259,17 +278,23 @@ def _publish(tmp: Path, name_dir: Path, base: ModelInfo) -> ModelInfo:
     raise ModelError(f"Could not save model '{base.name}': {name_dir} keeps changing under us.")
 
 
-def _write_artifact(path: Path, estimator: BaseEstimator, name: str) -> None:
+def _artifact(estimator: BaseEstimator, name: str) -> bytes:
     try:
-        skops.io.dump(estimator, path)
+        data: bytes = skops.io.dumps(estimator)
     except Exception as exc:  # skops raises many types for objects it cannot persist
         raise ModelError(f"Could not save model '{name}' in skops format: {exc}") from exc
-    refused = _refused_types(skops.io.get_untrusted_types(file=path))
+    refused = _refused_types(skops.io.get_untrusted_types(data=data))
     if refused:
         raise ModelError(
-            f"Could not save model '{name}': it contains types that load_model would refuse "
-            f"({', '.join(refused)}). Use plain scikit-learn, NumPy and SciPy objects."
+            f"Could not save model '{name}': it holds {_types(refused)} outside the types "
+            "batchscore trusts. Use plain scikit-learn steps; a custom class or function "
+            "cannot be loaded safely."
         )
+    return data
+
+
+def _types(names: Sequence[str]) -> str:
+    return ("the type " if len(names) == 1 else "the types ") + ", ".join(names)
 
 
 def _read_info(folder: Path, name: str) -> ModelInfo:
@@ -310,27 +335,53 @@ def _cached_estimator(folder: Path) -> BaseEstimator:
 @functools.lru_cache(maxsize=8)
 def _read_estimator(path: Path, _ino: int, _mtime_ns: int, _size: int) -> BaseEstimator:
     try:
-        untrusted = skops.io.get_untrusted_types(file=path)
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"{path} could not be read ({exc.strerror}).") from exc
+    try:
+        return read_skops(data)[0]
+    except ModelError as exc:
+        raise ModelError(f"{path}: {exc.message} Re-save it.") from exc
+
+
+def read_skops(data: bytes) -> tuple[BaseEstimator, str | None]:
+    """The estimator in a skops file's bytes, and the scikit-learn version that fitted it when
+    not this one. ModelError if the file holds a type outside skops' defaults and
+    TRUSTED_TYPES (naming it), is damaged, or is not a scikit-learn estimator."""
+    try:
+        untrusted = skops.io.get_untrusted_types(data=data)
     except Exception as exc:  # a damaged zip or schema can fail in many ways; none is our bug
-        raise ModelError(f"{path} is corrupt or not a skops file ({exc}). Re-save it.") from exc
+        raise ModelError(f"It is corrupt or not a skops file ({exc}).") from exc
     refused = _refused_types(untrusted)
     if refused:
         raise ModelError(
-            f"{path} contains untrusted types: {', '.join(refused)}. It was not loaded; only "
-            "scikit-learn, NumPy and SciPy classes are trusted. Re-save it from plain scikit-learn."
+            f"It holds {_types(refused)}, which batchscore does not trust, so it was not "
+            "loaded: loading a type runs its code. Re-save the model with plain scikit-learn "
+            "steps (no custom classes or functions)."
         )
     try:
-        with warnings.catch_warnings():
-            # Another scikit-learn version fitted it: version_warning says so where people
-            # choose models, instead of a log line per load.
-            warnings.simplefilter("ignore", InconsistentVersionWarning)
-            estimator = skops.io.load(path, trusted=untrusted)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", InconsistentVersionWarning)
+            estimator = skops.io.loads(data, trusted=untrusted)
     except Exception as exc:  # every type was vetted above, so this is damage or a version clash
-        raise ModelError(f"{path} could not be loaded ({exc}). Re-save it.") from exc
+        raise ModelError(f"It could not be loaded ({exc}).") from exc
     if not isinstance(estimator, BaseEstimator) or not hasattr(estimator, "predict"):
-        kind = type(estimator).__name__
-        raise ModelError(f"{path} holds a {kind}, not a scikit-learn estimator. Re-save it.")
-    return estimator
+        raise ModelError(f"It holds a {type(estimator).__name__}, not a scikit-learn estimator.")
+    return estimator, fitted_with(caught)
+
+
+def fitted_with(caught: Sequence[warnings.WarningMessage]) -> str | None:
+    """The scikit-learn version an unpickled estimator names, if another than this one; other
+    warnings raised while loading are passed on."""
+    version = None
+    for warning in caught:
+        if isinstance(warning.message, InconsistentVersionWarning):
+            version = str(warning.message.original_sklearn_version)
+        else:
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+    return version
 
 
 def version_warning(info: ModelInfo) -> str | None:
@@ -351,21 +402,7 @@ def final_step(estimator: BaseEstimator) -> BaseEstimator:
 
 def _refused_types(untrusted: Sequence[str]) -> list[str]:
     """Return the types among skops' untrusted list that we do not accept."""
-    return [name for name in untrusted if not _is_trusted_class(name)]
-
-
-def _is_trusted_class(qualified_name: str) -> bool:
-    # Only classes: a function from an allowed package (numpy.load, say) could be called by
-    # the loader with arguments taken from the file. Dunder modules such as
-    # numpy.f2py.__main__ run code on import, so they are never imported here.
-    if not qualified_name.startswith(_TRUSTED_PREFIXES) or "__" in qualified_name:
-        return False
-    module_name, _, attribute = qualified_name.rpartition(".")
-    try:
-        found = getattr(importlib.import_module(module_name), attribute)
-    except (ImportError, AttributeError):
-        return False
-    return isinstance(found, type)
+    return [name for name in untrusted if name not in TRUSTED_TYPES]
 
 
 def _check_estimator(estimator: BaseEstimator, info: ModelInfo) -> None:
