@@ -14,7 +14,7 @@ import msgspec
 from starlette.routing import BaseRoute, Route
 
 from batchscore.api.payloads import PAYLOADS, Error, Job
-from batchscore.config import OUTPUT_FORMATS
+from batchscore.config import OUTPUT_FORMATS, PROBABILITIES
 from batchscore.model.metadata import ESTIMATOR_NAMES, HOLDOUT, MAX_HOLDOUT, TASKS
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -130,6 +130,12 @@ REQUEST_BODIES: dict[str, Any] = {
                 "enum": list(OUTPUT_FORMATS),
                 "description": "Result format (default the configured one).",
             },
+            "probabilities": {
+                "type": "string",
+                "enum": list(PROBABILITIES),
+                "description": "A classifier's probabilities in the result: that of the "
+                "predicted class (default), or all: a probability_<class> column per class.",
+            },
         },
     ),
     "TrainingFile": _form(
@@ -174,6 +180,35 @@ REQUEST_BODIES: dict[str, Any] = {
             },
             "refit": _TRUE_FALSE
             | {"description": "Measure on the holdout, then save a fit on every row."},
+        },
+    ),
+    "ModelFile": _form(
+        ["file"],
+        {
+            "file": {
+                "type": "string",
+                "format": "binary",
+                "description": "A fitted scikit-learn model or pipeline: a skops file, or an "
+                "MLflow model folder as a zip. A pickle is refused: loading one runs its code.",
+            },
+            "features": {
+                "type": "string",
+                "description": "Comma-separated, in the order it was fitted on (default: its "
+                "MLflow signature, else the names it was fitted with).",
+            },
+            "target": {"type": "string", "description": "What it predicts."},
+            "task": {
+                "type": "string",
+                "enum": list(TASKS),
+                "description": "Default: from the estimator (classifier or regressor).",
+            },
+            "classes": {
+                "type": "string",
+                "description": "Comma-separated names for its classes, in its order.",
+            },
+            "note": {"type": "string", "description": "A note kept with the version."},
+            "activate": _TRUE_FALSE
+            | {"description": "Make it the version that predicts (default false)."},
         },
     ),
     "Records": {

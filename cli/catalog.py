@@ -1,11 +1,15 @@
-"""Commands on models: model list, model train, model activate."""
+"""Commands on models: model list, train, import, activate."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from batchscore.cli.common import EXIT_OK, evaluation_text, metrics_text, settings_of
+
+if TYPE_CHECKING:
+    from batchscore.model.metadata import ModelInfo
 
 
 def list_models(args: argparse.Namespace) -> int:
@@ -55,6 +59,44 @@ def train(args: argparse.Namespace) -> int:
     else:
         print(f"Not active yet: batchscore model activate {info.name} {info.version}")
     return EXIT_OK
+
+
+def import_version(args: argparse.Namespace) -> int:
+    from batchscore.model.importing import ImportPlan
+    from batchscore.model.registry import version_warning
+    from batchscore.service import catalog
+
+    settings = settings_of(args)
+    plan = ImportPlan(
+        features=catalog.parse_features(args.features),
+        target=args.target,
+        task=args.task,
+        classes=catalog.parse_features(args.classes),
+        note=args.version_note,
+        activate=args.activate,
+        trust_pickle=args.trust_pickle,
+    )
+    info = catalog.import_version(settings, None, args.name, args.path, plan)
+    print(f"Imported {info.name} v{info.version} ({info.task}) {info.source}.")
+    print(f"Features: {schema_text(info)}")
+    if info.classes is not None:
+        print(f"Classes: {', '.join(info.classes)}")
+    warning = version_warning(info)
+    if warning:
+        print(f"Note: {warning}")
+    if catalog.is_active(settings, info):
+        print(f"{info.name} v{info.version} is active: jobs and predict use it now.")
+    else:
+        print(f"Not active yet: batchscore model activate {info.name} {info.version}")
+    return EXIT_OK
+
+
+def schema_text(info: ModelInfo) -> str:
+    """Each feature with its kind, and whether it may be empty: what a file must hold."""
+    return ", ".join(
+        f"{feature} ({kind}{', may be empty' if feature in info.missing_allowed else ''})"
+        for feature, kind in zip(info.features, info.kinds, strict=True)
+    )
 
 
 def activate(args: argparse.Namespace) -> int:

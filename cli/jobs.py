@@ -36,6 +36,7 @@ def submit(args: argparse.Namespace) -> int:
             path.name,
             model_name=args.model,
             output_format=args.format,
+            probabilities=args.probabilities,
             owner_id=owner_id,
         )
     print(f"Job {job.id} queued: {job.original_filename} (model {job.model_name})")

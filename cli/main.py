@@ -15,7 +15,7 @@ from pathlib import Path
 
 from batchscore.cli import accounts, catalog, jobs, setup
 from batchscore.cli.common import EXIT_FAILED, EXIT_USAGE
-from batchscore.config import OUTPUT_FORMATS
+from batchscore.config import OUTPUT_FORMATS, PROBABILITIES
 from batchscore.errors import BatchscoreError, ConfigError, DatabaseUnavailable
 from batchscore.logs import configure_logging
 from batchscore.model.metadata import ESTIMATOR_NAMES, HOLDOUT, TASKS
@@ -64,6 +64,11 @@ def _parser() -> argparse.ArgumentParser:
     submit_p.add_argument("--user", help="owner of the job (default: none, seen by admins only)")
     submit_p.add_argument(
         "--format", choices=OUTPUT_FORMATS, help="result format (default: OUTPUT_FORMAT)"
+    )
+    submit_p.add_argument(
+        "--probabilities",
+        choices=PROBABILITIES,
+        help="a classifier's probability of the predicted class (default), or all classes'",
     )
     process_p = command("process", jobs.process, "process one pending job (exit 3 if none)")
     process_p.add_argument("--job", type=int, help="process this job id, if it is pending")
@@ -136,6 +141,29 @@ def _parser() -> argparse.ArgumentParser:
         "--refit",
         action="store_true",
         help="measure on the holdout, then save a fit on every row",
+    )
+    import_p = model_sub_p.add_parser(
+        "import",
+        help="add a model trained elsewhere (skops, MLflow) as a version",
+        description="Add a fitted scikit-learn model or pipeline as the next version of a "
+        "model (or a new model). PATH is a skops file, an MLflow model folder or a zip of one. "
+        "Its features, their order and kinds come from the model itself.",
+    )
+    import_p.set_defaults(handler=catalog.import_version)
+    import_p.add_argument("path", type=Path)
+    import_p.add_argument("--name", required=True, help="the model's name")
+    import_p.add_argument("--features", help="comma-separated, in the order it was fitted on")
+    import_p.add_argument("--target", help="what it predicts, as the results name it")
+    import_p.add_argument("--task", choices=TASKS, help="default: from the estimator")
+    import_p.add_argument("--classes", help="comma-separated names for its classes, in order")
+    import_p.add_argument("--version-note", default="", help="a note kept with the version")
+    import_p.add_argument(
+        "--activate", action="store_true", help="make it the version that predicts"
+    )
+    import_p.add_argument(
+        "--trust-pickle",
+        action="store_true",
+        help="load a joblib/pickle file, which runs any code it holds: only for files you trust",
     )
     choose_p = model_sub_p.add_parser("activate", help="choose the version that predicts")
     choose_p.set_defaults(handler=catalog.activate)

@@ -65,7 +65,7 @@ class JobRecord:
     output_format: str
     output_name: str | None  #: file name inside OUTPUT_DIR once PROCESSED
     result_sheets: int | None  #: sheets of the result once PROCESSED (1 for csv, parquet)
-    options: dict[str, Any] | None  #: a train job's plan
+    options: dict[str, Any] | None  #: a train job's plan; a score job's non-default choices
     metrics: dict[str, float] | None  #: a processed train job's held-out scores
     status: JobStatus
     rows_total: int | None

@@ -133,12 +133,13 @@ def _read(path: Path, shown: str, trust_pickle: bool) -> _Found:
         raise InputError(f"Cannot open {shown}: {exc.strerror}.") from exc
     if zipfile.is_zipfile(path):
         return _from_zip(path, shown, trust_pickle)
-    if path.suffix.lower() == ".onnx":
+    suffix = PurePosixPath(shown).suffix.lower()  # an upload's stored name may differ
+    if suffix == ".onnx":
         raise InputError(
             f"{shown} is an ONNX model, which batchscore does not import: it scores "
             "scikit-learn models. Import the pipeline itself, saved with skops or MLflow."
         )
-    if head.startswith(_PICKLE_STARTS) or path.suffix.lower() in _PICKLE_SUFFIXES:
+    if head.startswith(_PICKLE_STARTS) or suffix in _PICKLE_SUFFIXES:
         if not trust_pickle:
             raise InputError(
                 _REFUSE_PICKLE.format(
@@ -154,11 +155,6 @@ def _read(path: Path, shown: str, trust_pickle: bool) -> _Found:
         "(its folder, or a zip of it) or, at the command line, a joblib/pickle file with "
         "--trust-pickle."
     )
-
-
-def refuse_pickle_upload(what: str) -> InputError:
-    """The refusal for a pickle that came over HTTP, where no trust can be given."""
-    return InputError(_REFUSE_PICKLE.format(what=what, where="sent over HTTP", hint=""))
 
 
 def _from_zip(path: Path, shown: str, trust_pickle: bool) -> _Found:

@@ -112,6 +112,19 @@ def predict_chunk(model: LoadedModel, frame: pd.DataFrame) -> Scored:
     )
 
 
+def predicted_probability(scored: Scored) -> pd.Series:
+    """Each row's probability of the class it was given (NaN for unscored rows): what people
+    rank churn or lead scores by."""
+    assert scored.probabilities is not None
+    table = scored.probabilities
+    classes = pd.Categorical(scored.predictions, categories=list(table.columns))
+    codes = np.asarray(classes.codes)
+    picked = np.full(len(table), np.nan)
+    rows = np.flatnonzero(codes >= 0)
+    picked[rows] = table.to_numpy()[rows, codes[rows]]
+    return pd.Series(picked, index=table.index)
+
+
 @dataclass(frozen=True)
 class Prediction:
     """One record's prediction; class probabilities for a classifier that has them."""
@@ -193,11 +206,13 @@ def _score_rows(
     return _score(model, inputs)
 
 
+def gives_probabilities(model: LoadedModel) -> bool:
+    """Whether the model is a classifier that gives class probabilities."""
+    return model.info.task == "classification" and hasattr(model.estimator, "predict_proba")
+
+
 def _probability_count(model: LoadedModel) -> int | None:
-    info = model.info
-    if info.task != "classification" or not hasattr(model.estimator, "predict_proba"):
-        return None
-    return len(info.classes or ())
+    return len(model.info.classes or ()) if gives_probabilities(model) else None
 
 
 def _score(model: LoadedModel, inputs: _Inputs) -> tuple[_Objects, npt.NDArray[np.float64] | None]:

@@ -28,7 +28,7 @@ from batchscore.db.jobs import (
     requeue_expired,
 )
 from batchscore.errors import DatabaseUnavailable, InputError, LeaseLost, ModelError, NotFound
-from batchscore.model.predict import predict_chunk
+from batchscore.model.predict import gives_probabilities, predict_chunk, predicted_probability
 from batchscore.model.registry import LoadedModel, load_model
 from batchscore.model.schema import check_columns
 from batchscore.scheduler.context import Context
@@ -245,25 +245,36 @@ def _score(
     """Stream the CSV at `path` through the model into the temp result file, one bounded chunk
     at a time."""
     tally = _Tally()
-    prediction, error = _result_columns(layout.columns)
-    columns = [*layout.columns, prediction, error]
+    info = model.info
+    every_class = (job.options or {}).get("probabilities") == "all"
+    made = _result_columns(layout.columns, model, every_class)
+    columns = [*layout.columns, *made.names]
 
     def scored_chunks() -> Iterator[pd.DataFrame]:
         for chunk in read_chunks(path, layout, ctx.settings.chunk_rows):
             scored = predict_chunk(model, chunk)
-            chunk[prediction] = scored.predictions
-            chunk[error] = scored.errors
+            chunk[made.prediction] = scored.predictions
+            if made.probability is not None:
+                chunk[made.probability] = predicted_probability(scored)
+            for label, name in made.per_class.items():
+                assert scored.probabilities is not None
+                chunk[name] = scored.probabilities[label]
+            chunk[made.error] = scored.errors
             _count(tally, scored.errors)
             lease.progress(tally.rows, tally.failed)
             yield chunk
 
+    numeric = {*made.names[1:-1]}  # the probabilities
+    if info.task == "regression":
+        numeric.add(made.prediction)
     tally.sheets = write_result(
         tmp,
         job.output_format,
         columns,
         scored_chunks(),
         expected_rows=layout.line_count,
-        numeric_prediction=model.info.task == "regression",
+        computed=len(made.names),
+        numeric=numeric,
     )
     if tally.rows == 0:
         raise InputError(NO_ROWS)
@@ -288,17 +299,44 @@ def _check_error_share(tally: _Tally, max_fraction: float) -> None:
         )
 
 
-def _result_columns(columns: tuple[str, ...]) -> tuple[str, str]:
-    """'prediction' and 'error', suffixed if the file already has columns of those names."""
+@dataclass(frozen=True)
+class _Made:
+    """The columns the model adds to a result, after the uploaded ones."""
+
+    prediction: str
+    probability: str | None  #: the predicted class's probability, by default
+    per_class: dict[str, str]  #: class label → its probability's column, if asked for
+    error: str
+
+    @property
+    def names(self) -> list[str]:
+        probability = [] if self.probability is None else [self.probability]
+        return [self.prediction, *probability, *self.per_class.values(), self.error]
+
+
+def _result_columns(columns: tuple[str, ...], model: LoadedModel, every_class: bool) -> _Made:
+    """'prediction', a classifier's 'probability' (or 'probability_<class>' for each class)
+    and 'error', each suffixed _2, _3… if the file already has a column of that name."""
+    taken = set(columns)
 
     def free(name: str) -> str:
         candidate, n = name, 1
-        while candidate in columns:
+        while candidate in taken:
             n += 1
             candidate = f"{name}_{n}"
+        taken.add(candidate)
         return candidate
 
-    return free("prediction"), free("error")
+    info = model.info
+    prediction = free("prediction")
+    has_probabilities = gives_probabilities(model)
+    probability = free("probability") if has_probabilities and not every_class else None
+    per_class = (
+        {label: free(f"probability_{label}") for label in info.classes or ()}
+        if has_probabilities and every_class
+        else {}
+    )
+    return _Made(prediction, probability, per_class, free("error"))
 
 
 def _fail(ctx: Context, attempt: _Attempt, message: str) -> None:

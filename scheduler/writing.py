@@ -9,7 +9,7 @@ import csv
 import math
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from itertools import islice, repeat
 from pathlib import Path
 
@@ -44,14 +44,16 @@ def write_result(
     frames: Iterable[pd.DataFrame],
     *,
     expected_rows: int | None = None,
-    numeric_prediction: bool = False,
+    computed: int = 2,
+    numeric: Collection[str] = (),
     max_rows_per_sheet: int = EXCEL_MAX_ROWS,
 ) -> int:
     """Write every frame to `path` (created or overwritten), fsync it, return its sheet count.
 
     The frames are pulled one at a time, so memory holds one frame. Their columns are exactly
-    `columns`, the last two being the prediction and the error; `numeric_prediction` types the
-    prediction column of a parquet file (float64, else text). An xlsx result plans its sheets
+    `columns`: the uploaded ones (raw text), then the last `computed` made by the model
+    (prediction, probabilities, error last), written as the values they are; those named in
+    `numeric` are float64 in a parquet file (else text). An xlsx result plans its sheets
     from `expected_rows` (an upper bound, e.g. the file's line count; None = one sheet).
 
     Exceptions from the frames pass through unchanged; the caller then deletes the unfinished
@@ -59,11 +61,13 @@ def write_result(
     that many columns.
     """
     if output_format == "xlsx":
-        sheets = _write_xlsx(path, list(columns), frames, expected_rows, max_rows_per_sheet)
+        sheets = _write_xlsx(
+            path, list(columns), frames, expected_rows, max_rows_per_sheet, computed
+        )
     elif output_format == "csv":
         sheets = _write_csv(path, list(columns), frames)
     elif output_format == "parquet":
-        sheets = _write_parquet(path, list(columns), frames, numeric_prediction)
+        sheets = _write_parquet(path, list(columns), frames, computed, numeric)
     else:
         raise ValueError(
             f"Unknown output format {output_format!r}; expected one of {', '.join(OUTPUT_FORMATS)}."
@@ -84,6 +88,7 @@ def _write_xlsx(
     frames: Iterable[pd.DataFrame],
     expected_rows: int | None,
     max_rows_per_sheet: int,
+    computed: int,
 ) -> int:
     """rust_xlsxwriter (rustpy-xlsxwriter) in constant-memory mode, pulling rows as it writes.
 
@@ -106,7 +111,7 @@ def _write_xlsx(
     planned = max(1, math.ceil((expected_rows or 0) / per_sheet))
     header = [_guard_text(name) for name in columns]
     written = [0]
-    rows = _xlsx_rows(frames, columns, header, written)
+    rows = _xlsx_rows(frames, columns, header, written, computed)
 
     def sheet_rows() -> Iterator[dict[str, _Cell]]:
         empty = True
@@ -144,13 +149,18 @@ def _os_error(panic: str) -> OSError:
 
 
 def _xlsx_rows(
-    frames: Iterable[pd.DataFrame], columns: list[str], keys: list[str], written: list[int]
+    frames: Iterable[pd.DataFrame],
+    columns: list[str],
+    keys: list[str],
+    written: list[int],
+    computed: int,
 ) -> Iterator[dict[str, _Cell]]:
     """Each row as {header: cell}, the cells prepared a whole column at a time."""
+    uploaded = len(columns) - computed
     for frame in frames:
         _check_columns(frame, columns)
-        cells = [_text_cells(frame.iloc[:, i]) for i in range(len(columns) - 2)]
-        cells += [_value_cells(frame.iloc[:, i]) for i in (-2, -1)]
+        cells = [_text_cells(frame.iloc[:, i]) for i in range(uploaded)]
+        cells += [_value_cells(frame.iloc[:, i]) for i in range(uploaded, len(columns))]
         # map() builds the dicts in C: a Python loop here cost ~3 µs a row.
         yield from map(dict, map(zip, repeat(keys), zip(*cells, strict=True)))
         written[0] += len(frame)
@@ -256,12 +266,19 @@ def _write_csv(path: Path, columns: list[str], frames: Iterable[pd.DataFrame]) -
 
 
 def _write_parquet(
-    path: Path, columns: list[str], frames: Iterable[pd.DataFrame], numeric_prediction: bool
+    path: Path,
+    columns: list[str],
+    frames: Iterable[pd.DataFrame],
+    computed: int,
+    numeric: Collection[str],
 ) -> int:
     """Parquet (zstd), a row group per frame: input columns as the text uploaded (null when
-    empty), the prediction as float64 or text, the error as text."""
-    prediction = pa.float64() if numeric_prediction else pa.string()
-    types = [pa.string()] * (len(columns) - 2) + [prediction, pa.string()]
+    empty), the model's columns as float64 where numeric, else text."""
+    uploaded = len(columns) - computed
+    types = [
+        pa.float64() if i >= uploaded and name in numeric else pa.string()
+        for i, name in enumerate(columns)
+    ]
     schema = pa.schema(list(zip(columns, types, strict=True)))
     with pq.ParquetWriter(path, schema, compression="zstd") as writer:
         for frame in frames:

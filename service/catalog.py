@@ -1,6 +1,6 @@
 """The models people choose from: list them, show a model's versions, choose the active one,
-predict at once, and train a version here and now (the CLI; over HTTP training is a job, see
-`service.intake.queue_training`).
+predict at once, import one trained elsewhere, and train a version here and now (the CLI; over
+HTTP training is a job, see `service.intake.queue_training`).
 
 A model change alters what everyone's jobs predict, so only an admin (or the operator at the
 command line, `user=None`) may make one.
@@ -17,10 +17,13 @@ from batchscore.config import Settings
 from batchscore.db.users import UserRecord
 from batchscore.errors import BatchscoreError, Forbidden, InputError
 from batchscore.model import registry
+from batchscore.model.importing import ImportPlan, import_model
 from batchscore.model.metadata import ModelInfo, checked_name
 from batchscore.model.predict import Prediction, predict_records
 from batchscore.model.train import Trained, TrainPlan
+from batchscore.scheduler.context import Context
 from batchscore.scheduler.train_jobs import train_file
+from batchscore.storage import StoredInput
 
 MAX_PREDICT_RECORDS = 10_000  # more is a batch job's work
 
@@ -90,6 +93,34 @@ def train_here(settings: Settings, path: Path, name: str, plan: TrainPlan) -> Tr
     return train_file(settings, path, checked_name(name, InputError), plan, data_sha256=digest)
 
 
+def import_version(
+    settings: Settings,
+    user: UserRecord | None,
+    name: str,
+    path: Path,
+    plan: ImportPlan,
+    *,
+    shown_name: str | None = None,
+) -> ModelInfo:
+    """Add a model trained elsewhere as the next version of `name` (a new model too)."""
+    require_admin(user)
+    if plan.trust_pickle and user is not None:
+        raise Forbidden("A pickle is trusted only at the command line (--trust-pickle).")
+    name = checked_name(name, InputError)
+    return import_model(settings.model_dir, name, path, plan, shown_name=shown_name)
+
+
+def import_upload(
+    ctx: Context, user: UserRecord, name: str, stored: StoredInput, filename: str, plan: ImportPlan
+) -> ModelInfo:
+    """Import an uploaded model file; the upload is deleted whatever the outcome."""
+    try:
+        with ctx.storage.local_input(stored.name) as path:
+            return import_version(ctx.settings, user, name, path, plan, shown_name=filename)
+    finally:
+        ctx.storage.delete_input(stored.name)
+
+
 def is_active(settings: Settings, info: ModelInfo) -> bool:
     return info.version == registry.active_version(settings.model_dir, info.name)
 
@@ -104,6 +135,6 @@ def parse_features(raw: str | None) -> tuple[str, ...] | None:
 def require_admin(user: UserRecord | None) -> None:
     if user is not None and not user.is_admin:
         raise Forbidden(
-            "Only an admin may train or activate models: a new version changes what everyone's "
-            "jobs predict. Ask an admin (`batchscore user add NAME --admin`)."
+            "Only an admin may train, import or activate models: a new version changes what "
+            "everyone's jobs predict. Ask an admin (`batchscore user add NAME --admin`)."
         )

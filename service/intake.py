@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import BinaryIO
 
-from batchscore.config import OUTPUT_FORMATS
+from batchscore.config import OUTPUT_FORMATS, PROBABILITIES
 from batchscore.db.engine import in_transaction
 from batchscore.db.jobs import JobKind, JobRecord, create_job
 from batchscore.errors import InputError
@@ -29,6 +29,7 @@ def submit_file(
     *,
     model_name: str | None = None,
     output_format: str | None = None,
+    probabilities: str | None = None,
     owner_id: int | None = None,
 ) -> JobRecord:
     """Store `source` and queue it; InputError / NotFound / ModelError say why not.
@@ -36,6 +37,7 @@ def submit_file(
     Nothing is kept of a refused file.
     """
     _check_format(output_format)
+    _options(probabilities)
     load_model(ctx.settings.model_dir, model_name or ctx.settings.default_model)  # refuse early
     stored = ctx.storage.save_input(source, filename, ctx.settings.max_upload_bytes)
     return queue_stored(
@@ -44,6 +46,7 @@ def submit_file(
         filename,
         model_name=model_name,
         output_format=output_format,
+        probabilities=probabilities,
         owner_id=owner_id,
     )
 
@@ -55,6 +58,7 @@ def queue_stored(
     *,
     model_name: str | None = None,
     output_format: str | None = None,
+    probabilities: str | None = None,
     owner_id: int | None = None,
 ) -> JobRecord:
     """Queue a file already saved in the input folder (an upload streamed there), or delete it
@@ -62,6 +66,7 @@ def queue_stored(
     settings = ctx.settings
     try:
         output_format = _check_format(output_format) or settings.output_format
+        options = _options(probabilities)
         model = load_model(settings.model_dir, model_name or settings.default_model)
         with ctx.storage.local_input(stored.name) as path:
             layout = inspect_csv(path)
@@ -80,6 +85,7 @@ def queue_stored(
                 model_name=model.info.name,
                 model_version=None,
                 output_format=output_format,
+                options=options,
             ),
         )
     except BaseException:
@@ -94,6 +100,17 @@ def _check_format(output_format: str | None) -> str | None:
             f"Unknown output format {output_format!r}; choose one of {', '.join(OUTPUT_FORMATS)}."
         )
     return output_format or None
+
+
+def _options(probabilities: str | None) -> dict[str, str] | None:
+    """A score job's options: only what differs from the defaults."""
+    if not probabilities or probabilities == PROBABILITIES[0]:
+        return None
+    if probabilities not in PROBABILITIES:
+        raise InputError(
+            f"Unknown probabilities {probabilities!r}; choose {' or '.join(PROBABILITIES)}."
+        )
+    return {"probabilities": probabilities}
 
 
 def queue_training(

@@ -24,6 +24,7 @@ ROUTES = [
     ("POST", "/api/models/{id}/predict"),
     ("POST", "/api/models/{id}/train"),
     ("POST", "/api/models/{id}/data"),
+    ("POST", "/api/models/{id}/versions"),
     ("POST", "/api/models/{id}/versions/{id}/activate"),
 ]
 PUBLIC = [

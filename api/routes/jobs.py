@@ -37,7 +37,8 @@ _THE_JOB = Reply("The job.", Job)
     body="JobFile",
 )
 async def create_job(request: Request) -> Response:
-    """Upload a CSV file (multipart field `file`; optional `model`, `format`) as a new job.
+    """Upload a CSV file (multipart field `file`; optional `model`, `format`, `probabilities`)
+    as a new job.
 
     The file is checked against the model's features before it is queued; a file that cannot
     be scored is refused with 422 and the reason. Process it later (cron), or now with
@@ -46,7 +47,10 @@ async def create_job(request: Request) -> Response:
     user = await run_in_threadpool(current_user, request)
     ctx = context_of(request)
     upload = await receive_upload(
-        request, ctx.storage, ctx.settings.max_upload_bytes, fields=("model", "format")
+        request,
+        ctx.storage,
+        ctx.settings.max_upload_bytes,
+        fields=("model", "format", "probabilities"),
     )
     job = await run_in_threadpool(
         queue_stored,
@@ -55,6 +59,7 @@ async def create_job(request: Request) -> Response:
         upload.filename,
         model_name=upload.fields.get("model"),
         output_format=upload.fields.get("format"),
+        probabilities=upload.fields.get("probabilities"),
         owner_id=user.id,
     )
     body = job_payload(job, request)

@@ -1,6 +1,6 @@
-"""Changing models over HTTP: train a version from a labelled CSV (as a job), feed an
-incremental model new rows, choose the active version. Admins only: a model change alters
-what every user's jobs predict."""
+"""Changing models over HTTP: import a model trained elsewhere, train a version from a
+labelled CSV (as a job), feed an incremental model new rows, choose the active version.
+Admins only: a model change alters what every user's jobs predict."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from batchscore.api.payloads import ModelDetail, job_payload, json_response, mod
 from batchscore.api.state import context_of
 from batchscore.api.upload import Upload, receive_upload
 from batchscore.errors import BatchscoreError, InputError
+from batchscore.model.importing import ImportPlan
 from batchscore.model.metadata import HOLDOUT, checked_name
 from batchscore.model.train import DEFAULT_ESTIMATOR, TrainPlan
 from batchscore.service import catalog
@@ -90,6 +91,62 @@ async def _queue(request: Request, *, incremental: bool | None) -> Response:
     )
     body = job_payload(job, request)
     return json_response(body, 201, headers={"Location": body.url})
+
+
+_IMPORT_FIELDS = ("features", "target", "task", "classes", "note", "activate")
+
+
+@operation(
+    "importModelVersion",
+    "models",
+    {
+        201: Reply(
+            "Imported: the model, with the new version.",
+            ModelDetail,
+            headers={"Location": {"description": "The model's URL.", "schema": {"type": "string"}}},
+        ),
+        400: "MalformedForm",
+        **ADMIN_REPLIES,
+        413: "UploadTooLarge",
+        422: "InvalidInput",
+        503: "ModelUnavailable",
+    },
+    parameters=[MODEL_NAME],
+    body="ModelFile",
+)
+async def import_version(request: Request) -> Response:
+    """Add a model trained elsewhere as the next version of a model (a new model too).
+
+    Send a skops file, or an MLflow model folder zipped. Its features, their order and kinds
+    (number, text, boolean) come from the model; a pickle or joblib file is refused, since
+    loading it runs whatever code it holds. A refused file changes nothing.
+    """
+    user = await run_in_threadpool(current_user, request)
+    catalog.require_admin(user)
+    name = checked_name(request.path_params["name"], InputError)
+    ctx = context_of(request)
+    upload = await receive_upload(
+        request, ctx.storage, ctx.settings.max_upload_bytes, fields=_IMPORT_FIELDS
+    )
+    fields = upload.fields
+    try:
+        plan = ImportPlan(
+            features=catalog.parse_features(fields.get("features")),
+            target=fields.get("target") or None,
+            task=fields.get("task") or None,
+            classes=catalog.parse_features(fields.get("classes")),
+            note=fields.get("note", ""),
+            activate=bool_value(fields.get("activate"), "The form field 'activate'", default=False),
+        )
+    except BatchscoreError:
+        ctx.storage.delete_input(upload.stored.name)
+        raise
+    await run_in_threadpool(
+        catalog.import_upload, ctx, user, name, upload.stored, upload.filename, plan
+    )
+    detail = await run_in_threadpool(catalog.get_model, ctx.settings, name)
+    url = str(request.url_for("show_model", name=name))
+    return json_response(model_detail_payload(detail), 201, headers={"Location": url})
 
 
 @operation(

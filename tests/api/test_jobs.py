@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import openpyxl
 import pytest
 from factories import IRIS_HEADER, csv_text
+from predicting import predicted_probability
 from routes import JOB_ROUTES
 
 from batchscore.db.engine import in_transaction
@@ -216,8 +217,11 @@ def test_result_holds_input_columns_and_predictions(alice: Caller) -> None:
     sheet = openpyxl.load_workbook(io.BytesIO(result.content)).active
     assert sheet is not None
     assert [list(row) for row in sheet.iter_rows(values_only=True)] == [
-        [*IRIS_HEADER, "prediction", "error"],
-        *[[*map(float, row), species, None] for row, species in KNOWN_FLOWERS],
+        [*IRIS_HEADER, "prediction", "probability", "error"],
+        *[
+            [*map(float, row), species, predicted_probability(alice.client, row), None]
+            for row, species in KNOWN_FLOWERS
+        ],
     ]
 
 
@@ -233,6 +237,7 @@ def test_result_explains_rows_it_could_not_score(alice: Caller) -> None:
         5.1,
         "abc",
         1.4,
+        None,
         None,
         None,
         "sepal_width: 'abc' is not a number; petal_width is empty",

@@ -230,7 +230,9 @@ def test_only_admins_change_models(alice: Caller, ctx: Context, path: str) -> No
     response = alice.client.post(path, files={"file": ("t.csv", IRIS)})
 
     assert response.status_code == 403
-    assert "Only an admin may train or activate models" in response.json()["error"]["message"]
+    assert (
+        "Only an admin may train, import or activate models" in response.json()["error"]["message"]
+    )
     assert list(Path(ctx.settings.input_dir).iterdir()) == []
 
 

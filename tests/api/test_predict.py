@@ -90,7 +90,8 @@ def test_extra_keys_and_integers_are_fine(alice: Caller) -> None:
         ),
         (
             [SETOSA, {**SETOSA, "petal_width": None}],
-            "Record 2: petal_width must be a number, not null: model iris cannot fill in a missing value for it.",
+            "Record 2: petal_width must be a number, not null: model iris cannot fill in a "
+            "missing value for it.",
         ),
         ({**SETOSA, "sepal_width": "3.5"}, 'The record: sepal_width must be a number, not "3.5".'),
         ({**SETOSA, "sepal_width": True}, "The record: sepal_width must be a number, not true."),

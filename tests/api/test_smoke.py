@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 import httpx2
 import openpyxl
-from factories import iris_csv
+from factories import IRIS_ROW, iris_csv
+from predicting import predicted_probability
 
 if TYPE_CHECKING:  # pytest imports tests/api/conftest.py as "conftest", mypy as "api.conftest"
     from api.conftest import Caller
@@ -29,4 +30,5 @@ def test_upload_process_download(alice: Caller) -> None:
     assert result.headers["content-disposition"] == 'attachment; filename="iris-predictions.xlsx"'
     sheet = openpyxl.load_workbook(io.BytesIO(result.content)).active
     assert sheet is not None
-    assert [c.value for c in sheet[2]] == [5.1, 3.5, 1.4, 0.2, "setosa", None]
+    probability = predicted_probability(alice.client, IRIS_ROW)
+    assert [c.value for c in sheet[2]] == [5.1, 3.5, 1.4, 0.2, "setosa", probability, None]

@@ -14,6 +14,7 @@ import httpx2
 import pyarrow.parquet as pq
 import pytest
 from factories import IRIS_HEADER, IRIS_ROW, csv_text, iris_csv
+from predicting import predicted_probability
 
 from batchscore.config import Settings
 
@@ -113,10 +114,11 @@ def test_upload_csv_format_gives_csv_result(alice: Caller, jobs: Jobs) -> None:
         'attachment; filename="flowers-predictions.csv"'
     )
     rows = list(csv.reader(io.StringIO(result.text)))
+    probability = repr(predicted_probability(alice.client, IRIS_ROW))  # every digit
     assert rows == [
-        [*IRIS_HEADER, "prediction", "error"],
-        [*IRIS_ROW, "setosa", ""],
-        [*IRIS_ROW, "setosa", ""],
+        [*IRIS_HEADER, "prediction", "probability", "error"],
+        [*IRIS_ROW, "setosa", probability, ""],
+        [*IRIS_ROW, "setosa", probability, ""],
     ]
 
 
@@ -135,10 +137,11 @@ def test_upload_parquet_format_gives_parquet_result(alice: Caller, jobs: Jobs) -
         'attachment; filename="flowers-predictions.parquet"'
     )
     table = pq.read_table(io.BytesIO(result.content))
-    assert table.column_names == [*IRIS_HEADER, "prediction", "error"]
+    assert table.column_names == [*IRIS_HEADER, "prediction", "probability", "error"]
     assert table.to_pylist()[0] == {
         **dict(zip(IRIS_HEADER, IRIS_ROW, strict=True)),
         "prediction": "setosa",
+        "probability": predicted_probability(alice.client, IRIS_ROW),
         "error": None,
     }
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import openpyxl
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from factories import IRIS_HEADER, IRIS_ROW, add_job, csv_text, iris_csv, submit
@@ -12,6 +14,7 @@ from factories import IRIS_HEADER, IRIS_ROW, add_job, csv_text, iris_csv, submit
 from batchscore.config import Settings
 from batchscore.db.engine import in_transaction
 from batchscore.db.jobs import JobRecord, JobStatus, list_attempts
+from batchscore.model.registry import load_model
 from batchscore.scheduler.context import Context
 from batchscore.scheduler.processor import process_one
 
@@ -22,6 +25,13 @@ def rows_of(path: Path) -> list[tuple[object, ...]]:
         return [row for sheet in workbook.worksheets for row in sheet.iter_rows(values_only=True)]
     finally:
         workbook.close()
+
+
+def probability(ctx: Context, *rows: tuple[str, ...]) -> list[float]:
+    """The demo model's probability of the class it predicts for each row, from the estimator."""
+    estimator = load_model(ctx.settings.model_dir, "iris").estimator
+    matrix = np.array([[float(v) for v in row[:4]] for row in rows])
+    return [float(p) for p in estimator.predict_proba(matrix).max(axis=1)]
 
 
 def run_one(ctx: Context) -> JobRecord:
@@ -49,9 +59,11 @@ def test_processed_xlsx_is_input_table_plus_prediction(ctx: Context) -> None:
     assert (job.rows_total, job.rows_done, job.rows_failed, job.model_version) == (2, 2, 0, 1)
     assert job.output_name == f"job-{job.id}-flowers.xlsx"
     rows = rows_of(result_path(ctx, job))
-    assert rows[0] == (*IRIS_HEADER, "note", "prediction", "error")
-    assert rows[1] == (5.1, 3.5, 1.4, 0.2, "a", "setosa", None)
-    assert rows[2] == (6.7, 3.0, 5.2, 2.3, "b", "virginica", None)
+    setosa, virginica = probability(ctx, ("5.1", "3.5", "1.4", "0.2"), ("6.7", "3.0", "5.2", "2.3"))
+    assert rows[0] == (*IRIS_HEADER, "note", "prediction", "probability", "error")
+    assert rows[1] == (5.1, 3.5, 1.4, 0.2, "a", "setosa", setosa, None)
+    assert rows[2] == (6.7, 3.0, 5.2, 2.3, "b", "virginica", virginica, None)
+    assert 0.5 < virginica < setosa < 1
 
 
 def test_processed_job_records_one_attempt(ctx: Context) -> None:
@@ -74,11 +86,25 @@ def test_csv_output_format(ctx: Context) -> None:
     submit(ctx, iris_csv(2), output_format="csv")
     job = run_one(ctx)
     text = result_path(ctx, job).read_text()
+    (setosa,) = probability(ctx, IRIS_ROW)
     assert text.splitlines() == [
-        "sepal_length,sepal_width,petal_length,petal_width,prediction,error",
-        "5.1,3.5,1.4,0.2,setosa,",
-        "5.1,3.5,1.4,0.2,setosa,",
+        "sepal_length,sepal_width,petal_length,petal_width,prediction,probability,error",
+        f"5.1,3.5,1.4,0.2,setosa,{setosa!r},",
+        f"5.1,3.5,1.4,0.2,setosa,{setosa!r},",
     ]
+
+
+def test_probabilities_all_gives_a_column_per_class(ctx: Context) -> None:
+    submit(ctx, iris_csv(9) + "5.1,x,1.4,0.2\n", output_format="parquet", probabilities="all")
+    job = run_one(ctx)
+    table = pq.read_table(result_path(ctx, job))
+    names = [f"probability_{c}" for c in ("setosa", "versicolor", "virginica")]
+    assert table.column_names[-5:] == ["prediction", *names, "error"]
+    estimator = load_model(ctx.settings.model_dir, "iris").estimator
+    expected = estimator.predict_proba(np.array([[5.1, 3.5, 1.4, 0.2]]))[0].tolist()
+    for name, value in zip(names, expected, strict=True):
+        assert table.schema.field(name).type == pa.float64()
+        assert table.column(name).to_pylist() == [value] * 9 + [None]  # none for the bad row
 
 
 def test_parquet_output_format(ctx: Context) -> None:
@@ -103,7 +129,7 @@ def test_unscorable_row_is_kept_with_its_error(ctx: Context) -> None:
     assert job.status is JobStatus.PROCESSED
     assert job.rows_failed == 1
     last = rows_of(result_path(ctx, job))[-1]
-    assert last == (5.1, "abc", 1.4, 0.2, None, "sepal_width: 'abc' is not a number")
+    assert last == (5.1, "abc", 1.4, 0.2, None, None, "sepal_width: 'abc' is not a number")
 
 
 def test_job_fails_when_too_many_rows_cannot_be_scored(ctx: Context) -> None:
@@ -172,7 +198,15 @@ def test_semicolon_delimited_file_is_scored(ctx: Context) -> None:
     add_job(ctx, b"sepal_length;sepal_width;petal_length;petal_width\n5.1;3.5;1.4;0.2\n")
     job = run_one(ctx)
     assert job.status is JobStatus.PROCESSED
-    assert rows_of(result_path(ctx, job))[1] == (5.1, 3.5, 1.4, 0.2, "setosa", None)
+    assert rows_of(result_path(ctx, job))[1] == (
+        5.1,
+        3.5,
+        1.4,
+        0.2,
+        "setosa",
+        *probability(ctx, IRIS_ROW),
+        None,
+    )
 
 
 @pytest.mark.parametrize(
@@ -188,7 +222,7 @@ def test_common_csv_variants_are_scored(ctx: Context, content: bytes) -> None:
     add_job(ctx, content)
     job = run_one(ctx)
     assert job.status is JobStatus.PROCESSED, job.error_message
-    assert rows_of(result_path(ctx, job))[1][-2:] == ("setosa", None)
+    assert rows_of(result_path(ctx, job))[1][-3:] == ("setosa", *probability(ctx, IRIS_ROW), None)
 
 
 def test_formula_text_comes_out_as_text(ctx: Context) -> None:
@@ -207,8 +241,8 @@ def test_input_with_prediction_column_keeps_it(ctx: Context) -> None:
     submit(ctx, csv_text([(*IRIS_ROW, "old")], (*IRIS_HEADER, "prediction")))
     job = run_one(ctx)
     header, row = rows_of(result_path(ctx, job))
-    assert header[-3:] == ("prediction", "prediction_2", "error")
-    assert row[-3:] == ("old", "setosa", None)
+    assert header[-4:] == ("prediction", "prediction_2", "probability", "error")
+    assert row[-4:] == ("old", "setosa", *probability(ctx, IRIS_ROW), None)
 
 
 def test_missing_model_fails_job_with_reason(ctx: Context) -> None:

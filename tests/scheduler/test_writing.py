@@ -246,8 +246,9 @@ def test_csv_round_trips_raw_text_and_predictions(tmp_path: Path) -> None:
 
 
 def write_parquet(path: Path, *frames: pd.DataFrame, numeric_prediction: bool) -> pa.Table:
+    numeric = ("prediction",) if numeric_prediction else ()
     columns = list(frames[0].columns)
-    sheets = write_result(path, "parquet", columns, frames, numeric_prediction=numeric_prediction)
+    sheets = write_result(path, "parquet", columns, frames, numeric=numeric)
     assert sheets == 1
     return pq.read_table(path)
 

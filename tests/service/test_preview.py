@@ -42,7 +42,7 @@ def cells(number: int, error: str = "") -> tuple[str, ...]:
 
 def write_result(path: Path, output_format: str, *frames: pd.DataFrame, **kwargs: Any) -> Path:
     columns = list(frames[0].columns) if frames else list(COLUMNS)
-    kwargs.setdefault("numeric_prediction", True)  # chunk()'s predictions are numbers
+    kwargs.setdefault("numeric", ("prediction",))  # chunk()'s predictions are numbers
     kwargs.setdefault("expected_rows", sum(len(frame) for frame in frames))
     writing.write_result(path, output_format, columns, frames, **kwargs)
     return path
