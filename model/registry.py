@@ -29,6 +29,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from batchscore.errors import InputError, ModelError, NotFound
 from batchscore.model.metadata import NAME_PATTERN, ModelInfo, checked_name
+from batchscore.model.vetting import check_trees
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +40,8 @@ _ACTIVE_FILE = "ACTIVE"
 _VERSION_PATTERN = re.compile(r"[1-9][0-9]{0,8}")
 # Types outside skops' own safe defaults that we load too: the fitted internals of common
 # estimators (trees, neighbour indexes, optimiser state) and dtypes. Named one by one, never
-# whole packages: a package also holds functions and classes a file could abuse.
+# whole packages: a package also holds functions and classes a file could abuse. The two tree
+# types skops warns of are loaded only to be checked before use (model/vetting.py).
 TRUSTED_TYPES = frozenset(
     {
         "numpy.dtype",
@@ -367,6 +369,7 @@ def read_skops(data: bytes) -> tuple[BaseEstimator, str | None]:
         raise ModelError(f"It could not be loaded ({exc}).") from exc
     if not isinstance(estimator, BaseEstimator) or not hasattr(estimator, "predict"):
         raise ModelError(f"It holds a {type(estimator).__name__}, not a scikit-learn estimator.")
+    check_trees(estimator)
     return estimator, fitted_with(caught)
 
 
