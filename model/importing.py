@@ -80,10 +80,16 @@ def import_model(
     """Save the model at `path` as the next version of `name` and return its metadata.
 
     InputError for a file that is not a model batchscore reads (a pickle without trust_pickle
-    among them), ModelError for a model that fails its checks; either leaves MODEL_DIR as it
-    was. `shown_name` is the file's name as the user knows it (an upload's).
+    among them) or that fails a check: the file is the user's input, not a broken version.
+    MODEL_DIR is left as it was. `shown_name` is the file's name as the user knows it.
     """
-    shown = shown_name or path.name
+    try:
+        return _import(model_dir, name, path, plan, shown_name or path.name)
+    except ModelError as exc:
+        raise InputError(exc.message) from exc
+
+
+def _import(model_dir: Path, name: str, path: Path, plan: ImportPlan, shown: str) -> ModelInfo:
     if plan.task is not None and plan.task not in TASKS:
         raise InputError(f"Unknown task {plan.task!r}; choose one of {', '.join(TASKS)}.")
     found = _read(path, shown, plan.trust_pickle)
@@ -217,7 +223,7 @@ def _from_skops(data: bytes, shown: str) -> _Found:
     try:
         estimator, version = read_skops(data)
     except ModelError as exc:
-        raise ModelError(f"{shown}: {exc.message}") from exc
+        raise InputError(f"{shown}: {exc.message}") from exc
     return _Found(estimator, version, signature=None)
 
 

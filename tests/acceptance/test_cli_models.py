@@ -8,8 +8,11 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import joblib
 import pytest
+import skops.io
 from factories import linear_rows
+from owned_models import churn_frame, churn_pipeline, save_mlflow, write_csv
 from processes import Cli, write_config
 
 from batchscore.config import Settings
@@ -136,3 +139,48 @@ def test_model_command_errors_say_what_to_fix(cli: Cli, args: list[str], message
     assert "Traceback" not in result.stderr
     assert re.search(r"\n  \* v1 ", cli.run("model", "list").stdout)
     assert "v2" not in cli.run("model", "list").stdout
+
+
+def test_import_a_skops_pipeline_then_score_a_file_with_it(cli: Cli, tmp_path: Path) -> None:
+    frame = churn_frame()
+    skops.io.dump(churn_pipeline(frame), tmp_path / "churn.skops")
+    customers = write_csv(frame, tmp_path / "customers.csv")
+
+    imported = cli.run(
+        "model", "import", str(tmp_path / "churn.skops"), "--name", "churn", "--version-note", "Q3"
+    )
+
+    assert imported.stdout.splitlines()[:3] == [
+        "Imported churn v1 (classification) imported from churn.skops.",
+        "Features: age (number, may be empty), income (number, may be empty), "
+        "region (text, may be empty), plan (text, may be empty)",
+        "Classes: no, yes",
+    ]
+    cli.run("submit", str(customers), "--model", "churn", "--probabilities", "all")
+    assert "PROCESSED: 2,000 rows, 0 with errors" in cli.run("process").stdout
+
+
+def test_import_an_mlflow_folder_and_a_trusted_pickle(cli: Cli, tmp_path: Path) -> None:
+    frame = churn_frame()
+    pipeline = churn_pipeline(frame)
+    folder = save_mlflow(pipeline, frame, tmp_path / "churn_model")
+    joblib.dump(pipeline, tmp_path / "churn.joblib")
+
+    from_mlflow = cli.run("model", "import", str(folder), "--name", "churn")
+    refused = cli.run(
+        "model", "import", str(tmp_path / "churn.joblib"), "--name", "churn", check=False
+    )
+    trusted = cli.run(
+        "model", "import", str(tmp_path / "churn.joblib"), "--name", "churn", "--trust-pickle"
+    )
+
+    assert from_mlflow.stdout.startswith(
+        "Imported churn v1 (classification) imported from churn_model."
+    )
+    assert refused.returncode == 1
+    assert "churn.joblib is a pickle: loading it runs whatever code it holds" in refused.stderr
+    assert "pass --trust-pickle if you trust who made the file" in refused.stderr
+    assert trusted.stdout.startswith(
+        "Imported churn v2 (classification) imported from churn.joblib."
+    )
+    assert "Not active yet: batchscore model activate churn 2" in trusted.stdout

@@ -19,7 +19,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from batchscore.errors import InputError, ModelError
+from batchscore.errors import InputError
 from batchscore.model.importing import ImportPlan, import_model
 from batchscore.model.predict import predict_chunk, predict_records, predicted_probability
 from batchscore.model.registry import load_model, version_warning
@@ -235,7 +235,7 @@ def test_a_skops_file_with_a_type_outside_the_allow_list_is_refused_naming_it(
     skops.io.dump(payload, path)
 
     with pytest.raises(
-        ModelError,
+        InputError,
         match=f"custom.skops: It holds the type {type_name}, which batchscore does not trust",
     ):
         import_model(model_dir, "custom", path, ImportPlan())
@@ -294,7 +294,7 @@ def test_a_tree_pointing_outside_itself_is_refused_before_it_predicts(
     path = tmp_path / "crafted.skops"
     path.write_bytes(tampered(skops.io.dumps(estimator), field, value))
 
-    with pytest.raises(ModelError, match=why):
+    with pytest.raises(InputError, match=why):
         import_model(model_dir, "crafted", path, ImportPlan())
     assert not model_dir.exists()
 
