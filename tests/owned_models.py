@@ -1,22 +1,20 @@
-"""A model as a data scientist brings it: a churn pipeline with text columns, empty cells and
-HistGradientBoosting, fitted and saved by the real libraries (skops, MLflow, joblib).
+"""A model as a data scientist brings it: examples/train_churn.py's pipeline (text columns,
+empty cells, HistGradientBoosting), fitted and saved by the real libraries (skops, MLflow).
 
 tests/data/models/make_old_model.py runs this same code under an older scikit-learn.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import warnings
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
-from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.impute import SimpleImputer
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder
+from sklearn.pipeline import Pipeline
 
 CHURN_FEATURES = ("age", "income", "region", "plan")
 
@@ -42,23 +40,21 @@ def churn_frame(rows: int = 2000, seed: int = 0) -> pd.DataFrame:
 
 
 def churn_pipeline(frame: pd.DataFrame, final: BaseEstimator | None = None) -> Pipeline:
-    """Impute, one-hot encode the text, boost (or `final`): fitted on `frame`'s features."""
-    prepare = ColumnTransformer(
-        [
-            ("numbers", SimpleImputer(strategy="median"), ["age", "income"]),
-            (
-                "text",
-                make_pipeline(
-                    SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore")
-                ),
-                ["region", "plan"],
-            ),
-        ]
-    )
-    pipeline = Pipeline(
-        [("prepare", prepare), ("model", final or HistGradientBoostingClassifier(random_state=0))]
-    )
-    return pipeline.fit(frame[list(CHURN_FEATURES)], frame["churned"])
+    """examples/train_churn.py's pipeline (or one ending in `final`), fitted on `frame`."""
+    pipeline = _example().churn_pipeline()
+    if final is not None:
+        pipeline.set_params(model=final)
+    fitted: Pipeline = pipeline.fit(frame[list(CHURN_FEATURES)], frame["churned"])
+    return fitted
+
+
+def _example() -> ModuleType:
+    path = Path(__file__).parents[1] / "examples" / "train_churn.py"
+    spec = importlib.util.spec_from_file_location("train_churn", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> Path:
