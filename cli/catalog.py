@@ -13,16 +13,22 @@ if TYPE_CHECKING:
 
 
 def list_models(args: argparse.Namespace) -> int:
+    from batchscore.model.registry import version_warning
     from batchscore.service import catalog
 
     settings = settings_of(args)
     for model in catalog.list_models(settings):
         active = model.info
-        print(f"{active.name} ({active.task} of {active.target}): {', '.join(active.features)}")
+        print(f"{active.name} ({active.task} of {active.target}): {schema_text(active)}")
         for info in catalog.get_model(settings, active.name).versions:
             marker = "*" if info.version == active.version else " "
             rows, scores = f"{info.training_rows:>7,} rows", metrics_text(info.metrics)
-            print(f"  {marker} v{info.version}  {info.created_at}  {rows}  {scores}")
+            print(f"  {marker} v{info.version}  {info.created_at}  {rows}  {scores}".rstrip())
+            if info.source != "trained" or info.note:
+                print(f"      {info.source}{f': {info.note}' if info.note else ''}")
+            warning = version_warning(info)
+            if warning:
+                print(f"      {warning}")
     return EXIT_OK
 
 
@@ -92,11 +98,15 @@ def import_version(args: argparse.Namespace) -> int:
 
 
 def schema_text(info: ModelInfo) -> str:
-    """Each feature with its kind, and whether it may be empty: what a file must hold."""
-    return ", ".join(
-        f"{feature} ({kind}{', may be empty' if feature in info.missing_allowed else ''})"
-        for feature, kind in zip(info.features, info.kinds, strict=True)
-    )
+    """The features a file must hold, with each one's kind unless a number, and whether it
+    may be empty."""
+
+    def feature_text(feature: str, kind: str) -> str:
+        notes = [kind] if kind != "number" else []
+        notes += ["may be empty"] if feature in info.missing_allowed else []
+        return f"{feature} ({', '.join(notes)})" if notes else feature
+
+    return ", ".join(map(feature_text, info.features, info.kinds))
 
 
 def activate(args: argparse.Namespace) -> int:

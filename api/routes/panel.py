@@ -10,6 +10,7 @@ from batchscore.api.pages import render
 from batchscore.api.state import context_of
 from batchscore.config import OUTPUT_FORMATS
 from batchscore.db.jobs import JobStatus
+from batchscore.model.registry import version_warning
 from batchscore.service import catalog, jobs
 
 
@@ -17,8 +18,10 @@ def home(request: Request) -> Response:
     """The panel: upload a file for a model; watch your jobs (live, see static/panel.js)."""
     user = current_user(request)
     settings = context_of(request).settings
+    models = catalog.list_models(settings)
     context = {
-        "models": [model.info for model in catalog.list_models(settings)],
+        "models": [model.info for model in models],
+        "warnings": {model.info.name: version_warning(model.info) for model in models},
         "default_model": settings.default_model,
         "formats": OUTPUT_FORMATS,
         "default_format": settings.output_format,

@@ -136,6 +136,7 @@ function showFeatures(select) {
     code.textContent = feature;
     target.append(code, " ");
   }
+  document.getElementById("model-warning").textContent = option.dataset.warning;
 }
 
 function say(element, text, kind) {

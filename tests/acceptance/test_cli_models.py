@@ -152,7 +152,7 @@ def test_import_a_skops_pipeline_then_score_a_file_with_it(cli: Cli, tmp_path: P
 
     assert imported.stdout.splitlines()[:3] == [
         "Imported churn v1 (classification) imported from churn.skops.",
-        "Features: age (number, may be empty), income (number, may be empty), "
+        "Features: age (may be empty), income (may be empty), "
         "region (text, may be empty), plan (text, may be empty)",
         "Classes: no, yes",
     ]
@@ -184,3 +184,20 @@ def test_import_an_mlflow_folder_and_a_trusted_pickle(cli: Cli, tmp_path: Path) 
         "Imported churn v2 (classification) imported from churn.joblib."
     )
     assert "Not active yet: batchscore model activate churn 2" in trusted.stdout
+
+
+def test_model_list_shows_where_a_version_came_from_and_an_older_scikit_learn(
+    cli: Cli,
+) -> None:
+    old = Path(__file__).parents[1] / "data" / "models" / "churn-sklearn-1.8.0.skops"
+
+    imported = cli.run("model", "import", str(old), "--name", "churn", "--version-note", "Q3")
+    listed = cli.run("model", "list").stdout
+
+    assert "Note: Saved with scikit-learn 1.8.0; this server runs" in imported.stdout
+    assert listed.startswith(
+        "churn (classification of prediction): age (may be empty), income (may be empty), "
+        "region (text, may be empty), plan (text, may be empty)\n"
+    )
+    assert "\n      imported from churn-sklearn-1.8.0.skops: Q3\n" in listed
+    assert "\n      Saved with scikit-learn 1.8.0; this server runs" in listed
