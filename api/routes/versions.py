@@ -4,6 +4,9 @@ Admins only: a model change alters what every user's jobs predict."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -14,6 +17,7 @@ from batchscore.api.params import bool_value, float_value
 from batchscore.api.payloads import ModelDetail, job_payload, json_response, model_detail_payload
 from batchscore.api.state import context_of
 from batchscore.api.upload import Upload, receive_upload
+from batchscore.db.users import UserRecord
 from batchscore.errors import BatchscoreError, InputError
 from batchscore.model.importing import ImportPlan
 from batchscore.model.metadata import HOLDOUT, checked_name
@@ -33,6 +37,7 @@ _PLAN_FIELDS = (
 )
 
 
+T = TypeVar("T")
 _QUEUED = {
     201: "TrainJobQueued",
     400: "MalformedForm",
@@ -68,21 +73,12 @@ async def add_data(request: Request) -> Response:
 
 
 async def _queue(request: Request, *, incremental: bool | None) -> Response:
-    user = await run_in_threadpool(current_user, request)
-    catalog.require_admin(user)
-    name = checked_name(request.path_params["name"], InputError)
-    ctx = context_of(request)
-    upload = await receive_upload(
-        request, ctx.storage, ctx.settings.max_upload_bytes, fields=_PLAN_FIELDS
+    user, name, upload, plan = await _admin_upload(
+        request, _PLAN_FIELDS, lambda fields: _plan(fields, incremental)
     )
-    try:
-        plan = _plan(upload, incremental)
-    except BatchscoreError:
-        ctx.storage.delete_input(upload.stored.name)
-        raise
     job = await run_in_threadpool(
         queue_training,
-        ctx,
+        context_of(request),
         upload.stored,
         upload.filename,
         model_name=name,
@@ -91,6 +87,23 @@ async def _queue(request: Request, *, incremental: bool | None) -> Response:
     )
     body = job_payload(job, request)
     return json_response(body, 201, headers={"Location": body.url})
+
+
+async def _admin_upload(
+    request: Request, fields: tuple[str, ...], parse: Callable[[dict[str, str]], T]
+) -> tuple[UserRecord, str, Upload, T]:
+    """An admin's file for the model named in the path, in the input folder, and the form's
+    fields parsed; nothing is kept when the caller or a field is refused."""
+    user = await run_in_threadpool(current_user, request)
+    catalog.require_admin(user)
+    name = checked_name(request.path_params["name"], InputError)
+    ctx = context_of(request)
+    upload = await receive_upload(request, ctx.storage, ctx.settings.max_upload_bytes, fields)
+    try:
+        return user, name, upload, parse(upload.fields)
+    except BatchscoreError:
+        ctx.storage.delete_input(upload.stored.name)
+        raise
 
 
 _IMPORT_FIELDS = ("features", "target", "task", "classes", "note", "activate")
@@ -121,26 +134,8 @@ async def import_version(request: Request) -> Response:
     (number, text, boolean) come from the model; a pickle or joblib file is refused, since
     loading it runs whatever code it holds. A refused file changes nothing.
     """
-    user = await run_in_threadpool(current_user, request)
-    catalog.require_admin(user)
-    name = checked_name(request.path_params["name"], InputError)
+    user, name, upload, plan = await _admin_upload(request, _IMPORT_FIELDS, _import_plan)
     ctx = context_of(request)
-    upload = await receive_upload(
-        request, ctx.storage, ctx.settings.max_upload_bytes, fields=_IMPORT_FIELDS
-    )
-    fields = upload.fields
-    try:
-        plan = ImportPlan(
-            features=catalog.parse_features(fields.get("features")),
-            target=fields.get("target") or None,
-            task=fields.get("task") or None,
-            classes=catalog.parse_features(fields.get("classes")),
-            note=fields.get("note", ""),
-            activate=bool_value(fields.get("activate"), "The form field 'activate'", default=False),
-        )
-    except BatchscoreError:
-        ctx.storage.delete_input(upload.stored.name)
-        raise
     await run_in_threadpool(
         catalog.import_upload, ctx, user, name, upload.stored, upload.filename, plan
     )
@@ -180,8 +175,18 @@ def activate_version(request: Request) -> Response:
     return json_response(model_detail_payload(detail))
 
 
-def _plan(upload: Upload, incremental: bool | None) -> TrainPlan:
-    fields = upload.fields
+def _import_plan(fields: dict[str, str]) -> ImportPlan:
+    return ImportPlan(
+        features=catalog.parse_features(fields.get("features")),
+        target=fields.get("target") or None,
+        task=fields.get("task") or None,
+        classes=catalog.parse_features(fields.get("classes")),
+        note=fields.get("note", ""),
+        activate=bool_value(fields.get("activate"), "The form field 'activate'", default=False),
+    )
+
+
+def _plan(fields: dict[str, str], incremental: bool | None) -> TrainPlan:
     return TrainPlan(
         target=fields.get("target") or None,
         features=catalog.parse_features(fields.get("features")),
