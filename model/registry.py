@@ -440,6 +440,8 @@ def _classes(
         raise ModelError("A classification model must be a fitted classifier with classes_.")
     if given is None:
         return tuple(str(label) for label in fitted)
+    if len(set(given)) != len(given):
+        raise ModelError(f"The class names {', '.join(given)} name a class twice.")
     if len(given) != len(fitted):
         raise ModelError(
             f"{len(given)} class names given for the model's {len(fitted)} classes "

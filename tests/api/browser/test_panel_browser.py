@@ -64,9 +64,10 @@ def test_upload_watch_it_finish_and_download(
     book = openpyxl.load_workbook(saved, read_only=True)
     rows = list(book.worksheets[0].iter_rows(values_only=True))
     book.close()
-    assert rows[0] == (*IRIS.read_text().splitlines()[0].split(","), "prediction", "error")
+    header = IRIS.read_text().splitlines()[0].split(",")
+    assert rows[0] == (*header, "prediction", "probability", "error")
     assert len(rows) == 151
-    assert rows[1][-2] == "setosa"
+    assert rows[1][-3] == "setosa"
 
 
 def test_notification_counts_rows_with_errors(
