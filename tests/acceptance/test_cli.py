@@ -34,7 +34,7 @@ def test_submit_then_process_writes_xlsx_with_predictions(cli: Cli, tmp_path: Pa
     rows = read_xlsx(result)
     header = EXAMPLE.read_text().splitlines()[0].split(",")
     assert list(rows[0]) == [*header, "prediction", "probability", "error"]
-    assert all(0.33 < r[-2] <= 1 for r in rows[1:])  # of the predicted class among three
+    assert all(0.33 < float(str(r[-2])) <= 1 for r in rows[1:])  # the predicted class of three
     assert len(rows) == 151
     species, predicted = header.index("species"), header.index("species") + 1
     accuracy = sum(r[species] == r[predicted] for r in rows[1:]) / 150
