@@ -59,7 +59,7 @@ class ImportPlan:
     """What the importer cannot read from the model, or what to say instead of what it reads."""
 
     features: tuple[str, ...] | None = None  # default: the MLflow signature or feature_names_in_
-    target: str | None = None  # default: the signature's output name, else "prediction"
+    target: str | None = None  # what it predicts; default: the model's name
     task: str | None = None  # default: from the estimator (classifier or regressor)
     classes: tuple[str, ...] | None = None  # names for the estimator's classes_, in its order
     note: str = ""
@@ -106,7 +106,7 @@ def _import(model_dir: Path, name: str, path: Path, plan: ImportPlan, shown: str
         estimator,
         task=task,
         features=features,
-        target=plan.target or "prediction",
+        target=plan.target or name,
         metrics={},
         training_rows=0,
         training_data_sha256="",

@@ -196,7 +196,7 @@ def test_model_list_shows_where_a_version_came_from_and_an_older_scikit_learn(
 
     assert "Note: Saved with scikit-learn 1.8.0; this server runs" in imported.stdout
     assert listed.startswith(
-        "churn (classification of prediction): age (may be empty), income (may be empty), "
+        "churn (classification of churn): age (may be empty), income (may be empty), "
         "region (text, may be empty), plan (text, may be empty)\n"
     )
     assert "\n      imported from churn-sklearn-1.8.0.skops: Q3\n" in listed
