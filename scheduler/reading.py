@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -31,6 +32,8 @@ _SIGNATURES = {
 _SAVE_AS_CSV = "Save it as CSV (in Excel: File → Save As → 'CSV UTF-8') and upload that file."
 NO_ROWS = "The file has a header but no data rows."
 _FIELDS_ERROR = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+_SAMPLE_ROWS = 200  # data rows read up front to learn the file's shape
+_TRAILING = "\x00trailing"  # the name given to the empty field after the last column
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,9 @@ class CsvLayout:
     delimiter: str
     columns: tuple[str, ...]  #: header names, stripped; blanks named column_<position>
     line_count: int  #: physical lines after the header: the row count, unless values hold newlines
+    #: every data row ends with one more, empty, field than the header names (a delimiter after
+    #: the last value, as some exporters write): that field is dropped, and checked empty.
+    trailing_delimiter: bool = False
 
 
 def inspect_csv(path: Path) -> CsvLayout:
@@ -56,20 +62,29 @@ def inspect_csv(path: Path) -> CsvLayout:
     if encoding == "utf-8":
         _refuse_binary(head)
     line_count = _scan_text(path, encoding)
-    header = _first_line(head, encoding)
-    delimiter = _delimiter(header)
-    columns = _columns(header, delimiter)
-    return CsvLayout(encoding, delimiter, columns, max(0, line_count - 1))
+    text = head.decode(encoding, errors="replace").lstrip("\ufeff")
+    delimiter = _delimiter(text.splitlines()[0] if text.strip() else "")
+    header, rows, header_lines = _sample(text, delimiter, complete=len(head) < _SCAN_BLOCK)
+    names, trailing = _shape(header, rows)
+    return CsvLayout(
+        encoding,
+        delimiter,
+        _columns(names),
+        max(0, line_count - header_lines),
+        trailing_delimiter=trailing,
+    )
 
 
 def read_chunks(path: Path, layout: CsvLayout, chunk_rows: int) -> Iterator[pd.DataFrame]:
     """Yield the data rows `chunk_rows` at a time, every cell as text ('' when empty)."""
+    names = [*layout.columns, *([_TRAILING] if layout.trailing_delimiter else [])]
     reader = pd.read_csv(
         path,
         sep=layout.delimiter,
         encoding=layout.encoding,
         header=0,
-        names=list(layout.columns),
+        names=names,
+        index_col=False,  # never take a field as the index: every field is a column
         dtype=str,
         keep_default_na=False,
         na_filter=False,
@@ -80,7 +95,10 @@ def read_chunks(path: Path, layout: CsvLayout, chunk_rows: int) -> Iterator[pd.D
     try:
         with reader:
             for chunk in reader:
-                yield chunk.fillna("")  # short rows: missing trailing fields are empty cells
+                chunk = chunk.fillna("")  # short rows: missing trailing fields are empty cells
+                if layout.trailing_delimiter:
+                    _check_trailing(chunk.pop(_TRAILING), len(layout.columns))
+                yield chunk
     except pd.errors.ParserError as exc:
         raise InputError(_parser_message(str(exc))) from exc
 
@@ -131,9 +149,70 @@ def _scan_text(path: Path, encoding: str) -> int:
     return lines
 
 
-def _first_line(head: bytes, encoding: str) -> str:
-    text = head.decode(encoding, errors="replace")
-    return text.lstrip("\ufeff").splitlines()[0] if text.strip() else ""
+_Row = tuple[int, list[str]]  # the line a row ends on, and its fields
+
+
+def _sample(text: str, delimiter: str, *, complete: bool) -> tuple[list[str], list[_Row], int]:
+    """The header's fields (a quoted name may span lines), up to _SAMPLE_ROWS data rows after
+    it, and how many physical lines the header takes. The last row of a cut-off head may be
+    cut too, so it is left out unless the head is the whole file."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header: list[str] = []
+    rows: list[_Row] = []
+    header_lines = 1
+    try:
+        header = next(reader, [])
+        header_lines = max(1, reader.line_num)
+        for row in reader:
+            if row:
+                rows.append((reader.line_num, row))
+            if len(rows) > _SAMPLE_ROWS:
+                break
+    except csv.Error:  # an unterminated quote: the parser says where, when the rows are read
+        return header, [], header_lines
+    if not complete and rows:
+        rows.pop()
+    return header, rows[:_SAMPLE_ROWS], header_lines
+
+
+def _shape(header: list[str], rows: list[_Row]) -> tuple[list[str], bool]:
+    """The column names, and whether rows end in an extra empty field, from the sample.
+
+    When every row has one field more than the header names: an empty last field everywhere is
+    a delimiter after the last value (dropped); distinct first fields are row names, as R's
+    write.table writes them without a header of their own (the first column gets a name rather
+    than becoming an index that shifts the rest). Any other longer row is an error naming it.
+    """
+    width = len(header)
+    if all(len(fields) <= width for _, fields in rows):
+        return header, False
+    if all(len(fields) == width + 1 for _, fields in rows):
+        if all(fields[-1].strip() == "" for _, fields in rows):
+            return header, True
+        if len({fields[0] for _, fields in rows}) == len(rows):
+            return ["", *header], False
+        rows = [(line, fields) for line, fields in rows if fields[-1].strip() != ""]
+    line, fields = next((line, f) for line, f in rows if len(f) > width)
+    raise InputError(_too_many(line, len(fields), width))
+
+
+def _check_trailing(values: pd.Series, width: int) -> None:
+    """The rows end in a delimiter: the field after it must be empty in every one."""
+    filled = (values.astype(str).str.strip() != "").to_numpy()
+    if filled.any():
+        row = int(values.index[int(filled.argmax())]) + 1  # the index runs on across chunks
+        raise InputError(
+            f"Data row {row:,} has a value after the last column, where the other rows end "
+            f"with an empty field: it has {width + 1} values but the header has {width} "
+            "columns. A value that contains the delimiter must be quoted."
+        )
+
+
+def _too_many(line: int, seen: int, expected: int) -> str:
+    return (
+        f"Line {line} has {seen} values but the header has {expected} columns. "
+        "A value that contains the delimiter must be quoted."
+    )
 
 
 def _delimiter(header: str) -> str:
@@ -143,8 +222,8 @@ def _delimiter(header: str) -> str:
     return delimiter if count else ","
 
 
-def _columns(header: str, delimiter: str) -> tuple[str, ...]:
-    names = [name.strip() for name in next(csv.reader([header], delimiter=delimiter))]
+def _columns(header: list[str]) -> tuple[str, ...]:
+    names = [name.strip() for name in header]
     names = [name or f"column_{i}" for i, name in enumerate(names, start=1)]
     duplicates = sorted(name for name, n in Counter(names).items() if n > 1)
     if duplicates:
@@ -159,8 +238,5 @@ def _parser_message(text: str) -> str:
     match = _FIELDS_ERROR.search(text)
     if match:
         expected, line, seen = match.groups()
-        return (
-            f"Line {line} has {seen} values but the header has {expected} columns. "
-            "A value that contains the delimiter must be quoted."
-        )
+        return _too_many(int(line), int(seen), int(expected))
     return f"The file is not valid CSV: {text.strip()}"

@@ -272,3 +272,47 @@ def test_unwritable_output_folder_fails_job_and_keeps_input(
         "disk space and permissions of the data folders, then retry."
     )
     assert Path(ctx.settings.input_dir, job.input_name).is_file()
+
+
+@pytest.mark.parametrize(
+    ("content", "header", "first"),
+    [
+        (  # every row ends with a delimiter: the empty field after it is not a column
+            csv_text([(*IRIS_ROW, "")] * 3),
+            IRIS_HEADER,
+            (5.1, 3.5, 1.4, 0.2),
+        ),
+        (  # R's write.table(sep=","): row names, with no header of their own
+            '"sepal_length","sepal_width","petal_length","petal_width"\n'
+            + "".join(f'"r{n}",5.1,3.5,1.4,0.2\n' for n in range(3)),
+            ("column_1", *IRIS_HEADER),
+            ("r0", 5.1, 3.5, 1.4, 0.2),
+        ),
+        (  # a quoted header name holding a newline
+            csv_text([(*IRIS_ROW, "x")] * 3, header=(*IRIS_HEADER, '"note\nsecond line"')),
+            (*IRIS_HEADER, "note\nsecond line"),
+            (5.1, 3.5, 1.4, 0.2, "x"),
+        ),
+    ],
+    ids=["trailing-delimiter", "r-row-names", "newline-in-header"],
+)
+def test_files_that_once_shifted_every_column_are_read_as_written(
+    ctx: Context, content: str, header: tuple[str, ...], first: tuple[object, ...]
+) -> None:
+    submit(ctx, content)
+    job = run_one(ctx)
+    assert (job.status, job.rows_total, job.rows_failed) == (JobStatus.PROCESSED, 3, 0)
+    rows = rows_of(result_path(ctx, job))
+    assert rows[0] == (*header, "prediction", "probability", "error")
+    assert rows[1] == (*first, "setosa", *probability(ctx, IRIS_ROW), None)
+
+
+def test_a_value_after_the_last_column_beyond_the_sample_fails_the_job(ctx: Context) -> None:
+    rows = [(*IRIS_ROW, "")] * 300 + [(*IRIS_ROW, "9")]  # row 301: past the 200 sampled
+    submit(ctx, csv_text(rows))
+    job = run_one(ctx)
+    assert job.status is JobStatus.FAILED
+    assert (job.error_message or "").startswith(
+        "Data row 301 has a value after the last column, where the other rows end with an "
+        "empty field: it has 5 values but the header has 4 columns."
+    )

@@ -72,6 +72,14 @@ CASES: dict[str, bytes] = {
     "all_rows_bad.csv": f"{HEADER}\n{rows(5, 'x,y,z,w')}".encode(),
     "short_row.csv": (iris(20) + "5.1,3.5\n").encode(),
     "long_row.csv": (iris(2) + "5.1,3.5,1.4,0.2,9.9\n").encode(),
+    # Shapes that once shifted every column by one, silently (pandas took a field as an index):
+    "trailing_delimiter.csv": f"{HEADER}\n{rows(3, ROW + ',')}".encode(),
+    "trailing_value_late.csv": f"{HEADER}\n{rows(3, ROW + ',')}{ROW},9\n".encode(),
+    "r_row_names.csv": (  # R's write.table(sep=","): a row name first, no header for it
+        '"sepal_length","sepal_width","petal_length","petal_width"\n'
+        + "".join(f'"{n}",5.1,3.5,1.4,0.2\n' for n in range(1, 4))
+    ).encode(),
+    "quoted_newline_header.csv": f'{HEADER},"note\nsecond line"\n{rows(2, ROW + ",x")}'.encode(),
     "unterminated_quote.csv": (iris(2) + '"5.1,3.5,1.4,0.2\n').encode(),
     "blank_lines.csv": f"{HEADER}\n\n{ROW}\n\n\n{ROW}\n".encode(),
     "no_final_newline.csv": iris(2).rstrip("\n").encode(),
