@@ -14,8 +14,10 @@ from itertools import islice, repeat
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import rustpy_xlsxwriter
 
@@ -30,9 +32,12 @@ EXCEL_MAX_CHARS = 32_767  # per cell, counted in UTF-16 code units
 _SHEET_NAME = "predictions"
 # A str of at most this many code points has at most EXCEL_MAX_CHARS UTF-16 units.
 _SURELY_SHORT = EXCEL_MAX_CHARS // 2
-# Numeric-looking text that stays text: a leading zero before a digit ("007", "-01"), whose
-# meaning is the text, and integers of 16+ digits (IDs), which Excel would round.
-_KEEP_AS_TEXT = r"^\s*[+-]?(?:0[0-9]|[0-9]{16,}\s*$)"
+# A cell becomes a number only when Excel shows the number as the same text: a plain decimal
+# (no "+", exponent, leading zero or trailing fraction zero; "5.0" as pandas writes whole
+# floats is allowed) of at most 15 significant digits, what Excel displays. Anything else that
+# parses ("+14155551234", "1E5", "1.10", "007", a 20-digit id) stays the text it is.
+_AS_WRITTEN = r"^\s*-?(?:0|[1-9][0-9]*)(?:\.[0-9]*[1-9]|\.0)?\s*$"
+_MAX_DIGITS = 15
 
 _Cell = str | float | int | bool | None
 
@@ -193,7 +198,7 @@ def _text_cells(column: pd.Series) -> list[_Cell]:
     numbers = parse_floats(column)
     numeric = np.isfinite(numbers)
     if numeric.any():
-        numeric &= ~matches(column, _KEEP_AS_TEXT)
+        numeric &= matches(column, _AS_WRITTEN) & (_significant_digits(column) <= _MAX_DIGITS)
         # Floats throughout: integers of up to 15 digits are exact in a float, and Excel shows
         # 3.0 as 3. + 0.0 turns -0 into 0.
         cells[numeric] = (numbers[numeric] + 0.0).tolist()
@@ -202,6 +207,16 @@ def _text_cells(column: pd.Series) -> list[_Cell]:
         _guard_texts(cells, text, column.iloc[text])
     cells[blank] = None
     return _listed(cells)
+
+
+def _significant_digits(column: pd.Series) -> npt.NDArray[np.int64]:
+    """Digits after any leading zeros (sign and point not counted), per cell; 0 if missing."""
+    text = pa.array(column, type=pa.string(), from_pandas=True)
+    digits = pc.utf8_ltrim(pc.replace_substring_regex(text, r"[^0-9]", ""), characters="0")
+    counted: npt.NDArray[np.int64] = (
+        pc.utf8_length(digits).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+    )
+    return counted
 
 
 def _value_cells(column: pd.Series) -> list[_Cell]:

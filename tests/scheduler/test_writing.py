@@ -78,12 +78,12 @@ def sheet_xml(path: Path) -> str:
     [
         ("3", 3),
         ("-2.5", -2.5),
-        ("1e3", 1000),
         ("0", 0),
         ("0.5", 0.5),
         ("-0", 0),
-        ("+7", 7),
+        ("5.0", 5),  # pandas writes whole floats so
         (" 4 ", 4),
+        ("0.000123456789012345", 0.000123456789012345),  # 15 significant digits
         ("123456789012345", 123456789012345),
     ],
 )
@@ -108,6 +108,9 @@ def test_xlsx_integer_text_reads_back_as_the_same_number(tmp_path: Path) -> None
         *("inf", "-inf", "Infinity", "nan", "NaN", "1E400"),  # not finite
         *("1234567890123456", "98765432109876543210"),  # more digits than Excel keeps
         *("1,5", "0x10", "1_000", "12ab", "abc", "٣"),  # not a plain number
+        # Numbers Excel would show as other text: a phone number, a part code, a version,
+        # a decimal with more digits than Excel shows.
+        *("+14155551234", "+7", "1E5", "1e3", "1.10", "2.50", "0.12345678901234567"),
     ],
 )
 def test_xlsx_text_that_is_not_a_plain_number_stays_text(tmp_path: Path, text: str) -> None:

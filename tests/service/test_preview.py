@@ -191,8 +191,8 @@ def test_preview_shows_whole_xlsx_numbers_without_a_decimal_point(tmp_path: Path
     rows = preview_result(path, "xlsx").first_rows
     assert [row.cells[:2] for row in rows] == [
         ("3", "1"),
-        ("2.5", "0.1"),
-        ("1e+20", "123456789012345"),
+        ("2.50", "0.1"),  # stays the text it was, like 1e20: a number would read otherwise
+        ("1e20", "123456789012345"),
     ]
 
 
