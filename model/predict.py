@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,6 +98,13 @@ def predict_chunk(model: LoadedModel, frame: pd.DataFrame) -> Scored:
         errors[with_gaps] = gaps[with_gaps] + f" (model {info.name} cannot fill it in)"
         good &= ~with_gaps
         labels, probabilities = _score_rows(model, columns, good)
+    overflowed = _overflowed(labels, probabilities)
+    if overflowed.any():
+        scored_rows = np.flatnonzero(good)[overflowed]
+        errors[scored_rows] = _OVERFLOW
+        good[scored_rows] = False
+        labels = labels[~overflowed]
+        probabilities = None if probabilities is None else probabilities[~overflowed]
     predictions: _Objects = np.full(row_count, None, dtype=object)
     predictions[good] = labels
     table = None
@@ -156,6 +163,10 @@ def predict_records(model: LoadedModel, records: Sequence[object]) -> list[Predi
         for feature in info.features
     }
     labels, probabilities = _score(model, _inputs(model, columns))
+    overflowed = _overflowed(labels, probabilities)
+    if overflowed.any():
+        where = "The record" if len(records) == 1 else f"Record {int(overflowed.argmax()) + 1}"
+        raise InputError(f"{where}: {_OVERFLOW}.")
     if probabilities is None:
         return [Prediction(label, None) for label in labels.tolist()]
     classes = list(info.classes or ())
@@ -194,6 +205,24 @@ def _record_values(info: ModelInfo, feature: str, values: list[object]) -> npt.N
     if info.kind_of(feature) == "number":
         return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
     return np.array([np.nan if v is None else v for v in values], dtype=object)
+
+
+_OVERFLOW = (
+    "the model's result for these values is not a finite number (its arithmetic overflowed): "
+    "check that the features are in their usual range"
+)
+
+
+def _overflowed(
+    labels: _Objects, probabilities: npt.NDArray[np.float64] | None
+) -> npt.NDArray[np.bool_]:
+    """Rows whose result is NaN or infinite: huge inputs overflow a model's arithmetic, and an
+    argmax over NaN would still name a class."""
+    if probabilities is not None:
+        return np.asarray(~np.isfinite(probabilities).all(axis=1), dtype=bool)
+    if labels.size and isinstance(labels[0], float):
+        return ~np.isfinite(labels.astype(np.float64))
+    return np.zeros(len(labels), dtype=bool)
 
 
 def _score_rows(
@@ -340,12 +369,17 @@ def _predict(model: LoadedModel, inputs: _Inputs) -> _Objects:
     return np.array([names.get(label, label) for label in labels.tolist()], dtype=object)
 
 
-def _validated() -> AbstractContextManager[None]:
-    """Every value reaching the estimator was checked finite here: skip sklearn's own checks."""
-    context: AbstractContextManager[None] = sklearn.config_context(
-        assume_finite=True, skip_parameter_validation=True
-    )
-    return context
+@contextmanager
+def _validated() -> Iterator[None]:
+    """Every value reaching the estimator was checked here (finite, or NaN where the model
+    fills it in): skip sklearn's own checks. A model's arithmetic may still overflow on huge
+    values; its NaN or infinite results are caught afterwards (_overflowed), so NumPy need not
+    warn of them."""
+    with (
+        sklearn.config_context(assume_finite=True, skip_parameter_validation=True),
+        np.errstate(over="ignore", invalid="ignore", divide="ignore"),
+    ):
+        yield
 
 
 def _inputs(model: LoadedModel, columns: dict[str, npt.NDArray[Any]]) -> _Inputs:

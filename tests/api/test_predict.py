@@ -96,6 +96,11 @@ def test_extra_keys_and_integers_are_fine(alice: Caller) -> None:
         ({**SETOSA, "sepal_width": "3.5"}, 'The record: sepal_width must be a number, not "3.5".'),
         ({**SETOSA, "sepal_width": True}, "The record: sepal_width must be a number, not true."),
         ([SETOSA, 7], "Record 2 is not a JSON object of feature values."),
+        (
+            dict.fromkeys(SETOSA, 1.7976931348623157e308),  # the largest finite double
+            "The record: the model's result for these values is not a finite number (its "
+            "arithmetic overflowed): check that the features are in their usual range.",
+        ),
         ([], "Send a JSON object of feature values, or a non-empty list of them."),
         ("setosa", "Send a JSON object of feature values, or a non-empty list of them."),
     ],

@@ -10,7 +10,7 @@ import pytest
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
 from batchscore.errors import InputError
-from batchscore.model.predict import predict_chunk
+from batchscore.model.predict import predict_chunk, predict_records
 from batchscore.model.registry import LoadedModel, load_model, save_model
 
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -199,3 +199,26 @@ def test_predict_chunk_of_estimator_fitted_without_names_does_not_warn(tmp_path:
     scored = predict_chunk(load_model(tmp_path, "bare"), pd.DataFrame({"x": ["4"]}, dtype=str))
 
     assert scored.predictions[0] == pytest.approx(4.0)
+
+
+def test_a_result_the_models_arithmetic_overflowed_is_a_row_error(iris_model: LoadedModel) -> None:
+    huge = ["1e308"] * 4  # finite, but the scaler and the logistic regression overflow
+    scored = predict_chunk(iris_model, _frame(huge, SETOSA, ["-1.7976931348623157e308"] * 4))
+
+    assert scored.predictions.tolist() == [None, "setosa", None]
+    assert (
+        scored.errors[0]
+        == scored.errors[2]
+        == (
+            "the model's result for these values is not a finite number (its arithmetic "
+            "overflowed): check that the features are in their usual range"
+        )
+    )
+    assert scored.probabilities is not None
+    assert scored.probabilities.iloc[1].notna().all() and scored.probabilities.iloc[0].isna().all()
+
+
+def test_a_record_the_models_arithmetic_overflows_on_is_refused(iris_model: LoadedModel) -> None:
+    record = dict(zip(FEATURES, [1e308] * 4, strict=True))
+    with pytest.raises(InputError, match=r"^Record 2: the model's result for these values is not"):
+        predict_records(iris_model, [dict(zip(FEATURES, map(float, SETOSA), strict=True)), record])

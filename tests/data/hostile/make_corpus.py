@@ -69,6 +69,7 @@ CASES: dict[str, bytes] = {
     "nan_inf_empty.csv": (iris(30) + "NaN,3.5,1.4,0.2\ninf,3.5,1.4,0.2\n,3.5,1.4,0.2\n").encode(),
     "thousands_separators.csv": (iris(20) + '"1,234.5",3.5,1.4,0.2\n').encode(),
     "huge_number.csv": (iris(20) + "1e400,3.5,1.4,0.2\n").encode(),
+    "overflow.csv": (iris(20) + "1e308,1e308,1e308,1e308\n").encode(),  # finite, overflows
     "all_rows_bad.csv": f"{HEADER}\n{rows(5, 'x,y,z,w')}".encode(),
     "short_row.csv": (iris(20) + "5.1,3.5\n").encode(),
     "long_row.csv": (iris(2) + "5.1,3.5,1.4,0.2,9.9\n").encode(),
