@@ -136,6 +136,12 @@ REQUEST_BODIES: dict[str, Any] = {
                 "description": "A classifier's probabilities in the result: that of the "
                 "predicted class (default), or all: a probability_<class> column per class.",
             },
+            "keep_formulas": _TRUE_FALSE
+            | {
+                "description": "CSV result: leave cells that start with = + - @ tab or CR as "
+                "they are (default false: a ' is put before them, so a spreadsheet shows them "
+                "as text instead of running them)."
+            },
         },
     ),
     "TrainingFile": _form(

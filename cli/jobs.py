@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 
 def submit(args: argparse.Namespace) -> int:
+    from batchscore.config import PROBABILITIES
+    from batchscore.scheduler.score_options import ScoreOptions
     from batchscore.service import accounts
     from batchscore.service.intake import submit_file
 
@@ -36,7 +38,10 @@ def submit(args: argparse.Namespace) -> int:
             path.name,
             model_name=args.model,
             output_format=args.format,
-            probabilities=args.probabilities,
+            options=ScoreOptions(
+                probabilities=args.probabilities or PROBABILITIES[0],
+                keep_formulas=args.keep_formulas,
+            ),
             owner_id=owner_id,
         )
     print(f"Job {job.id} queued: {job.original_filename} (model {job.model_name})")

@@ -70,6 +70,12 @@ def _parser() -> argparse.ArgumentParser:
         choices=PROBABILITIES,
         help="a classifier's probability of the predicted class (default), or all classes'",
     )
+    submit_p.add_argument(
+        "--keep-formulas",
+        action="store_true",
+        help="CSV result: leave cells starting with = + - @ as they are (for programs; a "
+        "spreadsheet would run them)",
+    )
     process_p = command("process", jobs.process, "process one pending job (exit 3 if none)")
     process_p.add_argument("--job", type=int, help="process this job id, if it is pending")
     process_all_p = command(

@@ -34,6 +34,7 @@ from batchscore.model.schema import check_columns
 from batchscore.scheduler.context import Context
 from batchscore.scheduler.lease import LeaseKeeper
 from batchscore.scheduler.reading import NO_ROWS, CsvLayout, inspect_csv, read_chunks
+from batchscore.scheduler.score_options import ScoreOptions
 from batchscore.scheduler.train_jobs import plan_of, train_file
 from batchscore.scheduler.writing import write_result
 
@@ -246,7 +247,8 @@ def _score(
     at a time."""
     tally = _Tally()
     info = model.info
-    every_class = (job.options or {}).get("probabilities") == "all"
+    options = ScoreOptions.from_json(job.options)
+    every_class = options.probabilities == "all"
     made = _result_columns(layout.columns, model, every_class)
     columns = [*layout.columns, *made.names]
 
@@ -275,6 +277,7 @@ def _score(
         expected_rows=layout.line_count,
         computed=len(made.names),
         numeric=numeric,
+        keep_formulas=options.keep_formulas,
     )
     if tally.rows == 0:
         raise InputError(NO_ROWS)

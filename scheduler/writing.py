@@ -38,6 +38,10 @@ _SURELY_SHORT = EXCEL_MAX_CHARS // 2
 # parses ("+14155551234", "1E5", "1.10", "007", a 20-digit id) stays the text it is.
 _AS_WRITTEN = r"^\s*-?(?:0|[1-9][0-9]*)(?:\.[0-9]*[1-9]|\.0)?\s*$"
 _MAX_DIGITS = 15
+# A CSV cell a spreadsheet would run as a formula (OWASP's CSV injection list), unless it is a
+# plain number such as -5.1; such a cell gets a leading ' so Excel and LibreOffice show it as text.
+_FORMULA_START = r"^[=+\-@\t\r]"
+_PLAIN_NUMBER = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
 
 _Cell = str | float | int | bool | None
 
@@ -51,6 +55,7 @@ def write_result(
     expected_rows: int | None = None,
     computed: int = 2,
     numeric: Collection[str] = (),
+    keep_formulas: bool = False,
     max_rows_per_sheet: int = EXCEL_MAX_ROWS,
 ) -> int:
     """Write every frame to `path` (created or overwritten), fsync it, return its sheet count.
@@ -58,8 +63,10 @@ def write_result(
     The frames are pulled one at a time, so memory holds one frame. Their columns are exactly
     `columns`: the uploaded ones (raw text), then the last `computed` made by the model
     (prediction, probabilities, error last), written as the values they are; those named in
-    `numeric` are float64 in a parquet file (else text). An xlsx result plans its sheets
-    from `expected_rows` (an upper bound, e.g. the file's line count; None = one sheet).
+    `numeric` are float64 in a parquet file (else text). A CSV result neutralises cells a
+    spreadsheet would run as formulas, unless `keep_formulas` (for programs reading it). An
+    xlsx result plans its sheets from `expected_rows` (an upper bound, e.g. the file's line
+    count; None = one sheet).
 
     Exceptions from the frames pass through unchanged; the caller then deletes the unfinished
     file. Raises ValueError for an unknown format and InputError when an xlsx sheet can't hold
@@ -70,7 +77,7 @@ def write_result(
             path, list(columns), frames, expected_rows, max_rows_per_sheet, computed
         )
     elif output_format == "csv":
-        sheets = _write_csv(path, list(columns), frames)
+        sheets = _write_csv(path, list(columns), frames, keep_formulas)
     elif output_format == "parquet":
         sheets = _write_parquet(path, list(columns), frames, computed, numeric)
     else:
@@ -263,11 +270,15 @@ def _plain_cell(value: object) -> _Cell:
     return _guard_text(str(value))
 
 
-def _write_csv(path: Path, columns: list[str], frames: Iterable[pd.DataFrame]) -> int:
-    """UTF-8 (no BOM) CSV: the header once, raw text written back unchanged."""
+def _write_csv(
+    path: Path, columns: list[str], frames: Iterable[pd.DataFrame], keep_formulas: bool
+) -> int:
+    """UTF-8 (no BOM) CSV: the header once, raw text written back unchanged but for cells a
+    spreadsheet would run as formulas (a ' put before them), unless `keep_formulas`."""
     with open(path, "w", encoding="utf-8", newline="") as file:
         writer = csv.writer(file)
-        writer.writerow(columns)
+        header = pd.Series(columns, dtype=object)
+        writer.writerow(header.tolist() if keep_formulas else _neutralised(header).tolist())
         for frame in frames:
             _check_columns(frame, columns)
             cells = []
@@ -275,9 +286,22 @@ def _write_csv(path: Path, columns: list[str], frames: Iterable[pd.DataFrame]) -
                 column = frame.iloc[:, i]
                 values = column.to_numpy(dtype=object, copy=True)
                 values[column.isna().to_numpy(dtype=bool)] = None
+                if not keep_formulas and column.dtype != np.float64:
+                    values = _neutralised(pd.Series(values, dtype=object)).to_numpy(dtype=object)
                 cells.append(values.tolist())
             writer.writerows(zip(*cells, strict=True))
     return 1
+
+
+def _neutralised(column: pd.Series) -> pd.Series:
+    """The column with a ' before every text cell that a spreadsheet would take as a formula."""
+    text = column.astype(str)  # numbers' text starts with a digit or a sign: plain numbers
+    risky = matches(text, _FORMULA_START) & ~matches(text, _PLAIN_NUMBER)
+    if not risky.any():
+        return column
+    guarded = column.copy()
+    guarded[risky] = "'" + text[risky]
+    return guarded
 
 
 def _write_parquet(

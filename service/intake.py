@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import BinaryIO
 
-from batchscore.config import OUTPUT_FORMATS, PROBABILITIES
+from batchscore.config import OUTPUT_FORMATS
 from batchscore.db.engine import in_transaction
 from batchscore.db.jobs import JobKind, JobRecord, create_job
 from batchscore.errors import InputError
@@ -18,6 +18,7 @@ from batchscore.model.schema import check_columns
 from batchscore.model.train import TrainPlan
 from batchscore.scheduler.context import Context
 from batchscore.scheduler.reading import NO_ROWS, inspect_csv
+from batchscore.scheduler.score_options import ScoreOptions
 from batchscore.scheduler.train_jobs import check_training_file, plan_options
 from batchscore.storage import StoredInput
 
@@ -29,7 +30,7 @@ def submit_file(
     *,
     model_name: str | None = None,
     output_format: str | None = None,
-    probabilities: str | None = None,
+    options: ScoreOptions | None = None,
     owner_id: int | None = None,
 ) -> JobRecord:
     """Store `source` and queue it; InputError / NotFound / ModelError say why not.
@@ -37,7 +38,6 @@ def submit_file(
     Nothing is kept of a refused file.
     """
     _check_format(output_format)
-    _options(probabilities)
     load_model(ctx.settings.model_dir, model_name or ctx.settings.default_model)  # refuse early
     stored = ctx.storage.save_input(source, filename, ctx.settings.max_upload_bytes)
     return queue_stored(
@@ -46,7 +46,7 @@ def submit_file(
         filename,
         model_name=model_name,
         output_format=output_format,
-        probabilities=probabilities,
+        options=options,
         owner_id=owner_id,
     )
 
@@ -58,7 +58,7 @@ def queue_stored(
     *,
     model_name: str | None = None,
     output_format: str | None = None,
-    probabilities: str | None = None,
+    options: ScoreOptions | None = None,
     owner_id: int | None = None,
 ) -> JobRecord:
     """Queue a file already saved in the input folder (an upload streamed there), or delete it
@@ -66,7 +66,6 @@ def queue_stored(
     settings = ctx.settings
     try:
         output_format = _check_format(output_format) or settings.output_format
-        options = _options(probabilities)
         model = load_model(settings.model_dir, model_name or settings.default_model)
         with ctx.storage.local_input(stored.name) as path:
             layout = inspect_csv(path)
@@ -85,7 +84,7 @@ def queue_stored(
                 model_name=model.info.name,
                 model_version=None,
                 output_format=output_format,
-                options=options,
+                options=None if options is None else options.to_json(),
             ),
         )
     except BaseException:
@@ -100,17 +99,6 @@ def _check_format(output_format: str | None) -> str | None:
             f"Unknown output format {output_format!r}; choose one of {', '.join(OUTPUT_FORMATS)}."
         )
     return output_format or None
-
-
-def _options(probabilities: str | None) -> dict[str, str] | None:
-    """A score job's options: only what differs from the defaults."""
-    if not probabilities or probabilities == PROBABILITIES[0]:
-        return None
-    if probabilities not in PROBABILITIES:
-        raise InputError(
-            f"Unknown probabilities {probabilities!r}; choose {' or '.join(PROBABILITIES)}."
-        )
-    return {"probabilities": probabilities}
 
 
 def queue_training(

@@ -9,12 +9,13 @@ from starlette.responses import Response
 from batchscore.api.auth import current_user
 from batchscore.api.download import result_response
 from batchscore.api.openapi import JOB_ID, TOKEN_REPLIES, Reply, operation, query, refusal
-from batchscore.api.params import bool_param, int_param, status_param
+from batchscore.api.params import bool_param, bool_value, int_param, status_param
 from batchscore.api.payloads import Job, JobList, job_payload, json_response
 from batchscore.api.state import context_of
 from batchscore.api.upload import receive_upload
 from batchscore.config import MEDIA_TYPES
 from batchscore.db.jobs import JobStatus
+from batchscore.scheduler.score_options import ScoreOptions
 from batchscore.service import jobs
 from batchscore.service.intake import queue_stored
 
@@ -50,7 +51,7 @@ async def create_job(request: Request) -> Response:
         request,
         ctx.storage,
         ctx.settings.max_upload_bytes,
-        fields=("model", "format", "probabilities"),
+        fields=("model", "format", "probabilities", "keep_formulas"),
     )
     job = await run_in_threadpool(
         queue_stored,
@@ -59,7 +60,7 @@ async def create_job(request: Request) -> Response:
         upload.filename,
         model_name=upload.fields.get("model"),
         output_format=upload.fields.get("format"),
-        probabilities=upload.fields.get("probabilities"),
+        options=score_options(upload.fields),
         owner_id=user.id,
     )
     body = job_payload(job, request)
@@ -192,3 +193,13 @@ def delete(request: Request) -> Response:
     user, job_id = current_user(request), request.path_params["job_id"]
     jobs.delete_job(context_of(request), user, job_id)
     return Response(status_code=204)
+
+
+def score_options(fields: dict[str, str]) -> ScoreOptions:
+    """The job's choices from its upload form's fields."""
+    return ScoreOptions(
+        probabilities=fields.get("probabilities") or ScoreOptions.probabilities,
+        keep_formulas=bool_value(
+            fields.get("keep_formulas"), "The form field 'keep_formulas'", default=False
+        ),
+    )

@@ -365,3 +365,15 @@ def test_upload_interrupted_by_the_client_leaves_nothing(
         assert time.monotonic() < deadline, _stored(settings)
         time.sleep(0.01)
     assert alice.client.get("/api/jobs").json()["jobs"] == []
+
+
+@pytest.mark.parametrize(("fields", "note"), [({}, "'=1+2"), ({"keep_formulas": "true"}, "=1+2")])
+def test_csv_result_neutralises_formulas_unless_asked_to_keep_them(
+    alice: Caller, jobs: Jobs, fields: dict[str, str], note: str
+) -> None:
+    content = csv_text([(*IRIS_ROW, "=1+2")], header=(*IRIS_HEADER, "note"))
+    created = jobs.upload(alice, content, format="csv", **fields)
+    assert created.status_code == 201, created.text
+    done = alice.client.post("/process_file", params={"id": created.json()["id"]}).json()
+    rows = list(csv.reader(io.StringIO(alice.client.get(done["result_url"]).text)))
+    assert rows[1][4] == note

@@ -17,6 +17,7 @@ from batchscore.db.jobs import JobRecord, JobStatus, list_attempts
 from batchscore.model.registry import load_model
 from batchscore.scheduler.context import Context
 from batchscore.scheduler.processor import process_one
+from batchscore.scheduler.score_options import ScoreOptions
 
 
 def rows_of(path: Path) -> list[tuple[object, ...]]:
@@ -95,7 +96,8 @@ def test_csv_output_format(ctx: Context) -> None:
 
 
 def test_probabilities_all_gives_a_column_per_class(ctx: Context) -> None:
-    submit(ctx, iris_csv(9) + "5.1,x,1.4,0.2\n", output_format="parquet", probabilities="all")
+    options = ScoreOptions(probabilities="all")
+    submit(ctx, iris_csv(9) + "5.1,x,1.4,0.2\n", output_format="parquet", options=options)
     job = run_one(ctx)
     table = pq.read_table(result_path(ctx, job))
     names = [f"probability_{c}" for c in ("setosa", "versicolor", "virginica")]

@@ -224,6 +224,31 @@ def test_xlsx_rejects_more_columns_than_a_sheet_holds(tmp_path: Path) -> None:
         write_result(tmp_path / "out.xlsx", "xlsx", columns, [])
 
 
+@pytest.mark.parametrize(
+    ("cell", "written"),
+    [
+        *[(f, "'" + f) for f in ("=1+2", '=HYPERLINK("http://x")', "+1+1", "-2+3", "@SUM(A1)")],
+        ("\tcmd", "'\tcmd"),
+        ("\rcmd", "'\rcmd"),
+        *[(n, n) for n in ("-5.1", "+7", "-1e3", "-.5", "x=1", "5-3", "")],  # plain or harmless
+    ],
+)
+def test_csv_puts_a_quote_before_cells_a_spreadsheet_would_run(
+    tmp_path: Path, cell: str, written: str
+) -> None:
+    columns = ["=header", "prediction", "error"]
+    frame = pd.DataFrame(
+        {"=header": [cell], "prediction": ["=pred"], "error": [None]}, dtype=object
+    )
+    for keep, expected in (
+        (False, [["'=header", "prediction", "error"], [written, "'=pred", ""]]),
+        (True, [columns, [cell, "=pred", ""]]),
+    ):
+        write_result(tmp_path / "out.csv", "csv", columns, [frame], keep_formulas=keep)
+        with open(tmp_path / "out.csv", encoding="utf-8", newline="") as file:
+            assert list(csv.reader(file)) == expected
+
+
 def test_csv_round_trips_raw_text_and_predictions(tmp_path: Path) -> None:
     raw = ["007", "=1+2", "", 'say "hi", twice', "line\nbreak", "ünï 😀", "3.0"]
     predictions: list[object] = [0.25, 3, "setosa", None, None, float("nan"), 1e-7]
@@ -239,7 +264,7 @@ def test_csv_round_trips_raw_text_and_predictions(tmp_path: Path) -> None:
     assert rows == [
         COLUMNS,
         ["007", "0.25", ""],
-        ["=1+2", "3", ""],
+        ["'=1+2", "3", ""],  # a spreadsheet would run it: see the next test
         ["", "setosa", ""],
         ['say "hi", twice', "", "bad value"],
         ["line\nbreak", "", ""],
