@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar, cast
 
+import numpy as np
 import pandas as pd
 
 from batchscore import logs
@@ -28,7 +29,12 @@ from batchscore.db.jobs import (
     requeue_expired,
 )
 from batchscore.errors import DatabaseUnavailable, InputError, LeaseLost, ModelError, NotFound
-from batchscore.model.predict import gives_probabilities, predict_chunk, predicted_probability
+from batchscore.model.predict import (
+    Scored,
+    gives_probabilities,
+    predict_chunk,
+    predicted_probability,
+)
 from batchscore.model.registry import LoadedModel, load_model
 from batchscore.model.schema import check_columns
 from batchscore.scheduler.context import Context
@@ -36,7 +42,7 @@ from batchscore.scheduler.lease import LeaseKeeper
 from batchscore.scheduler.reading import NO_ROWS, CsvLayout, inspect_csv, read_chunks
 from batchscore.scheduler.score_options import ScoreOptions
 from batchscore.scheduler.train_jobs import plan_of, train_file
-from batchscore.scheduler.writing import write_result
+from batchscore.scheduler.writing import too_long_for_excel, write_result
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -255,6 +261,8 @@ def _score(
     def scored_chunks() -> Iterator[pd.DataFrame]:
         for chunk in read_chunks(path, layout, ctx.settings.chunk_rows):
             scored = predict_chunk(model, chunk)
+            if job.output_format == "xlsx":
+                scored = _unscored_where(scored, too_long_for_excel(chunk))
             chunk[made.prediction] = scored.predictions
             if made.probability is not None:
                 chunk[made.probability] = predicted_probability(scored)
@@ -282,6 +290,22 @@ def _score(
     if tally.rows == 0:
         raise InputError(NO_ROWS)
     return tally
+
+
+def _unscored_where(scored: Scored, reasons: pd.Series) -> Scored:
+    """The scored chunk with the rows that have a reason made row errors."""
+    rows = reasons.notna()
+    if not rows.any():
+        return scored
+    errors = scored.errors.copy()
+    errors[rows] = reasons[rows]
+    predictions = scored.predictions.copy()
+    predictions[rows] = None
+    probabilities = scored.probabilities
+    if probabilities is not None:
+        probabilities = probabilities.copy()
+        probabilities.loc[rows] = np.nan
+    return Scored(predictions, errors, probabilities)
 
 
 def _count(tally: _Tally, errors: pd.Series) -> None:

@@ -89,6 +89,26 @@ def write_result(
     return sheets
 
 
+def too_long_for_excel(frame: pd.DataFrame) -> pd.Series:
+    """Per row, why it cannot go whole into an xlsx sheet (a cell over Excel's 32,767
+    characters), or None: such a row is a row error rather than a silently cut cell."""
+    reasons = np.full(len(frame), None, dtype=object)
+    for name in frame.columns:
+        column = frame[name]
+        if not (column.dtype == object or isinstance(column.dtype, pd.StringDtype)):
+            continue
+        text = pa.array(column, type=pa.string(), from_pandas=True)
+        long = pc.utf8_length(text).fill_null(0).to_numpy(zero_copy_only=False) > _SURELY_SHORT
+        for position in np.flatnonzero(long):
+            units = len(str(column.iloc[position]).encode("utf-16-le", "surrogatepass")) // 2
+            if units > EXCEL_MAX_CHARS and reasons[position] is None:
+                reasons[position] = (
+                    f"{name} holds {units:,} characters, more than the {EXCEL_MAX_CHARS:,} an "
+                    "Excel cell can: choose CSV or parquet output for this file"
+                )
+    return pd.Series(reasons, index=frame.index, dtype=object)
+
+
 def _check_columns(frame: pd.DataFrame, columns: list[str]) -> None:
     if list(frame.columns) != columns:
         raise ValueError(f"Expected columns {columns}, got {list(frame.columns)}.")

@@ -318,3 +318,22 @@ def test_a_value_after_the_last_column_beyond_the_sample_fails_the_job(ctx: Cont
         "Data row 301 has a value after the last column, where the other rows end with an "
         "empty field: it has 5 values but the header has 4 columns."
     )
+
+
+def test_a_cell_longer_than_excel_holds_is_a_row_error_not_a_silent_cut(ctx: Context) -> None:
+    long = "é" * 20_000 + "😀" * 10_000  # 30,000 characters, 40,000 UTF-16 units
+    rows = [(*IRIS_ROW, "short")] * 19 + [(*IRIS_ROW, long)]
+    submit(ctx, csv_text(rows, header=(*IRIS_HEADER, "note")))
+    job = run_one(ctx)
+    assert (job.status, job.rows_total, job.rows_failed) == (JobStatus.PROCESSED, 20, 1)
+    last = rows_of(result_path(ctx, job))[-1]
+    assert last[-3:] == (
+        None,
+        None,
+        "note holds 40,000 characters, more than the 32,767 an Excel cell can: choose CSV or "
+        "parquet output for this file",
+    )
+
+    submit(ctx, csv_text(rows, header=(*IRIS_HEADER, "note")), output_format="csv")
+    whole = run_one(ctx)
+    assert whole.rows_failed == 0 and long in result_path(ctx, whole).read_text()
