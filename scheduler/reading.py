@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import codecs
 import csv
+import gzip
 import io
 import re
+import zipfile
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO, cast
 
+import charset_normalizer
 import pandas as pd
 
 from batchscore.errors import InputError
@@ -22,12 +27,11 @@ from batchscore.errors import InputError
 _SCAN_BLOCK = 1024 * 1024
 _DELIMITERS = (",", ";", "\t", "|")
 _SIGNATURES = {
-    b"PK\x03\x04": "an Excel workbook (.xlsx) or a zip archive",
+    b"PK\x03\x04": "an Excel or OpenDocument workbook (.xlsx, .ods)",
     b"\xd0\xcf\x11\xe0": "an old Excel workbook (.xls)",
     b"%PDF": "a PDF document",
     b"\x89PNG": "a PNG image",
     b"\xff\xd8\xff": "a JPEG image",
-    b"\x1f\x8b": "a gzip archive",
 }
 _SAVE_AS_CSV = "Save it as CSV (in Excel: File → Save As → 'CSV UTF-8') and upload that file."
 NO_ROWS = "The file has a header but no data rows."
@@ -40,28 +44,31 @@ _TRAILING = "\x00trailing"  # the name given to the empty field after the last c
 class CsvLayout:
     """What the processor needs to know before reading the rows."""
 
-    encoding: str
+    encoding: str  #: as found: a BOM, else UTF-8 if the text is valid UTF-8, else detected
     delimiter: str
     columns: tuple[str, ...]  #: header names, stripped; blanks named column_<position>
     line_count: int  #: physical lines after the header: the row count, unless values hold newlines
     #: every data row ends with one more, empty, field than the header names (a delimiter after
     #: the last value, as some exporters write): that field is dropped, and checked empty.
     trailing_delimiter: bool = False
+    compression: str | None = None  #: "gzip", or "zip" (an archive of one CSV file)
 
 
 def inspect_csv(path: Path) -> CsvLayout:
-    """Check the whole file is CSV text and read its header; InputError saying what to fix."""
-    with path.open("rb") as f:
+    """Check the whole file is CSV text (gzip- or zip-compressed too) and read its header;
+    InputError saying what to fix."""
+    compression = _compression(path)
+    with _opened(path, compression) as f:
         head = f.read(_SCAN_BLOCK)
     if not head.strip():
         raise InputError(
             "The file is empty. A CSV file needs a header line naming its columns, "
             "then one line per row."
         )
-    encoding = _encoding(head)
-    if encoding == "utf-8":
+    if not _encoding_marked(head):
         _refuse_binary(head)
-    line_count = _scan_text(path, encoding)
+    encoding = _encoding(head)
+    line_count = _scan_text(path, compression, encoding)
     text = head.decode(encoding, errors="replace").lstrip("\ufeff")
     delimiter = _delimiter(text.splitlines()[0] if text.strip() else "")
     header, rows, header_lines = _sample(text, delimiter, complete=len(head) < _SCAN_BLOCK)
@@ -72,14 +79,22 @@ def inspect_csv(path: Path) -> CsvLayout:
         _columns(names),
         max(0, line_count - header_lines),
         trailing_delimiter=trailing,
+        compression=compression,
     )
 
 
 def read_chunks(path: Path, layout: CsvLayout, chunk_rows: int) -> Iterator[pd.DataFrame]:
     """Yield the data rows `chunk_rows` at a time, every cell as text ('' when empty)."""
     names = [*layout.columns, *([_TRAILING] if layout.trailing_delimiter else [])]
+    with _opened(path, layout.compression) as source:
+        yield from _chunks(source, layout, names, chunk_rows)
+
+
+def _chunks(
+    source: BinaryIO, layout: CsvLayout, names: list[str], chunk_rows: int
+) -> Iterator[pd.DataFrame]:
     reader = pd.read_csv(
-        path,
+        source,
         sep=layout.delimiter,
         encoding=layout.encoding,
         header=0,
@@ -103,12 +118,99 @@ def read_chunks(path: Path, layout: CsvLayout, chunk_rows: int) -> Iterator[pd.D
         raise InputError(_parser_message(str(exc))) from exc
 
 
+def _compression(path: Path) -> str | None:
+    """gzip, or a zip holding exactly one file that is not a workbook; None for plain text."""
+    with path.open("rb") as f:
+        magic = f.read(4)
+    if magic.startswith(b"\x1f\x8b"):
+        return "gzip"
+    if magic == b"PK\x03\x04" and zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            members = [i for i in archive.infolist() if not i.is_dir()]
+        names = {m.filename for m in members}
+        if len(members) == 1 and "[Content_Types].xml" not in names:
+            return "zip"
+        if "[Content_Types].xml" not in names and "mimetype" not in names:
+            raise InputError(
+                f"This zip archive holds {len(members)} files; batchscore reads an archive of "
+                "one CSV file. Upload the CSV files one by one."
+            )
+    return None  # plain text, or a workbook _refuse_binary names
+
+
+@contextmanager
+def _opened(path: Path, compression: str | None) -> Iterator[BinaryIO]:
+    """The file's bytes, decompressed as they are read: memory holds a block, not the file."""
+    if compression == "gzip":
+        with gzip.open(path, "rb") as f:
+            yield cast(BinaryIO, f)
+    elif compression == "zip":
+        with zipfile.ZipFile(path) as archive, archive.open(archive.infolist()[0]) as f:
+            yield cast(BinaryIO, f)
+    else:
+        with path.open("rb") as f:
+            yield f
+
+
+def _encoding_marked(head: bytes) -> bool:
+    return head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF8))
+
+
 def _encoding(head: bytes) -> str:
+    """A BOM's encoding; else UTF-8 when the text is UTF-8, else what charset-normalizer finds
+    (cp1252 for a CSV Excel saved on Windows)."""
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
-    return "utf-8"
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head)  # a cut last character is fine
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    return _detected(head)
+
+
+# What Excel and its peers write besides UTF-8: Windows code pages, ISO Latin, Mac, DOS, and
+# the common East Asian ones. charset-normalizer judges among these only.
+_LEGACY_ENCODINGS = [
+    *(f"cp{n}" for n in range(1250, 1259)),
+    *("latin_1", "iso8859_15", "mac_roman", "cp437", "cp850", "koi8_r"),
+    *("shift_jis", "gb18030", "big5", "euc_kr"),
+]
+_WESTERN = "cp1252"  # Excel's "CSV (Comma delimited)" in Western locales
+
+
+def _detected(head: bytes) -> str:
+    """charset-normalizer's pick among the least messy decodings, ties (common in small files)
+    going to the more coherent text, then Windows-1252, then a recognised language."""
+    results = list(charset_normalizer.from_bytes(head, cp_isolation=_LEGACY_ENCODINGS))
+    if not results:
+        raise InputError(
+            "The file's text is in no encoding batchscore recognises. Save it as 'CSV UTF-8' "
+            "and upload it again."
+        )
+    western = _decoded(head, _WESTERN)
+    lowest = min(match.chaos for match in results)
+    calm = [match for match in results if match.chaos <= lowest]
+    best = max(
+        calm,
+        key=lambda m: (
+            m.coherence,
+            codecs.lookup(m.encoding).name == _WESTERN or str(m) == western,
+            m.language != "Unknown",
+        ),
+    )
+    if str(best) == western:  # the same text either way: name it the usual way
+        return _WESTERN
+    return codecs.lookup(best.encoding).name
+
+
+def _decoded(data: bytes, encoding: str) -> str | None:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError:
+        return None
 
 
 def _refuse_binary(head: bytes) -> None:
@@ -119,7 +221,7 @@ def _refuse_binary(head: bytes) -> None:
         raise InputError(f"This file contains binary data, not CSV text. {_SAVE_AS_CSV}")
 
 
-def _scan_text(path: Path, encoding: str) -> int:
+def _scan_text(path: Path, compression: str | None, encoding: str) -> int:
     """Decode the whole file once (constant memory) and count its lines.
 
     Failing here, before any row is scored, gives the exact line of a bad byte; failing
@@ -127,7 +229,7 @@ def _scan_text(path: Path, encoding: str) -> int:
     """
     decoder = codecs.getincrementaldecoder(encoding)()
     lines, last = 0, b"\n"
-    with path.open("rb") as f:
+    with _opened(path, compression) as f:
         while block := f.read(_SCAN_BLOCK):
             try:
                 decoder.decode(block)
@@ -135,9 +237,11 @@ def _scan_text(path: Path, encoding: str) -> int:
                 line = lines + block.count(b"\n", 0, exc.start) + 1
                 raise InputError(
                     f"Line {line} is not valid {encoding.upper()} text "
-                    f"(byte 0x{block[exc.start]:02x}). Save the file as 'CSV UTF-8' and upload "
-                    "it again."
+                    f"(byte 0x{block[exc.start]:02x}): the file mixes encodings. Save it as "
+                    "'CSV UTF-8' and upload it again."
                 ) from exc
+            except (OSError, EOFError, zipfile.BadZipFile) as exc:
+                raise InputError(f"The compressed file is damaged or cut short ({exc}).") from exc
             lines += block.count(b"\n")
             last = block[-1:]
         if last != b"\n":

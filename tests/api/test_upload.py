@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import socket
 import time
+import zipfile
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -190,16 +192,47 @@ def test_upload_empty_file_is_refused_with_reason(
     assert _stored(settings) == []
 
 
-def test_upload_non_utf8_file_is_refused_with_line_number(
+@pytest.mark.parametrize("encoding", ["cp1252", "latin-1"])
+def test_a_csv_excel_saved_on_windows_is_read_in_its_encoding(
+    alice: Caller, jobs: Jobs, encoding: str
+) -> None:
+    notes = ["Köln", "café 5 €"] if encoding == "cp1252" else ["Köln", "señor"]
+    content = csv_text([[*IRIS_ROW, n] for n in notes], header=(*IRIS_HEADER, "note"))
+    created = jobs.upload(alice, content.replace("\n", "\r\n").encode(encoding), format="csv")
+    assert created.status_code == 201, created.text
+    done = alice.client.post("/process_file", params={"id": created.json()["id"]}).json()
+    rows = list(csv.reader(io.StringIO(alice.client.get(done["result_url"]).text)))
+    assert [row[4] for row in rows[1:]] == notes  # the result is UTF-8, accents and all
+    assert {row[5] for row in rows[1:]} == {"setosa"}
+
+
+def test_a_gzip_or_zip_of_one_csv_scores_like_the_csv(alice: Caller, jobs: Jobs) -> None:
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w") as archive:
+        archive.writestr("flowers.csv", iris_csv(3))
+    for content, name in (
+        (gzip.compress(iris_csv(3).encode()), "flowers.csv.gz"),
+        (packed.getvalue(), "flowers.zip"),
+    ):
+        created = jobs.upload(alice, content, filename=name, format="csv")
+        assert created.status_code == 201, created.text
+        done = alice.client.post("/process_file", params={"id": created.json()["id"]}).json()
+        assert (done["status"], done["rows_total"], done["rows_failed"]) == ("PROCESSED", 3, 0)
+
+
+def test_a_zip_of_several_files_is_refused_saying_so(
     alice: Caller, jobs: Jobs, settings: Settings
 ) -> None:
-    content = csv_text([[*IRIS_ROW, "ok"], [*IRIS_ROW, "café"]], header=(*IRIS_HEADER, "note"))
-    response = jobs.upload(alice, content.encode("latin-1"))
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w") as archive:
+        archive.writestr("a.csv", iris_csv(1))
+        archive.writestr("b.csv", iris_csv(1))
+    response = jobs.upload(alice, packed.getvalue(), filename="two.zip")
     assert _refusal(response) == (
         422,
         "invalid_input",
-        "Line 3 is not valid UTF-8 text (byte 0xe9). Save the file as 'CSV UTF-8' and upload "
-        "it again.",
+        "This zip archive holds 2 files; batchscore reads an archive of one CSV file. Upload "
+        "the CSV files one by one.",
     )
     assert _stored(settings) == []
 

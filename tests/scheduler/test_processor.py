@@ -165,14 +165,18 @@ def test_job_fails_when_too_many_rows_cannot_be_scored(ctx: Context) -> None:
             "petal_length, petal_width. The file has: sepal_length, sepal_width, petal_length.",
         ),
         (
-            b"sepal_length,sepal_width,petal_length,petal_width,city\n5.1,3.5,1.4,0.2,K\xf6ln\n",
-            "Line 2 is not valid UTF-8 text (byte 0xf6). Save the file as 'CSV UTF-8' and upload "
-            "it again.",
+            (
+                "sepal_length,sepal_width,petal_length,petal_width,city\n5.1,3.5,1.4,0.2,Köln\n" * 1
+            ).encode()
+            + b"x" * 1_100_000
+            + b"\n5.1,3.5,1.4,0.2,K\xf6ln\n",
+            "Line 4 is not valid UTF-8 text (byte 0xf6): the file mixes encodings. Save it as "
+            "'CSV UTF-8' and upload it again.",
         ),
         (
             b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00binary",
-            "This file is an Excel workbook (.xlsx) or a zip archive, not CSV text. Save it as CSV "
-            "(in Excel: File → Save As → 'CSV UTF-8') and upload that file.",
+            "This file is an Excel or OpenDocument workbook (.xlsx, .ods), not CSV text. Save it "
+            "as CSV (in Excel: File → Save As → 'CSV UTF-8') and upload that file.",
         ),
         (
             b"\x00\x01\x02\x03garbage\x00\xff",
@@ -185,7 +189,7 @@ def test_job_fails_when_too_many_rows_cannot_be_scored(ctx: Context) -> None:
             "delimiter must be quoted.",
         ),
     ],
-    ids=["empty", "header-only", "missing-feature", "not-utf8", "xlsx-renamed", "binary", "ragged"],
+    ids=["empty", "header-only", "missing-feature", "mixed-encodings", "xlsx", "binary", "ragged"],
 )
 def test_unreadable_file_fails_job_with_reason(ctx: Context, content: bytes, message: str) -> None:
     add_job(ctx, content)

@@ -84,7 +84,9 @@ CASES: dict[str, bytes] = {
     "unterminated_quote.csv": (iris(2) + '"5.1,3.5,1.4,0.2\n').encode(),
     "blank_lines.csv": f"{HEADER}\n\n{ROW}\n\n\n{ROW}\n".encode(),
     "no_final_newline.csv": iris(2).rstrip("\n").encode(),
-    "bad_byte_late.csv": (iris(4000) + "5.1,3.5,1.4,0.2\n").encode() + b"\xff\n",
+    # UTF-8 (with a "é" early on) whose bad byte comes after the first megabyte, which is what
+    # the encoding is judged on: the whole file is checked before any row is scored.
+    "bad_byte_late.csv": (with_text(["café"]) + rows(70_000)).encode() + b"\xff\n",
     "columns_10000.csv": (
         HEADER + "".join(f",c{i}" for i in range(9_996)) + "\n" + rows(2, ROW + ",1" * 9_996)
     ).encode(),
