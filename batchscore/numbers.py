@@ -15,11 +15,20 @@ _NUMBER = r"^[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:e[+-]?[0-9]+)?|nan|inf|infin
 _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
 
 
-def parse_floats(values: pd.Series) -> npt.NDArray[np.float64]:
+# A number written with a decimal comma: digits, thousands grouped by "." or a (no-break)
+# space or not grouped, and a fraction after ",".
+_COMMA_NUMBER = r"^\s*[+-]?(?:[0-9]{1,3}(?:[. \x{a0}][0-9]{3})+|[0-9]+)(?:,[0-9]+)?\s*$"
+
+
+def parse_floats(values: pd.Series, decimal: str = ".") -> npt.NDArray[np.float64]:
     """Parse to float64, NaN where a value is not a number (a writable copy).
 
     Accepts what pandas.to_numeric accepts: padding spaces, a sign, exponents, 'nan', 'inf'.
+    With decimal=",", numbers as a decimal-comma locale writes them ("5,1", "1.234,5",
+    "1 234,5"); a cell with a "." that is not a thousands separator is not a number there.
     """
+    if decimal == ",":
+        return _parse_comma_floats(values)
     text = pa.array(values, from_pandas=True)
     if isinstance(text, pa.ChunkedArray):  # an Arrow-backed column, e.g. chunks concatenated
         text = text.combine_chunks()
@@ -39,6 +48,18 @@ def parse_floats(values: pd.Series) -> npt.NDArray[np.float64]:
         pass  # some cell the pattern let through Arrow refused after all: parse cell by cell
     numbers = pd.to_numeric(values, errors="coerce")
     return numbers.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
+
+
+def _parse_comma_floats(values: pd.Series) -> npt.NDArray[np.float64]:
+    text = pa.array(values, type=pa.string(), from_pandas=True)
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    written = pc.match_substring_regex(text, _COMMA_NUMBER).fill_null(False)
+    plain = pc.replace_substring_regex(text, r"[. \x{a0}]", "")
+    dotted = pc.replace_substring(plain, ",", ".")
+    parsed = parse_floats(pd.Series(dotted.to_pandas(), dtype=object))
+    parsed[~written.to_numpy(zero_copy_only=False)] = np.nan
+    return parsed
 
 
 def _floats(array: pa.Array[Any]) -> npt.NDArray[np.float64]:

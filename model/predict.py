@@ -63,14 +63,14 @@ class _Column:
     empty: _Mask  # empty cells passed on as missing (the model fills them in)
 
 
-def predict_chunk(model: LoadedModel, frame: pd.DataFrame) -> Scored:
+def predict_chunk(model: LoadedModel, frame: pd.DataFrame, decimal: str = ".") -> Scored:
     """Score every row of `frame` whose features the model can take.
 
     `frame` holds raw CSV text (str cells, '' when empty) with stripped column names; extra
     columns are ignored. Number features must parse as finite numbers; an empty cell reaches
     the model as missing where it fills them in (missing_allowed), and is a row error
-    elsewhere. Raises InputError if a feature column is missing and ModelError if the estimator
-    fails.
+    elsewhere. `decimal` is the file's decimal mark ("," for "5,1"). Raises InputError if a
+    feature column is missing and ModelError if the estimator fails.
     """
     info = model.info
     check_columns(info, list(frame.columns))
@@ -81,7 +81,7 @@ def predict_chunk(model: LoadedModel, frame: pd.DataFrame) -> Scored:
     bad: _Mask = np.zeros(row_count, dtype=bool)
     gapped: _Mask = np.zeros(row_count, dtype=bool)
     for feature in info.features:
-        column = columns[feature] = _parse_cells(info, feature, frame[feature])
+        column = columns[feature] = _parse_cells(info, feature, frame[feature], decimal)
         errors = _joined(errors, bad, column.messages, column.bad)
         bad |= column.bad
         gaps = _joined(gaps, gapped, _named(feature, column.empty), column.empty)
@@ -265,10 +265,10 @@ def _probabilities(model: LoadedModel, inputs: _Inputs) -> npt.NDArray[np.float6
     return raw
 
 
-def _parse_cells(info: ModelInfo, feature: str, raw: pd.Series) -> _Column:
+def _parse_cells(info: ModelInfo, feature: str, raw: pd.Series, decimal: str) -> _Column:
     kind = info.kind_of(feature)
     if kind == "number":
-        column = _parse_numbers(feature, raw)
+        column = _parse_numbers(feature, raw, decimal)
     else:
         column = _parse_labels(feature, raw, boolean=kind == "boolean")
     if feature in info.missing_allowed:
@@ -284,15 +284,15 @@ def _named(feature: str, empty: _Mask) -> _Objects:
     return messages
 
 
-def _parse_numbers(feature: str, raw: pd.Series) -> _Column:
+def _parse_numbers(feature: str, raw: pd.Series, decimal: str) -> _Column:
     """The column as floats (NaN where unusable), with a message per bad cell."""
-    numbers = parse_floats(raw)
+    numbers = parse_floats(raw, decimal)
     messages: _Objects = np.full(len(raw), None, dtype=object)
     failed = np.flatnonzero(~np.isfinite(numbers))
     if failed.size:
         # String methods are slow on python-backed str columns, so only failed cells get them.
         text = raw.iloc[failed].fillna("").astype(str).str.strip()
-        numbers[failed] = parse_floats(text)
+        numbers[failed] = parse_floats(text, decimal)
         still_bad = ~np.isfinite(numbers[failed])
         failed = failed[still_bad]
         messages[failed] = _messages(feature, text[still_bad], numbers[failed])

@@ -260,7 +260,7 @@ def _score(
 
     def scored_chunks() -> Iterator[pd.DataFrame]:
         for chunk in read_chunks(path, layout, ctx.settings.chunk_rows):
-            scored = predict_chunk(model, chunk)
+            scored = predict_chunk(model, chunk, layout.decimal)
             if job.output_format == "xlsx":
                 scored = _unscored_where(scored, too_long_for_excel(chunk))
             chunk[made.prediction] = scored.predictions
@@ -286,6 +286,7 @@ def _score(
         computed=len(made.names),
         numeric=numeric,
         keep_formulas=options.keep_formulas,
+        decimal=layout.decimal,
     )
     if tally.rows == 0:
         raise InputError(NO_ROWS)

@@ -52,6 +52,9 @@ class CsvLayout:
     #: the last value, as some exporters write): that field is dropped, and checked empty.
     trailing_delimiter: bool = False
     compression: str | None = None  #: "gzip", or "zip" (an archive of one CSV file)
+    #: "," when the file writes numbers with a decimal comma ("5,1"), as Excel does in Spanish,
+    #: German or French locales (which then separate fields with ";"); else "."
+    decimal: str = "."
 
 
 def inspect_csv(path: Path) -> CsvLayout:
@@ -80,6 +83,7 @@ def inspect_csv(path: Path) -> CsvLayout:
         max(0, line_count - header_lines),
         trailing_delimiter=trailing,
         compression=compression,
+        decimal=_decimal(rows, delimiter),
     )
 
 
@@ -298,6 +302,26 @@ def _shape(header: list[str], rows: list[_Row]) -> tuple[list[str], bool]:
         rows = [(line, fields) for line, fields in rows if fields[-1].strip() != ""]
     line, fields = next((line, f) for line, f in rows if len(f) > width)
     raise InputError(_too_many(line, len(fields), width))
+
+
+_COMMA_DECIMAL = re.compile(r"\s*-?(?:[0-9]{1,3}(?:\.[0-9]{3})+|[0-9]+),[0-9]+\s*")
+_POINT_DECIMAL = re.compile(r"\s*-?[0-9]+\.[0-9]+\s*")
+_THOUSANDS_ONLY = re.compile(r"\s*-?[0-9]{1,3}(?:\.[0-9]{3})+\s*")  # 1.234: either reading
+
+
+def _decimal(rows: list[_Row], delimiter: str) -> str:
+    """ "," if the sample's numbers use a decimal comma and none a decimal point; a comma can be
+    the decimal mark only where it does not separate the fields."""
+    if delimiter == ",":
+        return "."
+    cells = [cell for _, fields in rows for cell in fields]
+    commas = sum(1 for cell in cells if _COMMA_DECIMAL.fullmatch(cell))
+    points = sum(
+        1
+        for cell in cells
+        if _POINT_DECIMAL.fullmatch(cell) and not _THOUSANDS_ONLY.fullmatch(cell)
+    )
+    return "," if commas and not points else "."
 
 
 def _check_trailing(values: pd.Series, width: int) -> None:

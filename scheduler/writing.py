@@ -36,7 +36,9 @@ _SURELY_SHORT = EXCEL_MAX_CHARS // 2
 # (no "+", exponent, leading zero or trailing fraction zero; "5.0" as pandas writes whole
 # floats is allowed) of at most 15 significant digits, what Excel displays. Anything else that
 # parses ("+14155551234", "1E5", "1.10", "007", a 20-digit id) stays the text it is.
-_AS_WRITTEN = r"^\s*-?(?:0|[1-9][0-9]*)(?:\.[0-9]*[1-9]|\.0)?\s*$"
+_AS_WRITTEN = {
+    mark: rf"^\s*-?(?:0|[1-9][0-9]*)(?:\{mark}[0-9]*[1-9]|\{mark}0)?\s*$" for mark in ".,"
+}
 _MAX_DIGITS = 15
 # A CSV cell a spreadsheet would run as a formula (OWASP's CSV injection list), unless it is a
 # plain number such as -5.1; such a cell gets a leading ' so Excel and LibreOffice show it as text.
@@ -56,6 +58,7 @@ def write_result(
     computed: int = 2,
     numeric: Collection[str] = (),
     keep_formulas: bool = False,
+    decimal: str = ".",
     max_rows_per_sheet: int = EXCEL_MAX_ROWS,
 ) -> int:
     """Write every frame to `path` (created or overwritten), fsync it, return its sheet count.
@@ -66,7 +69,8 @@ def write_result(
     `numeric` are float64 in a parquet file (else text). A CSV result neutralises cells a
     spreadsheet would run as formulas, unless `keep_formulas` (for programs reading it). An
     xlsx result plans its sheets from `expected_rows` (an upper bound, e.g. the file's line
-    count; None = one sheet).
+    count; None = one sheet); `decimal` is the uploaded text's decimal mark, so "5,1" from a
+    decimal-comma file is the number 5.1 in a workbook.
 
     Exceptions from the frames pass through unchanged; the caller then deletes the unfinished
     file. Raises ValueError for an unknown format and InputError when an xlsx sheet can't hold
@@ -74,7 +78,7 @@ def write_result(
     """
     if output_format == "xlsx":
         sheets = _write_xlsx(
-            path, list(columns), frames, expected_rows, max_rows_per_sheet, computed
+            path, list(columns), frames, expected_rows, max_rows_per_sheet, computed, decimal
         )
     elif output_format == "csv":
         sheets = _write_csv(path, list(columns), frames, keep_formulas)
@@ -121,6 +125,7 @@ def _write_xlsx(
     expected_rows: int | None,
     max_rows_per_sheet: int,
     computed: int,
+    decimal: str,
 ) -> int:
     """rust_xlsxwriter (rustpy-xlsxwriter) in constant-memory mode, pulling rows as it writes.
 
@@ -143,7 +148,7 @@ def _write_xlsx(
     planned = max(1, math.ceil((expected_rows or 0) / per_sheet))
     header = [_guard_text(name) for name in columns]
     written = [0]
-    rows = _xlsx_rows(frames, columns, header, written, computed)
+    rows = _xlsx_rows(frames, columns, header, written, computed, decimal)
 
     def sheet_rows() -> Iterator[dict[str, _Cell]]:
         empty = True
@@ -186,12 +191,13 @@ def _xlsx_rows(
     keys: list[str],
     written: list[int],
     computed: int,
+    decimal: str,
 ) -> Iterator[dict[str, _Cell]]:
     """Each row as {header: cell}, the cells prepared a whole column at a time."""
     uploaded = len(columns) - computed
     for frame in frames:
         _check_columns(frame, columns)
-        cells = [_text_cells(frame.iloc[:, i]) for i in range(uploaded)]
+        cells = [_text_cells(frame.iloc[:, i], decimal) for i in range(uploaded)]
         cells += [_value_cells(frame.iloc[:, i]) for i in range(uploaded, len(columns))]
         # map() builds the dicts in C: a Python loop here cost ~3 µs a row.
         yield from map(dict, map(zip, repeat(keys), zip(*cells, strict=True)))
@@ -216,16 +222,18 @@ def _guard_texts(cells: np.ndarray, positions: np.ndarray, texts: pd.Series) -> 
         cells[position] = _guard_text(str(cells[position]))
 
 
-def _text_cells(column: pd.Series) -> list[_Cell]:
-    """Raw CSV text → cells: a number where the text is a plain finite number, None when empty."""
+def _text_cells(column: pd.Series, decimal: str = ".") -> list[_Cell]:
+    """Raw CSV text → cells: a number where Excel would show it as the same text (with the
+    file's decimal mark), None when empty."""
     if not (column.dtype == object or isinstance(column.dtype, pd.StringDtype)):
         return _value_cells(column)
     cells = column.to_numpy(dtype=object, copy=True)
     blank = (column.isna() | (column == "")).to_numpy(dtype=bool)
-    numbers = parse_floats(column)
+    numbers = parse_floats(column, decimal)
     numeric = np.isfinite(numbers)
     if numeric.any():
-        numeric &= matches(column, _AS_WRITTEN) & (_significant_digits(column) <= _MAX_DIGITS)
+        numeric &= matches(column, _AS_WRITTEN[decimal])
+        numeric &= _significant_digits(column) <= _MAX_DIGITS
         # Floats throughout: integers of up to 15 digits are exact in a float, and Excel shows
         # 3.0 as 3. + 0.0 turns -0 into 0.
         cells[numeric] = (numbers[numeric] + 0.0).tolist()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx2
+import openpyxl
 import pyarrow.parquet as pq
 import pytest
 from factories import IRIS_HEADER, IRIS_ROW, csv_text, iris_csv
@@ -410,3 +411,26 @@ def test_csv_result_neutralises_formulas_unless_asked_to_keep_them(
     done = alice.client.post("/process_file", params={"id": created.json()["id"]}).json()
     rows = list(csv.reader(io.StringIO(alice.client.get(done["result_url"]).text)))
     assert rows[1][4] == note
+
+
+def test_a_csv_as_spanish_excel_saves_it_scores_like_its_utf8_twin(
+    alice: Caller, jobs: Jobs
+) -> None:
+    """';' between fields, decimal commas, CRLF, Windows-1252: Excel's "CSV (delimitado por
+    comas)" in a Spanish locale."""
+    rows = [("5,1", "3,5", "1,4", "0,2", "España"), ("6,7", "3,0", "5,2", "2,3", "Málaga")]
+    spanish = ";".join((*IRIS_HEADER, "ciudad")) + "\r\n"
+    spanish += "".join(";".join(row) + "\r\n" for row in rows)
+    twin = csv_text([[v.replace(",", ".") for v in row] for row in rows], (*IRIS_HEADER, "ciudad"))
+
+    results = []
+    for content in (spanish.encode("cp1252"), twin.encode()):
+        created = jobs.upload(alice, content)
+        assert created.status_code == 201, created.text
+        done = alice.client.post("/process_file", params={"id": created.json()["id"]}).json()
+        assert (done["status"], done["rows_failed"]) == ("PROCESSED", 0), done
+        book = openpyxl.load_workbook(io.BytesIO(alice.client.get(done["result_url"]).content))
+        results.append([tuple(c.value for c in row) for row in book.active.iter_rows()])  # type: ignore[union-attr]
+
+    assert results[0] == results[1]
+    assert results[0][1][:7] == (5.1, 3.5, 1.4, 0.2, "España", "setosa", results[0][1][6])
