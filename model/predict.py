@@ -27,7 +27,7 @@ from sklearn.linear_model import LogisticRegression, SGDClassifier
 from batchscore.errors import InputError, ModelError
 from batchscore.model.metadata import ModelInfo
 from batchscore.model.registry import LoadedModel, final_step
-from batchscore.model.schema import check_columns
+from batchscore.model.schema import feature_columns
 from batchscore.numbers import parse_floats
 
 # Classifiers whose own predict() is the argmax of their predict_proba() (those model.train
@@ -73,7 +73,7 @@ def predict_chunk(model: LoadedModel, frame: pd.DataFrame, decimal: str = ".") -
     feature column is missing and ModelError if the estimator fails.
     """
     info = model.info
-    check_columns(info, list(frame.columns))
+    found = feature_columns(info, list(frame.columns))
     row_count = len(frame)
     columns: dict[str, _Column] = {}
     errors: _Objects = np.full(row_count, None, dtype=object)
@@ -81,7 +81,7 @@ def predict_chunk(model: LoadedModel, frame: pd.DataFrame, decimal: str = ".") -
     bad: _Mask = np.zeros(row_count, dtype=bool)
     gapped: _Mask = np.zeros(row_count, dtype=bool)
     for feature in info.features:
-        column = columns[feature] = _parse_cells(info, feature, frame[feature], decimal)
+        column = columns[feature] = _parse_cells(info, feature, frame[found[feature]], decimal)
         errors = _joined(errors, bad, column.messages, column.bad)
         bad |= column.bad
         gaps = _joined(gaps, gapped, _named(feature, column.empty), column.empty)

@@ -6,7 +6,7 @@ import pytest
 
 from batchscore.errors import InputError
 from batchscore.model.registry import LoadedModel
-from batchscore.model.schema import check_columns
+from batchscore.model.schema import check_columns, feature_columns
 
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 
@@ -65,3 +65,26 @@ def test_check_columns_ignores_surrounding_whitespace(iris_model: LoadedModel) -
     check_columns(
         iris_model.info, [" sepal_length", "sepal_width ", "\tpetal_length", "petal_width\n"]
     )
+
+
+def test_headers_match_features_ignoring_case_spaces_and_separators(
+    iris_model: LoadedModel,
+) -> None:
+    columns = ["Sepal_Length ", "sepal width", "PETAL-LENGTH", "petal_width"]
+    assert feature_columns(iris_model.info, columns) == {
+        "sepal_length": "Sepal_Length ",
+        "sepal_width": "sepal width",
+        "petal_length": "PETAL-LENGTH",
+        "petal_width": "petal_width",
+    }
+
+
+def test_a_loose_match_to_two_columns_is_refused_naming_them(iris_model: LoadedModel) -> None:
+    columns = ["Sepal Length", "sepal-length", "sepal_width", "petal_length", "petal_width"]
+    with pytest.raises(
+        InputError,
+        match=r"^More than one column could be sepal_length \(Sepal Length or sepal-length\?\)\.",
+    ):
+        feature_columns(iris_model.info, columns)
+    exact = ["sepal_length", *columns]  # an exact name wins over loose ones
+    assert feature_columns(iris_model.info, exact)["sepal_length"] == "sepal_length"

@@ -341,3 +341,15 @@ def test_a_cell_longer_than_excel_holds_is_a_row_error_not_a_silent_cut(ctx: Con
     submit(ctx, csv_text(rows, header=(*IRIS_HEADER, "note")), output_format="csv")
     whole = run_one(ctx)
     assert whole.rows_failed == 0 and long in result_path(ctx, whole).read_text()
+
+
+def test_headers_that_differ_from_the_features_in_case_or_separators_are_matched(
+    ctx: Context,
+) -> None:
+    header = ("Sepal_Length", "sepal width", "PETAL-LENGTH", "Petal Width")
+    submit(ctx, csv_text([IRIS_ROW] * 2, header=header))
+    job = run_one(ctx)
+    assert (job.status, job.rows_failed) == (JobStatus.PROCESSED, 0)
+    rows = rows_of(result_path(ctx, job))
+    assert rows[0][:4] == header  # the file's own names, kept
+    assert rows[1][4] == "setosa"
