@@ -8,7 +8,7 @@ column matches so. Anything less certain is refused, naming the near misses.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from batchscore.errors import InputError
 from batchscore.model.metadata import ModelInfo
@@ -17,11 +17,14 @@ _MAX_LISTED_COLUMNS = 30  # keeps the message readable for files with hundreds o
 _SEPARATORS = re.compile(r"[\s_-]+")
 
 
-def feature_columns(info: ModelInfo, columns: Sequence[str]) -> dict[str, str]:
+def feature_columns(
+    info: ModelInfo, columns: Sequence[str], repeated: Collection[str] = ()
+) -> dict[str, str]:
     """Each feature's column in the table (extra columns and any order are fine).
 
-    InputError names the features no column matches, and the columns that match a feature
-    only loosely but more than once.
+    InputError names the features no column matches, the columns that match a feature only
+    loosely but more than once, and a feature whose header name the file gives to several
+    columns (`repeated`: which one is meant cannot be known).
     """
     present = [str(column) for column in columns]
     exact = {column.strip(): column for column in present}
@@ -39,6 +42,12 @@ def feature_columns(info: ModelInfo, columns: Sequence[str]) -> dict[str, str]:
             ambiguous.append(f"{feature} ({' or '.join(loose[_loose(feature)])}?)")
         else:
             missing.append(feature)
+    clashing = sorted({name for name in found.values() if name.strip() in repeated})
+    if clashing:
+        raise InputError(
+            f"The header names column(s) {', '.join(clashing)} more than once, and model "
+            f"{info.name} needs it. Give every column a different name."
+        )
     if missing or ambiguous:
         said = []
         if missing:
@@ -52,9 +61,9 @@ def feature_columns(info: ModelInfo, columns: Sequence[str]) -> dict[str, str]:
     return found
 
 
-def check_columns(info: ModelInfo, columns: Sequence[str]) -> None:
+def check_columns(info: ModelInfo, columns: Sequence[str], repeated: Collection[str] = ()) -> None:
     """Raise InputError unless every feature is found among `columns` (feature_columns)."""
-    feature_columns(info, columns)
+    feature_columns(info, columns, repeated)
 
 
 def _loose(name: str) -> str:

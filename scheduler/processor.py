@@ -116,7 +116,7 @@ def _score_file(ctx: Context, attempt: _Attempt) -> None:
             lease.rows_expected = layout.line_count
             model = load_model(settings.model_dir, job.model_name, job.model_version)
             version = attempt.model_version = model.info.version
-            check_columns(model.info, layout.columns)
+            check_columns(model.info, layout.columns, layout.repeated)
             tally = _score(ctx, job, model, layout, source, tmp, lease)
         _check_error_share(tally, settings.max_error_rows_fraction)
         lease.check()

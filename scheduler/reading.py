@@ -55,6 +55,7 @@ class CsvLayout:
     #: "," when the file writes numbers with a decimal comma ("5,1"), as Excel does in Spanish,
     #: German or French locales (which then separate fields with ";"); else "."
     decimal: str = "."
+    repeated: tuple[str, ...] = ()  #: header names given to more than one column
 
 
 def inspect_csv(path: Path) -> CsvLayout:
@@ -76,14 +77,16 @@ def inspect_csv(path: Path) -> CsvLayout:
     delimiter = _delimiter(text.splitlines()[0] if text.strip() else "")
     header, rows, header_lines = _sample(text, delimiter, complete=len(head) < _SCAN_BLOCK)
     names, trailing = _shape(header, rows)
+    columns, repeated = _columns(names)
     return CsvLayout(
         encoding,
         delimiter,
-        _columns(names),
+        columns,
         max(0, line_count - header_lines),
         trailing_delimiter=trailing,
         compression=compression,
         decimal=_decimal(rows, delimiter),
+        repeated=repeated,
     )
 
 
@@ -350,16 +353,25 @@ def _delimiter(header: str) -> str:
     return delimiter if count else ","
 
 
-def _columns(header: list[str]) -> tuple[str, ...]:
+def _columns(header: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The columns' names, a repeated name made unique (Notes, Notes (2)), and the names that
+    were repeated: harmless unless the model needs one (model.schema refuses that)."""
     names = [name.strip() for name in header]
     names = [name or f"column_{i}" for i, name in enumerate(names, start=1)]
-    duplicates = sorted(name for name, n in Counter(names).items() if n > 1)
-    if duplicates:
-        raise InputError(
-            f"The header names column(s) {', '.join(duplicates)} more than once. "
-            "Give every column a different name."
-        )
-    return tuple(names)
+    repeated = tuple(sorted(name for name, n in Counter(names).items() if n > 1))
+    taken, unique = set(names), []
+    seen: Counter[str] = Counter()
+    for name in names:
+        seen[name] += 1
+        if seen[name] == 1:
+            unique.append(name)
+            continue
+        n = seen[name]
+        while f"{name} ({n})" in taken:
+            n += 1
+        unique.append(f"{name} ({n})")
+        taken.add(unique[-1])
+    return tuple(unique), repeated
 
 
 def _parser_message(text: str) -> str:

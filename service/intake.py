@@ -69,7 +69,7 @@ def queue_stored(
         model = load_model(settings.model_dir, model_name or settings.default_model)
         with ctx.storage.local_input(stored.name) as path:
             layout = inspect_csv(path)
-        check_columns(model.info, layout.columns)
+        check_columns(model.info, layout.columns, layout.repeated)
         if layout.line_count == 0:
             raise InputError(NO_ROWS)
         return in_transaction(

@@ -353,3 +353,16 @@ def test_headers_that_differ_from_the_features_in_case_or_separators_are_matched
     rows = rows_of(result_path(ctx, job))
     assert rows[0][:4] == header  # the file's own names, kept
     assert rows[1][4] == "setosa"
+
+
+def test_repeated_names_the_model_does_not_use_are_kept_apart(ctx: Context) -> None:
+    submit(
+        ctx,
+        csv_text(
+            [(*IRIS_ROW, "a", "b", "c")], header=(*IRIS_HEADER, "Notes", "Notes", "Notes (2)")
+        ),
+    )
+    job = run_one(ctx)
+    header, row = rows_of(result_path(ctx, job))
+    assert header[4:7] == ("Notes", "Notes (3)", "Notes (2)")
+    assert row[4:8] == ("a", "b", "c", "setosa")

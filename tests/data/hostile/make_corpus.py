@@ -57,6 +57,7 @@ CASES: dict[str, bytes] = {
     "tab.csv": iris().replace(",", "\t").encode(),
     "pipe.csv": iris().replace(",", "|").encode(),
     "duplicate_columns.csv": f"{HEADER},sepal_length\n{rows(2, ROW + ',9')}".encode(),
+    "duplicate_unused_columns.csv": f"{HEADER},Notes,Notes\n{rows(2, ROW + ',a,b')}".encode(),
     "extra_columns.csv": f"id,{HEADER},city\n{rows(2, '7,' + ROW + ',Oslo')}".encode(),
     "reordered_columns.csv": (
         b"petal_width,sepal_length,petal_length,sepal_width\n0.2,5.1,1.4,3.5\n"
