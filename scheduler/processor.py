@@ -39,7 +39,7 @@ from batchscore.model.registry import LoadedModel, load_model
 from batchscore.model.schema import check_columns
 from batchscore.scheduler.context import Context
 from batchscore.scheduler.lease import LeaseKeeper
-from batchscore.scheduler.reading import NO_ROWS, CsvLayout, inspect_csv, read_chunks
+from batchscore.scheduler.reading import NO_ROWS, TableLayout, inspect_table, read_chunks
 from batchscore.scheduler.score_options import ScoreOptions
 from batchscore.scheduler.train_jobs import plan_of, train_file
 from batchscore.scheduler.writing import too_long_for_excel, write_result
@@ -112,7 +112,7 @@ def _score_file(ctx: Context, attempt: _Attempt) -> None:
     with _lease(ctx, job, token) as lease:
         ctx.storage.remove_temp_outputs(job.id)
         with ctx.storage.local_input(job.input_name, job.id, token) as source:
-            layout = inspect_csv(source)
+            layout = inspect_table(source)
             lease.rows_expected = layout.line_count
             model = load_model(settings.model_dir, job.model_name, job.model_version)
             version = attempt.model_version = model.info.version
@@ -244,7 +244,7 @@ def _score(
     ctx: Context,
     job: JobRecord,
     model: LoadedModel,
-    layout: CsvLayout,
+    layout: TableLayout,
     path: Path,
     tmp: Path,
     lease: LeaseKeeper,

@@ -1,4 +1,5 @@
-"""CSV → bounded chunks of raw text. Turns every way a file can be unreadable into InputError.
+"""CSV (plain, gzip or zipped) or parquet → bounded chunks of text. Turns every way a file can
+be unreadable into InputError.
 
 Cells stay text ('' when empty): the model side parses what it needs, and the writer decides
 how each cell looks in the result, so nothing is lost or reinterpreted on the way.
@@ -21,6 +22,9 @@ from typing import BinaryIO, cast
 
 import charset_normalizer
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from batchscore.errors import InputError
 
@@ -41,7 +45,7 @@ _TRAILING = "\x00trailing"  # the name given to the empty field after the last c
 
 
 @dataclass(frozen=True)
-class CsvLayout:
+class TableLayout:
     """What the processor needs to know before reading the rows."""
 
     encoding: str  #: as found: a BOM, else UTF-8 if the text is valid UTF-8, else detected
@@ -56,11 +60,14 @@ class CsvLayout:
     #: German or French locales (which then separate fields with ";"); else "."
     decimal: str = "."
     repeated: tuple[str, ...] = ()  #: header names given to more than one column
+    kind: str = "csv"  #: or "parquet": typed columns, read a row group at a time
 
 
-def inspect_csv(path: Path) -> CsvLayout:
+def inspect_table(path: Path) -> TableLayout:
     """Check the whole file is CSV text (gzip- or zip-compressed too) and read its header;
     InputError saying what to fix."""
+    if _is_parquet(path):
+        return _inspect_parquet(path)
     compression = _compression(path)
     with _opened(path, compression) as f:
         head = f.read(_SCAN_BLOCK)
@@ -78,7 +85,7 @@ def inspect_csv(path: Path) -> CsvLayout:
     header, rows, header_lines = _sample(text, delimiter, complete=len(head) < _SCAN_BLOCK)
     names, trailing = _shape(header, rows)
     columns, repeated = _columns(names)
-    return CsvLayout(
+    return TableLayout(
         encoding,
         delimiter,
         columns,
@@ -90,15 +97,18 @@ def inspect_csv(path: Path) -> CsvLayout:
     )
 
 
-def read_chunks(path: Path, layout: CsvLayout, chunk_rows: int) -> Iterator[pd.DataFrame]:
+def read_chunks(path: Path, layout: TableLayout, chunk_rows: int) -> Iterator[pd.DataFrame]:
     """Yield the data rows `chunk_rows` at a time, every cell as text ('' when empty)."""
+    if layout.kind == "parquet":
+        yield from _parquet_chunks(path, layout, chunk_rows)
+        return
     names = [*layout.columns, *([_TRAILING] if layout.trailing_delimiter else [])]
     with _opened(path, layout.compression) as source:
         yield from _chunks(source, layout, names, chunk_rows)
 
 
 def _chunks(
-    source: BinaryIO, layout: CsvLayout, names: list[str], chunk_rows: int
+    source: BinaryIO, layout: TableLayout, names: list[str], chunk_rows: int
 ) -> Iterator[pd.DataFrame]:
     reader = pd.read_csv(
         source,
@@ -123,6 +133,38 @@ def _chunks(
                 yield chunk
     except pd.errors.ParserError as exc:
         raise InputError(_parser_message(str(exc))) from exc
+
+
+def _is_parquet(path: Path) -> bool:
+    with path.open("rb") as f:
+        return f.read(4) == b"PAR1"
+
+
+def _inspect_parquet(path: Path) -> TableLayout:
+    try:
+        metadata = pq.ParquetFile(path).metadata
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"The parquet file is damaged or cut short ({exc}).") from exc
+    columns, repeated = _columns([str(name) for name in metadata.schema.names])
+    return TableLayout("utf-8", ",", columns, metadata.num_rows, kind="parquet", repeated=repeated)
+
+
+def _parquet_chunks(path: Path, layout: TableLayout, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """Each batch's columns as text, as Arrow writes values ('5.1', '3', 'true', ISO dates;
+    '' for null): the model and the writer read them as they read a CSV's cells."""
+    first = 0
+    try:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
+            texts = {
+                name: pc.cast(column, pa.string()).fill_null("").to_pandas()
+                for name, column in zip(layout.columns, batch.columns, strict=True)
+            }
+            chunk = pd.DataFrame(texts)
+            chunk.index = pd.RangeIndex(first, first + len(chunk))  # the row's place in the file
+            first += len(chunk)
+            yield chunk
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"The parquet file could not be read ({exc}).") from exc
 
 
 def _compression(path: Path) -> str | None:

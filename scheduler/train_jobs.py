@@ -16,7 +16,7 @@ import pandas as pd
 from batchscore.config import Settings
 from batchscore.errors import InputError
 from batchscore.model.train import Trained, TrainPlan, check_plan, train
-from batchscore.scheduler.reading import NO_ROWS, inspect_csv, read_chunks
+from batchscore.scheduler.reading import NO_ROWS, inspect_table, read_chunks
 
 
 def plan_options(plan: TrainPlan) -> dict[str, Any]:
@@ -36,7 +36,7 @@ def plan_of(options: dict[str, Any] | None) -> TrainPlan:
 
 def check_training_file(settings: Settings, path: Path, name: str, plan: TrainPlan) -> int:
     """Refuse a file that cannot train `name` as planned; return its line count."""
-    layout = inspect_csv(path)
+    layout = inspect_table(path)
     if layout.line_count == 0:
         raise InputError(NO_ROWS)
     check_plan(settings.model_dir, name, plan, layout.columns)
@@ -53,7 +53,7 @@ def train_file(
     before_save: Callable[[], None] = lambda: None,
 ) -> Trained:
     """Read the labelled CSV whole (training needs every row at once) and train from it."""
-    layout = inspect_csv(path)
+    layout = inspect_table(path)
     if layout.line_count == 0:
         raise InputError(NO_ROWS)
     table = pd.concat(read_chunks(path, layout, settings.chunk_rows), ignore_index=True)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import httpx2
 import openpyxl
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from factories import IRIS_HEADER, IRIS_ROW, csv_text, iris_csv
@@ -434,3 +435,26 @@ def test_a_csv_as_spanish_excel_saves_it_scores_like_its_utf8_twin(
 
     assert results[0] == results[1]
     assert results[0][1][:7] == (5.1, 3.5, 1.4, 0.2, "España", "setosa", results[0][1][6])
+
+
+def test_a_parquet_file_from_pandas_scores_like_its_csv_twin(
+    alice: Caller, jobs: Jobs, tmp_path: Path
+) -> None:
+    twin = csv_text([(*IRIS_ROW, "Köln"), ("6.7", "3.0", "5.2", "2.3", "")], (*IRIS_HEADER, "city"))
+    frame = pd.read_csv(io.StringIO(twin))  # floats, and text with a missing value
+    frame.to_parquet(tmp_path / "flowers.parquet")
+
+    results = []
+    for content, name in (
+        ((tmp_path / "flowers.parquet").read_bytes(), "flowers.parquet"),
+        (twin.encode(), "flowers.csv"),
+    ):
+        created = jobs.upload(alice, content, filename=name)
+        assert created.status_code == 201, created.text
+        done = alice.client.post("/process_file", params={"id": created.json()["id"]}).json()
+        assert (done["status"], done["rows_total"], done["rows_failed"]) == ("PROCESSED", 2, 0)
+        book = openpyxl.load_workbook(io.BytesIO(alice.client.get(done["result_url"]).content))
+        results.append([tuple(c.value for c in row) for row in book.active.iter_rows()])  # type: ignore[union-attr]
+
+    assert results[0] == results[1]
+    assert results[0][2][:6] == (6.7, 3.0, 5.2, 2.3, None, "virginica")
