@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from batchscore.errors import InputError
+from batchscore.scheduler import sheets
 
 _SCAN_BLOCK = 1024 * 1024
 _DELIMITERS = (",", ";", "\t", "|")
@@ -60,7 +61,7 @@ class TableLayout:
     #: German or French locales (which then separate fields with ";"); else "."
     decimal: str = "."
     repeated: tuple[str, ...] = ()  #: header names given to more than one column
-    kind: str = "csv"  #: or "parquet": typed columns, read a row group at a time
+    kind: str = "csv"  #: "parquet" (read a row group at a time) or "sheet" (a workbook's first)
 
 
 def inspect_table(path: Path) -> TableLayout:
@@ -68,6 +69,11 @@ def inspect_table(path: Path) -> TableLayout:
     InputError saying what to fix."""
     if _is_parquet(path):
         return _inspect_parquet(path)
+    if sheets.is_workbook(path):
+        names, rows_of_sheet = sheets.read_sheet(path)
+        columns, repeated = _columns(names)
+        count = len(rows_of_sheet)
+        return TableLayout("utf-8", ",", columns, count, kind="sheet", repeated=repeated)
     compression = _compression(path)
     with _opened(path, compression) as f:
         head = f.read(_SCAN_BLOCK)
@@ -101,6 +107,13 @@ def read_chunks(path: Path, layout: TableLayout, chunk_rows: int) -> Iterator[pd
     """Yield the data rows `chunk_rows` at a time, every cell as text ('' when empty)."""
     if layout.kind == "parquet":
         yield from _parquet_chunks(path, layout, chunk_rows)
+        return
+    if layout.kind == "sheet":
+        _, rows = sheets.read_sheet(path)
+        first = 0
+        for chunk in sheets.sheet_chunks(rows, len(layout.columns), chunk_rows):
+            yield sheets.frame(chunk, layout.columns, first)
+            first += len(chunk)
         return
     names = [*layout.columns, *([_TRAILING] if layout.trailing_delimiter else [])]
     with _opened(path, layout.compression) as source:
