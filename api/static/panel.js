@@ -119,7 +119,7 @@ function setUpUpload() {
     message.className = "alert";
     message.textContent = "";
     const file = input.files[0];
-    if (!file) return say(message, "Choose a CSV file first.", "error");
+    if (!file) return say(message, "Choose a file first: CSV, Excel, OpenDocument or parquet.", "error");
     if (file.size > Number(form.dataset.maxBytes)) {
       return say(message, `${file.name} is larger than the upload limit of ${numberText(form.dataset.maxBytes)} bytes.`, "error");
     }

@@ -28,7 +28,7 @@ LIVE_MS = 2_000  # a status change must show within 2 s, without reloading
 
 def upload(page: Page, path: Path) -> int:
     """Choose the file, press Upload; the new job's id from the message."""
-    page.get_by_label("CSV file").set_input_files(path)
+    page.get_by_label("Data file").set_input_files(path)
     page.get_by_role("button", name="Upload").click()
     message = page.locator("#upload-message")
     expect(message).to_contain_text("was queued as job")
@@ -90,7 +90,7 @@ def test_upload_missing_a_feature_names_the_column(
     missing = tmp_path / "no-petals.csv"
     missing.write_text("sepal_length,sepal_width,petal_length\n5.1,3.5,1.4\n")
     sign_in(page, alice)
-    page.get_by_label("CSV file").set_input_files(missing)
+    page.get_by_label("Data file").set_input_files(missing)
     page.get_by_role("button", name="Upload").click()
     message = page.locator("#upload-message")
     expect(message).to_contain_text("Missing column(s) petal_width. Model iris v1 needs")
