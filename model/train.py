@@ -134,6 +134,7 @@ def train(
     data_sha256: str,
     max_skipped_fraction: float = 1.0,
     before_save: Callable[[], None] = lambda: None,
+    decimal: str = ".",
 ) -> Trained:
     """Fit and save a new version of `name` from `table`; its metrics are from unseen rows.
 
@@ -141,16 +142,16 @@ def train(
     saved estimator then learns every row). Incrementally, the active version is scored on the
     new rows first, then learns them (test-then-train). InputError if more than
     `max_skipped_fraction` of the rows are unusable. `before_save` may raise to stop a version
-    being saved (a job whose claim was lost).
+    being saved (a job whose claim was lost). `decimal` is the table's decimal mark.
     """
     columns = tuple(str(column) for column in table.columns)
     check_plan(model_dir, name, plan, columns)
     current = _current(model_dir, name)
     target, features = _columns(plan, current, columns)
     left_out = tuple(c for c in columns if c not in features and c != target and _unnamed(c))
-    x, x_ok = _feature_matrix(table, features)
-    task = _task(plan, current, target, table[target])
-    y, y_ok = _target_values(table[target], task)
+    x, x_ok = _feature_matrix(table, features, decimal)
+    task = _task(plan, current, target, table[target], decimal)
+    y, y_ok = _target_values(table[target], task, decimal)
     usable = x_ok & y_ok
     x, y = x[usable].reset_index(drop=True), y[usable]
     skipped = len(table) - len(y)
@@ -238,10 +239,10 @@ def _unnamed(column: str) -> bool:
 
 
 def _feature_matrix(
-    table: pd.DataFrame, features: tuple[str, ...]
+    table: pd.DataFrame, features: tuple[str, ...], decimal: str
 ) -> tuple[pd.DataFrame, npt.NDArray[np.bool_]]:
     """Features as floats, and which rows have all of them finite."""
-    x = pd.DataFrame({feature: parse_floats(table[feature]) for feature in features})
+    x = pd.DataFrame({feature: parse_floats(table[feature], decimal) for feature in features})
     finite = np.isfinite(x.to_numpy())
     for position, feature in enumerate(features):
         if not finite[:, position].any():
@@ -252,12 +253,14 @@ def _feature_matrix(
     return x, np.asarray(finite.all(axis=1), dtype=np.bool_)
 
 
-def _task(plan: TrainPlan, current: LoadedModel | None, target: str, values: pd.Series) -> str:
+def _task(
+    plan: TrainPlan, current: LoadedModel | None, target: str, values: pd.Series, decimal: str
+) -> str:
     if plan.task:
         return plan.task
     if current is not None and current.info.target == target:
         return current.info.task
-    numbers = parse_floats(values)
+    numbers = parse_floats(values, decimal)
     filled = values.fillna("").astype(str).str.strip() != ""
     if not np.isfinite(numbers[filled.to_numpy()]).all():
         return "classification"  # text labels
@@ -267,11 +270,11 @@ def _task(plan: TrainPlan, current: LoadedModel | None, target: str, values: pd.
 
 
 def _target_values(
-    values: pd.Series, task: str
+    values: pd.Series, task: str, decimal: str
 ) -> tuple[npt.NDArray[np.generic], npt.NDArray[np.bool_]]:
     """Class labels as stripped text, or quantities as floats; and which rows have one."""
     if task == "regression":
-        numbers = parse_floats(values)
+        numbers = parse_floats(values, decimal)
         return numbers, np.isfinite(numbers)
     labels = values.fillna("").astype(str).str.strip().to_numpy(dtype=object)
     return labels, np.asarray(labels != "", dtype=np.bool_)

@@ -65,4 +65,5 @@ def train_file(
         data_sha256=data_sha256,
         max_skipped_fraction=settings.max_error_rows_fraction,
         before_save=before_save,
+        decimal=layout.decimal,
     )
