@@ -131,7 +131,14 @@ def _read(path: Path, shown: str, trust_pickle: bool) -> _Found:
                 f"{shown} is a folder without an {_MLMODEL} file; a folder is imported only "
                 "when it is an MLflow model (mlflow.sklearn.save_model writes one)."
             )
-        return _from_mlflow(lambda member: (path / member).read_bytes(), shown, trust_pickle)
+
+        def member(relative: str) -> bytes:
+            try:
+                return (path / relative).read_bytes()
+            except OSError as exc:
+                raise InputError(f"{shown}: {relative} cannot be read ({exc.strerror}).") from exc
+
+        return _from_mlflow(member, shown, trust_pickle)
     try:
         with path.open("rb") as file:
             head = file.read(8)

@@ -326,3 +326,14 @@ def test_files_that_are_not_models_are_refused_saying_what_is_accepted(
     with pytest.raises(InputError, match="a folder without an MLmodel file"):
         import_model(model_dir, "m", tmp_path, ImportPlan())
     assert not model_dir.exists()
+
+
+def test_an_mlflow_folder_missing_its_model_file_is_refused_naming_it(
+    model_dir: Path, churn: tuple[pd.DataFrame, Pipeline], tmp_path: Path
+) -> None:
+    folder = save_mlflow(churn[1], churn[0], tmp_path / "churn_model")
+    (folder / "model.skops").unlink()
+
+    with pytest.raises(InputError, match=r"^churn_model: model.skops cannot be read"):
+        import_model(model_dir, "churn", folder, ImportPlan())
+    assert not model_dir.exists()
