@@ -65,8 +65,8 @@ class TableLayout:
 
 
 def inspect_table(path: Path) -> TableLayout:
-    """Check the whole file is CSV text (gzip- or zip-compressed too) and read its header;
-    InputError saying what to fix."""
+    """Check the whole file is a table batchscore reads (CSV text, gzip- or zip-compressed too;
+    parquet; a workbook's first sheet) and read its header; InputError saying what to fix."""
     if _is_parquet(path):
         return _inspect_parquet(path)
     if sheets.is_workbook(path):
