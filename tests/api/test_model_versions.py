@@ -274,3 +274,28 @@ def test_the_job_page_of_a_train_job_shows_the_version_and_its_metrics(
     assert "<dt>Trains</dt><dd>iris: made v2</dd>" in page.text
     assert re.search(r"<dt>Metrics</dt><dd>accuracy 0\.\d{3}, f1_macro 0\.\d{3}</dd>", page.text)
     assert "Result format" not in page.text
+
+
+@pytest.mark.network  # a live uvicorn on loopback
+def test_the_tutorials_ols_answers_over_http_with_holdout_0(admin: Caller) -> None:
+    boston = "CRIM,INDUS,CHAS,RM,AGE,DIS,TAX,LSTAT"
+    for name, content, target, features in (
+        ("housing", example("housing.csv"), "MEDV", boston),
+        ("sales", example("advertising.csv"), "Sales", "TV"),
+    ):
+        queued = post_training(
+            admin,
+            f"/api/models/{name}/train",
+            content,
+            target=target,
+            features=features,
+            holdout="0",
+        )
+        assert run(admin, queued["id"])["status"] == "PROCESSED"
+
+    house = {f: HOUSE[f] for f in boston.split(",")}
+    assert predict(admin, "housing", house)["prediction"] == pytest.approx(29.9197, abs=1e-4)
+    tv = predict(admin, "sales", {"TV": 50})["prediction"]
+    assert tv == pytest.approx(9.409425570778684, abs=1e-9)
+    version = admin.client.get("/api/models/housing").json()["versions"][0]
+    assert (version["training_rows"], version["evaluation"]) == (506, "none")
