@@ -153,6 +153,7 @@ def test_new_sales_rows_move_the_sales_model_towards_them(admin: Caller) -> None
     assert isinstance(metrics, dict) and 4 < metrics["mae"] < 6  # v1's error on the new rows
 
 
+@pytest.mark.network  # a live uvicorn on loopback
 def test_a_file_of_several_chunks_trains_on_every_row_with_holdout_0(admin: Caller) -> None:
     """50,000 rows: more than two CHUNK_ROWS (20,000) chunks, joined before the fit."""
     content = linear_rows(50_000).encode()
