@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import delete, func, select
@@ -76,7 +77,7 @@ def pickup_latencies(environ: dict[str, str], count: int) -> list[float]:
             job = submit_file(ctx, io.BytesIO(TINY), f"pickup-{i}.csv")
             while job.status in (JobStatus.PENDING, JobStatus.IN_PROGRESS):
                 time.sleep(0.01)
-                job = in_transaction(ctx.engine, lambda c, id=job.id: get_job(c, id))
+                job = in_transaction(ctx.engine, partial(get_job, job_id=job.id))
             assert job.started_at is not None
             latencies.append((job.started_at - job.created_at).total_seconds())
             time.sleep(pause.uniform(0, 2))  # land at random points of the worker's poll cycle

@@ -16,12 +16,13 @@ import json
 import statistics
 import time
 from collections.abc import Callable
+from typing import Any
 
 import msgspec
 import pydantic
 
 PROBABILITIES = {"setosa": 0.9812, "versicolor": 0.0187, "virginica": 0.0001}
-JOB = {
+JOB: dict[str, Any] = {
     "id": 1234,
     "kind": "score",
     "status": "PROCESSED",
