@@ -118,7 +118,9 @@ REQUEST_BODIES: dict[str, Any] = {
             "file": {
                 "type": "string",
                 "format": "binary",
-                "description": "The CSV file, with a header row naming the model's features.",
+                "description": "The data file: CSV (plain, .gz or a .zip of one), parquet, or "
+                "a workbook (.xlsx, .xlsm, .xls, .ods), with a header row naming the model's "
+                "features.",
             },
             "model": {
                 "type": "string",

@@ -21,6 +21,7 @@ from batchscore.config import OUTPUT_FORMATS
 from batchscore.db.jobs import JobKind, JobRecord, JobStatus
 from batchscore.model.metadata import EVALUATIONS, KINDS, TASKS, ModelInfo
 from batchscore.model.registry import version_warning
+from batchscore.scheduler.reading import describe_read_as
 from batchscore.service.catalog import ModelDetail as ModelVersions
 from batchscore.service.catalog import ModelSummary
 
@@ -37,6 +38,23 @@ Probabilities = Annotated[
     Meta(description="Class → probability, for a classifier that gives them."),
 ]
 Scores = Annotated[dict[str, float], Meta(description="Scores on rows it did not learn from.")]
+
+
+class ReadAs(Struct, kw_only=True, omit_defaults=True):
+    """How a score job's file is read, as detected or as its upload asked."""
+
+    kind: Annotated[
+        Literal["csv", "parquet", "sheet"],
+        Meta(description="CSV text, a parquet file, or a sheet of a workbook."),
+    ]
+    compression: Literal["gzip", "zip"] | None = None
+    encoding: Annotated[str | None, Meta(description="A CSV file's text encoding.")] = None
+    delimiter: Annotated[str | None, Meta(description="A CSV file's field separator.")] = None
+    decimal: Annotated[
+        Literal[".", ","] | None, Meta(description="The decimal mark of numbers written as text.")
+    ] = None
+    sheet: Annotated[str | None, Meta(description="The workbook sheet read.")] = None
+    text: Annotated[str, Meta(description="All of it in words.")] = ""
 
 
 class Job(Struct, kw_only=True):
@@ -71,6 +89,7 @@ class Job(Struct, kw_only=True):
         dict[str, float] | None,
         Meta(description="A processed train job's scores of the new version on unseen rows."),
     ]
+    read_as: Annotated[ReadAs | None, Meta(description="Null for a train job.")]
     rows_total: Count | None
     rows_done: Count
     rows_failed: Count
@@ -254,6 +273,7 @@ def job_payload(job: JobRecord, request: Request) -> Job:
         output_format=job.output_format if scores else None,
         result_sheets=job.result_sheets,
         metrics=job.metrics,
+        read_as=_read_as(job.read_as),
         rows_total=job.rows_total,
         rows_done=job.rows_done,
         rows_failed=job.rows_failed,
@@ -268,6 +288,12 @@ def job_payload(job: JobRecord, request: Request) -> Job:
         url=str(request.url_for("get_job", job_id=job.id)),
         result_url=str(request.url_for("get_result", job_id=job.id)) if done and scores else None,
     )
+
+
+def _read_as(read_as: dict[str, str] | None) -> ReadAs | None:
+    if not read_as:
+        return None
+    return msgspec.convert({**read_as, "text": describe_read_as(read_as)}, ReadAs)
 
 
 def model_payload(model: ModelSummary) -> Model:

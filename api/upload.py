@@ -8,7 +8,9 @@ it will stay; memory holds one block, whatever the file's size.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
@@ -20,6 +22,7 @@ from streaming_form_data.validators import MaxSizeValidator, ValidationError
 from batchscore.errors import InputError, TooLarge
 from batchscore.storage import InputReceiver, Storage, StoredInput
 
+T = TypeVar("T")
 FILE_FIELD = "file"
 NO_FILE = f"Send the CSV file as the multipart form field '{FILE_FIELD}'."
 _BLOCK = 1024 * 1024  # body bytes handed to the parser (in a worker thread) at a time
@@ -74,9 +77,14 @@ def _unescape(filename: str) -> str:
 
 
 async def receive_upload(
-    request: Request, storage: Storage, max_bytes: int, fields: tuple[str, ...]
-) -> Upload:
-    """Save the form's file part in the input folder and read the named text fields.
+    request: Request,
+    storage: Storage,
+    max_bytes: int,
+    fields: tuple[str, ...],
+    parse: Callable[[dict[str, str]], T],
+) -> tuple[Upload, T]:
+    """Save the form's file part in the input folder, read the named text fields and `parse`
+    them (raising BatchscoreError for a bad one).
 
     InputError for a body that is not a multipart form with a file; TooLarge past `max_bytes`.
     Nothing stays in the input folder unless an Upload is returned.
@@ -96,7 +104,8 @@ async def receive_upload(
         await _feed(request, parser)
         if target.stored is None or target.receiver is None:
             raise InputError(NO_FILE)
-        return Upload(target.stored, target.receiver.filename, _texts(values))
+        texts = _texts(values)
+        return Upload(target.stored, target.receiver.filename, texts), parse(texts)
     except BaseException:
         target.discard()
         raise

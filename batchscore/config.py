@@ -33,6 +33,7 @@ OUTPUT_FORMATS = tuple(MEDIA_TYPES)
 #: A classifier's probabilities in a result: that of the predicted class (the default), or
 #: one column per class.
 PROBABILITIES = ("predicted", "all")
+DECIMALS = (".", ",")  # the decimal marks numbers written as text may use
 #: Where prometheus_client sums the metrics of `serve --workers N` processes (set by serve).
 METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 ANY_ORIGIN = "*"

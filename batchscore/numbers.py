@@ -17,7 +17,7 @@ _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError
 
 # A number written with a decimal comma: digits, thousands grouped by "." or a (no-break)
 # space or not grouped, and a fraction after ",".
-_COMMA_NUMBER = r"^\s*[+-]?(?:[0-9]{1,3}(?:[. \x{a0}][0-9]{3})+|[0-9]+)(?:,[0-9]+)?\s*$"
+_COMMA_NUMBER = r"^\s*[+-]?(?:[0-9]{1,3}(?:[. \x{a0}\x{202f}][0-9]{3})+|[0-9]+)(?:,[0-9]+)?\s*$"
 
 
 def parse_floats(values: pd.Series, decimal: str = ".") -> npt.NDArray[np.float64]:
@@ -55,7 +55,7 @@ def _parse_comma_floats(values: pd.Series) -> npt.NDArray[np.float64]:
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()
     written = pc.match_substring_regex(text, _COMMA_NUMBER).fill_null(False)
-    plain = pc.replace_substring_regex(text, r"[. \x{a0}]", "")
+    plain = pc.replace_substring_regex(text, r"[. \x{a0}\x{202f}]", "")
     dotted = pc.replace_substring(plain, ",", ".")
     parsed = parse_floats(pd.Series(dotted.to_pandas(), dtype=object))
     parsed[~written.to_numpy(zero_copy_only=False)] = np.nan

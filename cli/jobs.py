@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 def submit(args: argparse.Namespace) -> int:
     from batchscore.config import PROBABILITIES
+    from batchscore.scheduler.reading import describe_read_as
     from batchscore.scheduler.score_options import ScoreOptions
     from batchscore.service import accounts
     from batchscore.service.intake import submit_file
@@ -41,10 +42,15 @@ def submit(args: argparse.Namespace) -> int:
             options=ScoreOptions(
                 probabilities=args.probabilities or PROBABILITIES[0],
                 keep_formulas=args.keep_formulas,
+                encoding=args.encoding,
+                decimal=args.decimal,
+                sheet=args.sheet,
             ),
             owner_id=owner_id,
         )
     print(f"Job {job.id} queued: {job.original_filename} (model {job.model_name})")
+    if job.read_as:
+        print(f"Read as {describe_read_as(job.read_as)}")
     return EXIT_OK
 
 

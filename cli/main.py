@@ -15,7 +15,7 @@ from pathlib import Path
 
 from batchscore.cli import accounts, catalog, jobs, setup
 from batchscore.cli.common import EXIT_FAILED, EXIT_USAGE
-from batchscore.config import OUTPUT_FORMATS, PROBABILITIES
+from batchscore.config import DECIMALS, OUTPUT_FORMATS, PROBABILITIES
 from batchscore.errors import BatchscoreError, ConfigError, DatabaseUnavailable
 from batchscore.logs import configure_logging
 from batchscore.model.metadata import ESTIMATOR_NAMES, HOLDOUT, TASKS
@@ -76,6 +76,15 @@ def _parser() -> argparse.ArgumentParser:
         help="CSV result: leave cells starting with = + - @ as they are (for programs; a "
         "spreadsheet would run them)",
     )
+    submit_p.add_argument(
+        "--encoding", help="a CSV file's text encoding, e.g. cp1252 (default: detected)"
+    )
+    submit_p.add_argument(
+        "--decimal",
+        choices=DECIMALS,
+        help="the numbers' decimal mark: ',' for 5,1 (default: detected)",
+    )
+    submit_p.add_argument("--sheet", help="the workbook sheet to read (default: the first)")
     process_p = command("process", jobs.process, "process one pending job (exit 3 if none)")
     process_p.add_argument("--job", type=int, help="process this job id, if it is pending")
     process_all_p = command(

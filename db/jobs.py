@@ -67,6 +67,7 @@ class JobRecord:
     result_sheets: int | None  #: sheets of the result once PROCESSED (1 for csv, parquet)
     options: dict[str, Any] | None  #: a train job's plan; a score job's non-default choices
     metrics: dict[str, float] | None  #: a processed train job's held-out scores
+    read_as: dict[str, str] | None  #: how a score job's file is read (scheduler.reading)
     status: JobStatus
     rows_total: int | None
     rows_done: int
@@ -123,12 +124,14 @@ def create_job(
     output_format: str,
     kind: JobKind = JobKind.SCORE,
     options: dict[str, Any] | None = None,
+    read_as: dict[str, str] | None = None,
 ) -> JobRecord:
     """Insert a PENDING job for a file already saved in the input folder."""
     result = conn.execute(
         insert(jobs).values(
             kind=kind.value,
             options=options,
+            read_as=read_as,
             owner_id=owner_id,
             original_filename=_fit(original_filename, 255),
             input_name=input_name,

@@ -72,6 +72,7 @@ jobs = Table(
     Column("result_sheets", Integer),  # sheets of an xlsx result (1 per 1,048,575 rows)
     Column("options", JSON),  # a train job's plan: target, features, estimator, …
     Column("metrics", JSON),  # a processed train job's held-out scores
+    Column("read_as", JSON),  # how a score job's file is read: kind, encoding, delimiter, …
     Column("status", String(20), nullable=False),
     Column("rows_total", BigInteger),
     Column("rows_done", BigInteger, nullable=False, server_default="0"),

@@ -39,7 +39,7 @@ from batchscore.model.registry import LoadedModel, load_model
 from batchscore.model.schema import check_columns
 from batchscore.scheduler.context import Context
 from batchscore.scheduler.lease import LeaseKeeper
-from batchscore.scheduler.reading import NO_ROWS, TableLayout, inspect_table, read_chunks
+from batchscore.scheduler.reading import NO_ROWS, TableLayout, read_chunks
 from batchscore.scheduler.score_options import ScoreOptions
 from batchscore.scheduler.train_jobs import plan_of, train_file
 from batchscore.scheduler.writing import too_long_for_excel, write_result
@@ -111,13 +111,14 @@ def _score_file(ctx: Context, attempt: _Attempt) -> None:
     tmp = attempt.tmp = ctx.storage.temp_output(job.id, token, job.output_format)
     with _lease(ctx, job, token) as lease:
         ctx.storage.remove_temp_outputs(job.id)
+        options = ScoreOptions.from_json(job.options)
         with ctx.storage.local_input(job.input_name, job.id, token) as source:
-            layout = inspect_table(source)
+            layout = options.layout_of(source)
             lease.rows_expected = layout.line_count
             model = load_model(settings.model_dir, job.model_name, job.model_version)
             version = attempt.model_version = model.info.version
             check_columns(model.info, layout.columns, layout.repeated)
-            tally = _score(ctx, job, model, layout, source, tmp, lease)
+            tally = _score(ctx, job, options, model, layout, source, tmp, lease)
         _check_error_share(tally, settings.max_error_rows_fraction)
         lease.check()
         name = ctx.storage.result_name(job.id, job.original_filename, job.output_format)
@@ -243,6 +244,7 @@ def _lease(ctx: Context, job: JobRecord, token: str) -> LeaseKeeper:
 def _score(
     ctx: Context,
     job: JobRecord,
+    options: ScoreOptions,
     model: LoadedModel,
     layout: TableLayout,
     path: Path,
@@ -253,7 +255,6 @@ def _score(
     at a time."""
     tally = _Tally()
     info = model.info
-    options = ScoreOptions.from_json(job.options)
     every_class = options.probabilities == "all"
     made = _result_columns(layout.columns, model, every_class)
     columns = [*layout.columns, *made.names]

@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from batchscore.config import DECIMALS
 from batchscore.errors import InputError
 from batchscore.scheduler import sheets
 
@@ -61,19 +62,103 @@ class TableLayout:
     #: German or French locales (which then separate fields with ";"); else "."
     decimal: str = "."
     repeated: tuple[str, ...] = ()  #: header names given to more than one column
-    kind: str = "csv"  #: "parquet" (read a row group at a time) or "sheet" (a workbook's first)
+    kind: str = "csv"  #: "parquet" (read a row group at a time) or "sheet" (of a workbook)
+    sheet: str | None = None  #: the name of the sheet read, for a workbook
+
+    def read_as(self) -> dict[str, str]:
+        """How the file was read, as a job records it (see describe_read_as)."""
+        if self.kind == "parquet":
+            return {"kind": "parquet"}
+        if self.kind == "sheet":
+            return {"kind": "sheet", "sheet": self.sheet or "", "decimal": self.decimal}
+        compression = {"compression": self.compression} if self.compression else {}
+        return {
+            "kind": "csv",
+            **compression,
+            "encoding": self.encoding,
+            "delimiter": self.delimiter,
+            "decimal": self.decimal,
+        }
 
 
-def inspect_table(path: Path) -> TableLayout:
+_ENCODING_NAMES = {
+    "utf-8": "UTF-8",
+    "utf-8-sig": "UTF-8 with BOM",
+    "utf-16": "UTF-16",
+    "cp1252": "Windows-1252",
+    "latin-1": "Latin-1",
+    "iso8859-1": "Latin-1",
+    "iso8859-15": "Latin-9",
+    "mac-roman": "Mac Roman",
+}
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "vertical bar"}
+
+
+def describe_read_as(read_as: dict[str, str]) -> str:
+    """A job's read_as in words: 'CSV, Windows-1252, semicolon-separated, decimal comma'."""
+    kind = read_as.get("kind", "csv")
+    if kind == "parquet":
+        return "parquet"
+    decimal = "decimal comma" if read_as.get("decimal") == "," else "decimal point"
+    if kind == "sheet":
+        return f"workbook, sheet {read_as.get('sheet', '')!r}, {decimal}"
+    encoding = read_as.get("encoding", "utf-8")
+    delimiter = read_as.get("delimiter", ",")
+    compressed = {"gzip": "gzip-compressed ", "zip": "zipped "}.get(read_as.get("compression", ""))
+    return (
+        f"{compressed or ''}CSV, {_ENCODING_NAMES.get(encoding, encoding)}, "
+        f"{_DELIMITER_NAMES.get(delimiter, repr(delimiter))}-separated, {decimal}"
+    )
+
+
+def checked_encoding(name: str) -> str:
+    """A text encoding's standard name (cp1252, utf-8, …), or InputError naming the choices."""
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        raise InputError(
+            f"Unknown encoding {name!r}: name one Python knows, such as utf-8, utf-16, cp1252 "
+            "(Excel's 'CSV' on Windows) or latin-1."
+        ) from None
+
+
+def checked_decimal(mark: str) -> str:
+    if mark not in DECIMALS:
+        raise InputError(
+            f"Unknown decimal mark {mark!r}: choose '.' (5.1) or ',' (5,1, as Excel writes "
+            "numbers in Spanish, German or French)."
+        )
+    return mark
+
+
+def inspect_table(
+    path: Path,
+    *,
+    encoding: str | None = None,
+    decimal: str | None = None,
+    sheet: str | None = None,
+) -> TableLayout:
     """Check the whole file is a table batchscore reads (CSV text, gzip- or zip-compressed too;
-    parquet; a workbook's first sheet) and read its header; InputError saying what to fix."""
+    parquet; a workbook's sheet, the first unless `sheet` names one) and read its header;
+    InputError saying what to fix. `encoding` and `decimal` replace what would be detected in
+    a CSV file (`decimal` in a workbook's text cells too)."""
     if _is_parquet(path):
+        _refuse_sheet(sheet, "a parquet file")
         return _inspect_parquet(path)
     if sheets.is_workbook(path):
-        names, rows_of_sheet = sheets.read_sheet(path)
-        columns, repeated = _columns(names)
-        count = len(rows_of_sheet)
-        return TableLayout("utf-8", ",", columns, count, kind="sheet", repeated=repeated)
+        found = sheets.read_sheet(path, sheet)
+        columns, repeated = _columns(found.header)
+        return TableLayout(
+            "utf-8",
+            ",",
+            columns,
+            len(found.rows),
+            kind="sheet",
+            repeated=repeated,
+            decimal=decimal or ".",
+            sheet=found.name,
+        )
+    _refuse_sheet(sheet, "a CSV file")
     compression = _compression(path)
     with _opened(path, compression) as f:
         head = f.read(_SCAN_BLOCK)
@@ -84,7 +169,7 @@ def inspect_table(path: Path) -> TableLayout:
         )
     if not _encoding_marked(head):
         _refuse_binary(head)
-    encoding = _encoding(head)
+    encoding = _chosen_encoding(head, encoding) if encoding else _encoding(head)
     line_count = _scan_text(path, compression, encoding)
     text = head.decode(encoding, errors="replace").lstrip("\ufeff")
     delimiter = _delimiter(text.splitlines()[0] if text.strip() else "")
@@ -98,9 +183,25 @@ def inspect_table(path: Path) -> TableLayout:
         max(0, line_count - header_lines),
         trailing_delimiter=trailing,
         compression=compression,
-        decimal=_decimal(rows, delimiter),
+        decimal=decimal or _decimal(rows, delimiter),
         repeated=repeated,
     )
+
+
+def _refuse_sheet(sheet: str | None, kind: str) -> None:
+    if sheet:
+        raise InputError(
+            f"A sheet ({sheet!r}) was chosen, but this file is {kind}, not a workbook. Leave "
+            "the sheet empty, or upload the workbook."
+        )
+
+
+def _chosen_encoding(head: bytes, encoding: str) -> str:
+    """The encoding asked for, a UTF-8 BOM skipped when that is the one asked for."""
+    name = checked_encoding(encoding)
+    if name == "utf-8" and head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    return name
 
 
 def read_chunks(path: Path, layout: TableLayout, chunk_rows: int) -> Iterator[pd.DataFrame]:
@@ -109,7 +210,7 @@ def read_chunks(path: Path, layout: TableLayout, chunk_rows: int) -> Iterator[pd
         yield from _parquet_chunks(path, layout, chunk_rows)
         return
     if layout.kind == "sheet":
-        _, rows = sheets.read_sheet(path)
+        rows = sheets.read_sheet(path, layout.sheet).rows
         first = 0
         for chunk in sheets.sheet_chunks(rows, len(layout.columns), chunk_rows):
             yield sheets.frame(chunk, layout.columns, first)
@@ -244,8 +345,10 @@ _WESTERN = "cp1252"  # Excel's "CSV (Comma delimited)" in Western locales
 
 
 def _detected(head: bytes) -> str:
-    """charset-normalizer's pick among the least messy decodings, ties (common in small files)
-    going to the more coherent text, then Windows-1252, then a recognised language."""
+    """Windows-1252 when its reading is among the least messy (charset-normalizer's chaos);
+    else, of those, the most coherent text, then a recognised language.
+
+    Coherence alone is noise on a short file: it picked Mac Roman's "M·laga" over "Málaga"."""
     results = list(charset_normalizer.from_bytes(head, cp_isolation=_LEGACY_ENCODINGS))
     if not results:
         raise InputError(
@@ -255,16 +358,9 @@ def _detected(head: bytes) -> str:
     western = _decoded(head, _WESTERN)
     lowest = min(match.chaos for match in results)
     calm = [match for match in results if match.chaos <= lowest]
-    best = max(
-        calm,
-        key=lambda m: (
-            m.coherence,
-            codecs.lookup(m.encoding).name == _WESTERN or str(m) == western,
-            m.language != "Unknown",
-        ),
-    )
-    if str(best) == western:  # the same text either way: name it the usual way
+    if any(codecs.lookup(m.encoding).name == _WESTERN or str(m) == western for m in calm):
         return _WESTERN
+    best = max(calm, key=lambda m: (m.coherence, m.language != "Unknown"))
     return codecs.lookup(best.encoding).name
 
 
@@ -362,7 +458,7 @@ def _shape(header: list[str], rows: list[_Row]) -> tuple[list[str], bool]:
     raise InputError(_too_many(line, len(fields), width))
 
 
-_COMMA_DECIMAL = re.compile(r"\s*-?(?:[0-9]{1,3}(?:\.[0-9]{3})+|[0-9]+),[0-9]+\s*")
+_COMMA_DECIMAL = re.compile(r"\s*-?(?:[0-9]{1,3}(?:[. \xa0\u202f][0-9]{3})+|[0-9]+),[0-9]+\s*")
 _POINT_DECIMAL = re.compile(r"\s*-?[0-9]+\.[0-9]+\s*")
 _THOUSANDS_ONLY = re.compile(r"\s*-?[0-9]{1,3}(?:\.[0-9]{3})+\s*")  # 1.234: either reading
 

@@ -7,16 +7,27 @@ back with that choice's default.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 from typing import Any
 
 from batchscore.config import PROBABILITIES
 from batchscore.errors import InputError
+from batchscore.scheduler.reading import (
+    TableLayout,
+    checked_decimal,
+    checked_encoding,
+    inspect_table,
+)
 
 
 @dataclass(frozen=True)
 class ScoreOptions:
     probabilities: str = PROBABILITIES[0]  # "predicted": one column; "all": one per class
     keep_formulas: bool = False  # a CSV result keeps formula-like cells as they are
+    # How to read the file, where detection would get it wrong (None: detect).
+    encoding: str | None = None  # a CSV file's text encoding
+    decimal: str | None = None  # "." or ","
+    sheet: str | None = None  # a workbook's sheet (default the first)
 
     def __post_init__(self) -> None:
         if self.probabilities not in PROBABILITIES:
@@ -24,6 +35,14 @@ class ScoreOptions:
                 f"Unknown probabilities {self.probabilities!r}; choose "
                 f"{' or '.join(PROBABILITIES)}."
             )
+        if self.encoding is not None:
+            object.__setattr__(self, "encoding", checked_encoding(self.encoding))
+        if self.decimal is not None:
+            checked_decimal(self.decimal)
+
+    def layout_of(self, path: Path) -> TableLayout:
+        """The file's layout, read as these options say."""
+        return inspect_table(path, encoding=self.encoding, decimal=self.decimal, sheet=self.sheet)
 
     def to_json(self) -> dict[str, Any] | None:
         default = ScoreOptions()

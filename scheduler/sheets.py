@@ -1,5 +1,5 @@
-"""Spreadsheets as tables: the first sheet of an .xlsx, .xlsm, .xls or .ods file, read with
-python-calamine (Rust; it reads all four) into chunks of text like a CSV's.
+"""Spreadsheets as tables: one sheet (the first, or one named) of an .xlsx, .xlsm, .xls or .ods
+file, read with python-calamine (Rust; it reads all four) into chunks of text like a CSV's.
 
 calamine loads a whole sheet at once, so a workbook costs memory in proportion to its sheet
 (the README says so); the rows are then handed on a chunk at a time.
@@ -11,6 +11,7 @@ import datetime as dt
 import math
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -37,13 +38,22 @@ def is_workbook(path: Path) -> bool:
         return "mimetype" in names and archive.read("mimetype").strip() == _ODS_MIMETYPE
 
 
-def read_sheet(path: Path) -> tuple[list[str], list[list[object]]]:
-    """The first sheet's header cells (as text) and its data rows (values as calamine gives
-    them); InputError for a damaged or protected workbook, or an empty sheet."""
+@dataclass(frozen=True)
+class Sheet:
+    name: str
+    header: list[str]  #: the first row's cells, as text
+    rows: list[list[object]]  #: the data rows, values as calamine gives them
+
+
+def read_sheet(path: Path, name: str | None = None) -> Sheet:
+    """The sheet called `name` (None: the first); InputError for a damaged or protected
+    workbook, a sheet it does not have, or an empty sheet."""
     try:
         workbook = python_calamine.CalamineWorkbook.from_path(str(path))
-        sheet = workbook.get_sheet_by_index(0)
-        found = sheet.to_python(skip_empty_area=True)
+        name = _sheet_name(workbook.sheet_names, name)
+        found = workbook.get_sheet_by_name(name).to_python(skip_empty_area=True)
+    except InputError:
+        raise
     except python_calamine.PasswordError as exc:
         raise InputError(
             "The workbook is protected by a password; save a copy without one."
@@ -58,10 +68,26 @@ def read_sheet(path: Path) -> tuple[list[str], list[list[object]]]:
     ]
     if not rows:
         raise InputError(
-            f"The first sheet of the workbook ({workbook.sheet_names[0]}) is empty. Put the "
-            "table on the first sheet, its header in the first row."
+            f"The sheet {name!r} of the workbook is empty. Put the table on the first sheet "
+            "(or choose its sheet), its header in the first row."
         )
-    return [cell_text(cell) for cell in rows[0]], rows[1:]
+    return Sheet(name, [cell_text(cell) for cell in rows[0]], rows[1:])
+
+
+def _sheet_name(names: list[str], wanted: str | None) -> str:
+    """The sheet to read: `wanted` (matched ignoring case and surrounding spaces if not exact),
+    else the first."""
+    if not names:
+        raise InputError("The workbook has no sheets.")
+    if wanted is None:
+        return names[0]
+    if wanted in names:
+        return wanted
+    loose = [name for name in names if name.strip().casefold() == wanted.strip().casefold()]
+    if len(loose) == 1:
+        return loose[0]
+    listed = ", ".join(repr(name) for name in names)
+    raise InputError(f"The workbook has no sheet named {wanted!r}; its sheets are {listed}.")
 
 
 def sheet_chunks(

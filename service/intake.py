@@ -17,7 +17,7 @@ from batchscore.model.registry import load_model
 from batchscore.model.schema import check_columns
 from batchscore.model.train import TrainPlan
 from batchscore.scheduler.context import Context
-from batchscore.scheduler.reading import NO_ROWS, inspect_table
+from batchscore.scheduler.reading import NO_ROWS
 from batchscore.scheduler.score_options import ScoreOptions
 from batchscore.scheduler.train_jobs import check_training_file, plan_options
 from batchscore.storage import StoredInput
@@ -67,8 +67,9 @@ def queue_stored(
     try:
         output_format = _check_format(output_format) or settings.output_format
         model = load_model(settings.model_dir, model_name or settings.default_model)
+        options = options or ScoreOptions()
         with ctx.storage.local_input(stored.name) as path:
-            layout = inspect_table(path)
+            layout = options.layout_of(path)
         check_columns(model.info, layout.columns, layout.repeated)
         if layout.line_count == 0:
             raise InputError(NO_ROWS)
@@ -84,7 +85,8 @@ def queue_stored(
                 model_name=model.info.name,
                 model_version=None,
                 output_format=output_format,
-                options=None if options is None else options.to_json(),
+                options=options.to_json(),
+                read_as=layout.read_as(),
             ),
         )
     except BaseException:

@@ -38,8 +38,8 @@ _THE_JOB = Reply("The job.", Job)
     body="JobFile",
 )
 async def create_job(request: Request) -> Response:
-    """Upload a CSV file (multipart field `file`; optional `model`, `format`, `probabilities`)
-    as a new job.
+    """Upload a data file (multipart field `file`; optional `model`, `format`, `probabilities`,
+    `keep_formulas`, `encoding`, `decimal`, `sheet`) as a new job.
 
     The file is checked against the model's features before it is queued; a file that cannot
     be scored is refused with 422 and the reason. Process it later (cron), or now with
@@ -47,11 +47,12 @@ async def create_job(request: Request) -> Response:
     """
     user = await run_in_threadpool(current_user, request)
     ctx = context_of(request)
-    upload = await receive_upload(
+    upload, options = await receive_upload(
         request,
         ctx.storage,
         ctx.settings.max_upload_bytes,
-        fields=("model", "format", "probabilities", "keep_formulas"),
+        ("model", "format", "probabilities", "keep_formulas", *READ_FIELDS),
+        score_options,
     )
     job = await run_in_threadpool(
         queue_stored,
@@ -60,7 +61,7 @@ async def create_job(request: Request) -> Response:
         upload.filename,
         model_name=upload.fields.get("model"),
         output_format=upload.fields.get("format"),
-        options=score_options(upload.fields),
+        options=options,
         owner_id=user.id,
     )
     body = job_payload(job, request)
@@ -195,11 +196,17 @@ def delete(request: Request) -> Response:
     return Response(status_code=204)
 
 
+READ_FIELDS = ("encoding", "decimal", "sheet")
+
+
 def score_options(fields: dict[str, str]) -> ScoreOptions:
-    """The job's choices from its upload form's fields."""
+    """The job's choices from its upload form's fields (an empty field: the default)."""
     return ScoreOptions(
         probabilities=fields.get("probabilities") or ScoreOptions.probabilities,
         keep_formulas=bool_value(
             fields.get("keep_formulas"), "The form field 'keep_formulas'", default=False
         ),
+        encoding=fields.get("encoding") or None,
+        decimal=fields.get("decimal") or None,
+        sheet=fields.get("sheet") or None,
     )

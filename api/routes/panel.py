@@ -11,6 +11,7 @@ from batchscore.api.state import context_of
 from batchscore.config import OUTPUT_FORMATS
 from batchscore.db.jobs import JobStatus
 from batchscore.model.registry import version_warning
+from batchscore.scheduler.reading import describe_read_as
 from batchscore.service import catalog, jobs
 
 
@@ -40,5 +41,6 @@ def job_page(request: Request) -> Response:
         "attempts": view.attempts,
         "preview": view.preview,
         "problem": view.problem,
+        "read_as": describe_read_as(view.job.read_as) if view.job.read_as else None,
     }
     return render(request, "job.html", context, user=user)

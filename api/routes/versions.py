@@ -18,7 +18,7 @@ from batchscore.api.payloads import ModelDetail, job_payload, json_response, mod
 from batchscore.api.state import context_of
 from batchscore.api.upload import Upload, receive_upload
 from batchscore.db.users import UserRecord
-from batchscore.errors import BatchscoreError, InputError
+from batchscore.errors import InputError
 from batchscore.model.importing import ImportPlan
 from batchscore.model.metadata import HOLDOUT, checked_name
 from batchscore.model.train import DEFAULT_ESTIMATOR, TrainPlan
@@ -98,12 +98,10 @@ async def _admin_upload(
     catalog.require_admin(user)
     name = checked_name(request.path_params["name"], InputError)
     ctx = context_of(request)
-    upload = await receive_upload(request, ctx.storage, ctx.settings.max_upload_bytes, fields)
-    try:
-        return user, name, upload, parse(upload.fields)
-    except BatchscoreError:
-        ctx.storage.delete_input(upload.stored.name)
-        raise
+    upload, parsed = await receive_upload(
+        request, ctx.storage, ctx.settings.max_upload_bytes, fields, parse
+    )
+    return user, name, upload, parsed
 
 
 _IMPORT_FIELDS = ("features", "target", "task", "classes", "note", "activate")

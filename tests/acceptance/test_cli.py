@@ -27,7 +27,11 @@ def read_xlsx(path: Path) -> list[tuple[object, ...]]:
 
 def test_submit_then_process_writes_xlsx_with_predictions(cli: Cli, tmp_path: Path) -> None:
     submitted = cli.run("submit", str(EXAMPLE))
-    assert re.fullmatch(r"Job \d+ queued: iris.csv \(model iris\)\n", submitted.stdout)
+    assert re.fullmatch(
+        r"Job \d+ queued: iris.csv \(model iris\)\n"
+        r"Read as CSV, UTF-8, comma-separated, decimal point\n",
+        submitted.stdout,
+    )
     processed = cli.run("process")
     assert "PROCESSED: 150 rows, 0 with errors" in processed.stdout
     result = Path(processed.stdout.strip().split("→ ")[1])
@@ -39,6 +43,19 @@ def test_submit_then_process_writes_xlsx_with_predictions(cli: Cli, tmp_path: Pa
     species, predicted = header.index("species"), header.index("species") + 1
     accuracy = sum(r[species] == r[predicted] for r in rows[1:]) / 150
     assert accuracy > 0.9
+
+
+def test_submit_reads_the_file_as_told(cli: Cli, tmp_path: Path) -> None:
+    """Comma-separated with quoted decimal commas, in code page 437 (ü is byte 0x81)."""
+    source = tmp_path / "zürich.csv"
+    header = "sepal_length,sepal_width,petal_length,petal_width,city\n"
+    source.write_bytes((header + '"5,1","3,5","1,4","0,2",Zürich\n').encode("cp437"))
+    submitted = cli.run("submit", str(source), "--encoding", "cp437", "--decimal", ",")
+    assert submitted.stdout.splitlines()[1] == "Read as CSV, cp437, comma-separated, decimal comma"
+    processed = cli.run("process")
+    assert "PROCESSED: 1 rows, 0 with errors" in processed.stdout
+    rows = read_xlsx(Path(processed.stdout.strip().split("→ ")[1]))
+    assert rows[1][:6] == (5.1, 3.5, 1.4, 0.2, "Zürich", "setosa")
 
 
 def test_process_exits_3_when_nothing_is_pending(cli: Cli) -> None:

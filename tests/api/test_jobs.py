@@ -118,6 +118,13 @@ def test_pending_job_shows_no_progress(alice: Caller, jobs: Jobs) -> None:
         "output_format": "xlsx",
         "result_sheets": None,
         "metrics": None,
+        "read_as": {
+            "kind": "csv",
+            "encoding": "utf-8",
+            "delimiter": ",",
+            "decimal": ".",
+            "text": "CSV, UTF-8, comma-separated, decimal point",
+        },
         "rows_total": None,
         "rows_done": 0,
         "rows_failed": 0,
