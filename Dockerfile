@@ -17,6 +17,9 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 # The venv lives where crontab.txt expects it (BATCHSCORE_HOME=/opt/batchscore, .venv/bin).
 RUN python -m venv /opt/batchscore/.venv
 WORKDIR /src
+# The exact versions the tests ran on (scripts/lock); this layer is cached until the lock changes.
+COPY requirements.lock ./
+RUN /opt/batchscore/.venv/bin/pip install -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY api ./api
 COPY batchscore ./batchscore
@@ -25,7 +28,7 @@ COPY db ./db
 COPY model ./model
 COPY scheduler ./scheduler
 COPY service ./service
-RUN /opt/batchscore/.venv/bin/pip install .
+RUN /opt/batchscore/.venv/bin/pip install --no-deps .
 
 # supercronic runs crontab.txt in the cron container: cron for containers (keeps the environment,
 # logs to stdout, runs as non-root, stops cleanly on SIGTERM). Pinned, checksum verified.

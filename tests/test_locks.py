@@ -1,0 +1,54 @@
+"""The lock files pin what pyproject.toml asks for, agree with each other, and are what the
+tests run on: a fresh machine tomorrow installs what was tested today."""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import metadata
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+ROOT = Path(__file__).parents[1]
+
+
+def pins(lock: str) -> dict[str, str]:
+    """name → version of every `name==version` line."""
+    found: dict[str, str] = {}
+    for line in (ROOT / lock).read_text().splitlines():
+        requirement = line.split("#")[0].strip()
+        if requirement:
+            name, _, version = requirement.partition("==")
+            assert version, f"{lock}: {line!r} is not pinned with =="
+            found[canonicalize_name(name)] = version
+    return found
+
+
+def required(extra: str | None = None) -> list[Requirement]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    listed = project["optional-dependencies"][extra] if extra else project["dependencies"]
+    return [Requirement(text) for text in listed]
+
+
+def test_the_runtime_lock_pins_every_runtime_requirement_within_its_range() -> None:
+    runtime = pins("requirements.lock")
+    for requirement in required():
+        version = runtime.get(canonicalize_name(requirement.name))
+        assert version is not None, f"{requirement.name} is not in requirements.lock"
+        assert requirement.specifier.contains(version, prereleases=True), (requirement, version)
+
+
+def test_the_dev_lock_holds_the_runtime_lock_at_the_same_versions() -> None:
+    runtime, dev = pins("requirements.lock"), pins("requirements-dev.lock")
+    assert {name: dev.get(name) for name in runtime} == runtime
+    for requirement in required("dev"):
+        assert canonicalize_name(requirement.name) in dev, requirement.name
+
+
+def test_the_tests_run_on_the_locked_versions() -> None:
+    installed: dict[str, str] = {
+        canonicalize_name(dist.metadata["Name"]): dist.version for dist in metadata.distributions()
+    }
+    locked = pins("requirements-dev.lock")
+    assert {name: installed.get(name) for name in locked} == locked
