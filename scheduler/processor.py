@@ -10,6 +10,8 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import TypeVar, cast
 
@@ -39,7 +41,7 @@ from batchscore.model.registry import LoadedModel, load_model
 from batchscore.model.schema import check_columns
 from batchscore.scheduler.context import Context
 from batchscore.scheduler.lease import LeaseKeeper
-from batchscore.scheduler.reading import NO_ROWS, TableLayout, read_chunks
+from batchscore.scheduler.reading import NO_ROWS, TableLayout, describe_read_as, read_chunks
 from batchscore.scheduler.score_options import ScoreOptions
 from batchscore.scheduler.train_jobs import plan_of, train_file
 from batchscore.scheduler.writing import too_long_for_excel, write_result
@@ -275,9 +277,27 @@ def _score(
             lease.progress(tally.rows, tally.failed)
             yield chunk
 
-    numeric = {*made.names[1:-1]}  # the probabilities
+    probabilities = made.names[1:-1]
+    numeric = {*probabilities}
     if info.task == "regression":
         numeric.add(made.prediction)
+
+    def about() -> list[tuple[str, str | int]]:
+        """What the result's 'about' sheet says, asked for once every row is written."""
+        ran = job.started_at.strftime("%Y-%m-%d %H:%M:%S UTC") if job.started_at else ""
+        return [
+            ("Job", job.id),
+            ("File", job.original_filename),
+            ("Model", f"{info.name}, version {info.version}"),
+            ("Rows", tally.rows),
+            ("Rows scored", tally.rows - tally.failed),
+            ("Rows with errors", tally.failed),
+            ("Read as", describe_read_as(layout.read_as())),
+            ("Started", ran),
+            ("Written", datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")),
+            ("Written by", f"batchscore {package_version('batchscore')}"),
+        ]
+
     tally.sheets = write_result(
         tmp,
         job.output_format,
@@ -288,6 +308,8 @@ def _score(
         numeric=numeric,
         keep_formulas=options.keep_formulas,
         decimal=layout.decimal,
+        percent=probabilities,
+        about=about,
     )
     if tally.rows == 0:
         raise InputError(NO_ROWS)

@@ -9,8 +9,9 @@ import csv
 import math
 import os
 import re
-from collections.abc import Collection, Iterable, Iterator, Sequence
-from itertools import islice, repeat
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from itertools import chain, islice, repeat
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import rustpy_xlsxwriter
+from rustpy_xlsxwriter import Format
 
 from batchscore.config import OUTPUT_FORMATS
 from batchscore.errors import InputError
@@ -30,6 +32,12 @@ EXCEL_MAX_COLUMNS = 16_384
 EXCEL_MAX_CHARS = 32_767  # per cell, counted in UTF-16 code units
 
 _SHEET_NAME = "predictions"
+ABOUT_SHEET = "about"  #: the sheet after the predictions that says what made them
+_ABOUT_HEADER = ("Item", "Value")
+# Column widths, in characters, fitted to the header and the first chunk's cells.
+_MIN_WIDTH, _MAX_WIDTH = 8, 50
+_FILTER_BUTTON = 3  # the autofilter's drop-down covers the end of a header
+_PERCENT = "0.0%"
 # A str of at most this many code points has at most EXCEL_MAX_CHARS UTF-16 units.
 _SURELY_SHORT = EXCEL_MAX_CHARS // 2
 # A cell becomes a number only when Excel shows the number as the same text: a plain decimal
@@ -59,27 +67,34 @@ def write_result(
     numeric: Collection[str] = (),
     keep_formulas: bool = False,
     decimal: str = ".",
+    percent: Collection[str] = (),
+    about: Callable[[], Sequence[tuple[str, _Cell]]] | None = None,
     max_rows_per_sheet: int = EXCEL_MAX_ROWS,
 ) -> int:
-    """Write every frame to `path` (created or overwritten), fsync it, return its sheet count.
+    """Write every frame to `path` (created or overwritten), fsync it, return its sheet count
+    (of rows; an `about` sheet is not counted).
 
     The frames are pulled one at a time, so memory holds one frame. Their columns are exactly
     `columns`: the uploaded ones (raw text), then the last `computed` made by the model
     (prediction, probabilities, error last), written as the values they are; those named in
     `numeric` are float64 in a parquet file (else text). A CSV result neutralises cells a
-    spreadsheet would run as formulas, unless `keep_formulas` (for programs reading it). An
-    xlsx result plans its sheets from `expected_rows` (an upper bound, e.g. the file's line
+    spreadsheet would run as formulas, unless `keep_formulas` (for programs reading it).
+
+    An xlsx result plans its sheets from `expected_rows` (an upper bound, e.g. the file's line
     count; None = one sheet); `decimal` is the uploaded text's decimal mark, so "5,1" from a
-    decimal-comma file is the number 5.1 in a workbook.
+    decimal-comma file is the number 5.1 in a workbook. Its columns are as wide as the header
+    and first frame need (bounded), with a filter on the header; the computed `numeric` ones
+    show about four significant digits and those in `percent` show as percentages (the cells
+    keep full precision). `about`, called once the rows are written, gives the (item, value)
+    rows of a last sheet, 'about'.
 
     Exceptions from the frames pass through unchanged; the caller then deletes the unfinished
     file. Raises ValueError for an unknown format and InputError when an xlsx sheet can't hold
     that many columns.
     """
     if output_format == "xlsx":
-        sheets = _write_xlsx(
-            path, list(columns), frames, expected_rows, max_rows_per_sheet, computed, decimal
-        )
+        look = _Look(computed, decimal, numeric, percent, about)
+        sheets = _write_xlsx(path, list(columns), frames, expected_rows, max_rows_per_sheet, look)
     elif output_format == "csv":
         sheets = _write_csv(path, list(columns), frames, keep_formulas)
     elif output_format == "parquet":
@@ -118,14 +133,24 @@ def _check_columns(frame: pd.DataFrame, columns: list[str]) -> None:
         raise ValueError(f"Expected columns {columns}, got {list(frame.columns)}.")
 
 
+@dataclass(frozen=True)
+class _Look:
+    """How an xlsx result shows its cells (see write_result)."""
+
+    computed: int
+    decimal: str
+    numeric: Collection[str]
+    percent: Collection[str]
+    about: Callable[[], Sequence[tuple[str, _Cell]]] | None
+
+
 def _write_xlsx(
     path: Path,
     columns: list[str],
     frames: Iterable[pd.DataFrame],
     expected_rows: int | None,
     max_rows_per_sheet: int,
-    computed: int,
-    decimal: str,
+    look: _Look,
 ) -> int:
     """rust_xlsxwriter (rustpy-xlsxwriter) in constant-memory mode, pulling rows as it writes.
 
@@ -134,6 +159,7 @@ def _write_xlsx(
     than the rows (quoted values spanning lines) leaves header-only sheets at the end; the
     count returned is of the sheets that hold rows. Rows wait in an unlinked temp file (in
     $TMPDIR, ~5x the CSV) until their sheet is zipped: memory stays flat, a crash leaves nothing.
+    Widths and number formats are set up front too, from the first frame.
     """
     if len(columns) > EXCEL_MAX_COLUMNS:
         raise InputError(
@@ -147,8 +173,11 @@ def _write_xlsx(
     per_sheet = max_rows_per_sheet - 1
     planned = max(1, math.ceil((expected_rows or 0) / per_sheet))
     header = [_guard_text(name) for name in columns]
+    pending = iter(frames)
+    first = next(pending, None)
     written = [0]
-    rows = _xlsx_rows(frames, columns, header, written, computed, decimal)
+    chunks = pending if first is None else chain([first], pending)
+    rows = _xlsx_rows(chunks, columns, header, written, look.computed, look.decimal)
 
     def sheet_rows() -> Iterator[dict[str, _Cell]]:
         empty = True
@@ -159,12 +188,21 @@ def _write_xlsx(
             yield dict.fromkeys(header)
 
     names = [_SHEET_NAME] + [f"{_SHEET_NAME} {n}" for n in range(2, planned + 1)]
+    shown = _number_formats(columns, first, look)
+    formats = {header[i]: Format().set_num_format(code) for i, code in shown.items()}
+    widths = _widths(header, first, shown)
+    sheets: list[tuple[str, Iterator[dict[str, _Cell]]]] = [(n, sheet_rows()) for n in names]
+    if look.about is not None:
+        sheets.append((ABOUT_SHEET, _about_rows(look.about)))
     try:
         rustpy_xlsxwriter.write_worksheets(
-            [(name, sheet_rows()) for name in names],
+            sheets,  # type: ignore[arg-type]  # the stub wants a list of dicts, not an iterator
             str(path),
             bold_headers=True,
             freeze_panes={"general": {"row": 1, "col": 0}},
+            column_widths={**dict.fromkeys(names, widths), ABOUT_SHEET: [20.0, 60.0]},
+            column_formats=dict.fromkeys(names, formats),
+            autofilter=dict.fromkeys(names, True),
         )
     except BaseException as exc:
         # An I/O error on the writer's temp file (disk full) is a Rust panic, which pyo3 raises
@@ -175,6 +213,61 @@ def _write_xlsx(
     if next(rows, None) is not None:
         raise ValueError(f"More rows than the {expected_rows} expected.")
     return max(1, math.ceil(written[0] / per_sheet))
+
+
+def _about_rows(about: Callable[[], Sequence[tuple[str, _Cell]]]) -> Iterator[dict[str, _Cell]]:
+    """The about sheet's rows; `about` is called when the writer reaches the sheet, after the
+    predictions, so it can count them."""
+    item, value = _ABOUT_HEADER
+    for name, cell in about():
+        yield {item: name, value: _guard_text(cell) if isinstance(cell, str) else cell}
+
+
+def _number_formats(columns: list[str], first: pd.DataFrame | None, look: _Look) -> dict[int, str]:
+    """Excel number formats of the computed columns, by position: percentages, and numbers
+    shown to about four significant digits of the first frame's typical value."""
+    shown = {}
+    for i in range(len(columns) - look.computed, len(columns)):
+        name = columns[i]
+        if name in look.percent:
+            shown[i] = _PERCENT
+        elif name in look.numeric:
+            values = np.array([], dtype=np.float64)
+            if first is not None:
+                values = pd.to_numeric(first.iloc[:, i], errors="coerce").to_numpy(np.float64)
+            shown[i] = _decimals_format(values)
+    return shown
+
+
+def _decimals_format(values: npt.NDArray[np.float64]) -> str:
+    """'#,##0.00' for values around 24, '0.000000' around 0.003, '#,##0' around 15,000."""
+    typical = np.abs(values[np.isfinite(values) & (values != 0)])
+    if typical.size == 0:
+        return "#,##0.00"
+    decimals = int(np.clip(3 - math.floor(math.log10(float(np.median(typical)))), 0, 6))
+    return "#,##0" + ("." + "0" * decimals if decimals else "")
+
+
+def _widths(header: list[str], first: pd.DataFrame | None, shown: dict[int, str]) -> list[float]:
+    """Each column wide enough for its header (and filter button) and the first frame's
+    longest cell, between _MIN_WIDTH and _MAX_WIDTH characters."""
+    widths = []
+    for i, name in enumerate(header):
+        needed = len(name) + _FILTER_BUTTON
+        if first is not None and len(first):
+            column = first.iloc[:, i]
+            if i in shown:
+                numbers = pd.to_numeric(column, errors="coerce").abs().max()
+                if pd.notna(numbers):
+                    code = shown[i]
+                    decimals = len(code.partition(".")[2].rstrip("%"))
+                    scale = 100 if code.endswith("%") else 1
+                    needed = max(needed, len(f"{numbers * scale:,.{decimals}f}") + 2)
+            else:
+                longest = column.astype(str).str.len().max()
+                needed = max(needed, int(longest) + 1 if pd.notna(longest) else 0)
+        widths.append(float(min(max(needed, _MIN_WIDTH), _MAX_WIDTH)))
+    return widths
 
 
 def _os_error(panic: str) -> OSError:

@@ -24,6 +24,7 @@ from openpyxl.utils.escape import unescape
 
 from batchscore.config import OUTPUT_FORMATS
 from batchscore.errors import InputError
+from batchscore.scheduler.writing import ABOUT_SHEET
 
 # The processor always puts its error column last and names it "error", or "error_2"… when the
 # input has an "error" column of its own (processor._result_columns).
@@ -105,7 +106,8 @@ def _xlsx_lines(file: BinaryIO) -> Generator[tuple[str, ...], None, None]:
     """Every row of every sheet as display text, the header only once."""
     workbook = load_workbook(file, read_only=True, data_only=True)
     try:
-        for index, sheet in enumerate(workbook.worksheets):
+        rows = [sheet for sheet in workbook.worksheets if sheet.title != ABOUT_SHEET]
+        for index, sheet in enumerate(rows):
             # Sheets after the first ("predictions 2", …) repeat the header row: skip it.
             for values in sheet.iter_rows(min_row=1 if index == 0 else 2, values_only=True):
                 yield tuple(_display(value) for value in values)

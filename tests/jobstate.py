@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import openpyxl
+from results import xlsx_rows
 
 from batchscore.db.engine import in_transaction
 from batchscore.db.jobs import (
@@ -37,11 +37,7 @@ def wait_for(predicate: Callable[[], object], timeout: float = 60, interval: flo
 
 
 def sheet_rows(path: Path) -> int:
-    workbook = openpyxl.load_workbook(path, read_only=True)
-    try:
-        return sum(1 for sheet in workbook.worksheets for _ in sheet.iter_rows())
-    finally:
-        workbook.close()
+    return len(xlsx_rows(path))
 
 
 def attempts_of(ctx: Context, job_id: int) -> list[AttemptRecord]:

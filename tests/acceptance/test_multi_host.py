@@ -8,7 +8,6 @@ bridge, and each host has its own hostname, as separate machines would.
 
 from __future__ import annotations
 
-import io
 import os
 import subprocess
 import sys
@@ -17,11 +16,11 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-import openpyxl
 import pytest
 from factories import iris_csv, submit
 from jobstate import all_jobs, assert_each_processed_exactly_once, attempts_of, sheet_rows
 from netns import MARIADBD, Network, start_mariadb, stop, unusable_reason, wait_for_port
+from results import xlsx_rows
 from s3_server import AWS_ENV, BUCKET, Bucket
 
 from batchscore.config import load_settings
@@ -110,11 +109,7 @@ def _config(path: Path, database_url: str, s3_endpoint: str, model_dir: Path) ->
 
 
 def _xlsx_rows(data: bytes) -> int:
-    workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
-    try:
-        return sum(1 for sheet in workbook.worksheets for _ in sheet.iter_rows())
-    finally:
-        workbook.close()
+    return len(xlsx_rows(data))
 
 
 def _assert_results(ctx: Context, jobs: list[JobRecord], endpoint: str) -> None:

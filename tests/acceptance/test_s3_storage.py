@@ -3,14 +3,13 @@ S3-compatible server (moto): submit, process, a killed processor, a missing buck
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
-import openpyxl
 import pytest
 from factories import iris_csv, submit
 from jobstate import job_now
 from processes import Cli, killed_at, process_until, write_config
+from results import xlsx_rows
 from s3_server import BUCKET, Bucket, in_bucket
 
 from batchscore.config import Settings
@@ -27,12 +26,7 @@ def settings(settings: Settings, bucket: Bucket) -> Settings:
     return in_bucket(settings, bucket.endpoint)
 
 
-def rows(data: bytes) -> list[tuple[object, ...]]:
-    workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
-    try:
-        return [row for sheet in workbook.worksheets for row in sheet.iter_rows(values_only=True)]
-    finally:
-        workbook.close()
+rows = xlsx_rows
 
 
 def test_submit_then_process_publishes_the_result_in_the_bucket(

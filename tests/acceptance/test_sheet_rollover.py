@@ -36,8 +36,8 @@ def test_result_past_one_sheet_continues_on_the_next(
     assert job.output_name is not None
     workbook = openpyxl.load_workbook(Path(settings.output_dir) / job.output_name, read_only=True)
     try:
-        assert workbook.sheetnames == ["predictions", "predictions 2"]
-        first, second = workbook.worksheets
+        assert workbook.sheetnames == ["predictions", "predictions 2", "about"]
+        first, second, _ = workbook.worksheets
         assert first.max_row == SHEET_ROWS + 1
         rows = list(second.iter_rows(values_only=True))
     finally:

@@ -8,11 +8,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import openpyxl
 import pyarrow.parquet as pq
 import pytest
 from factories import iris_csv, submit
 from panel_client import PanelClient
+from results import xlsx_rows
 from s3_server import Bucket, in_bucket
 
 from batchscore.config import OUTPUT_FORMATS, Settings
@@ -34,10 +34,7 @@ def settings(settings: Settings, bucket: Bucket) -> Settings:
 def table(data: bytes, output_format: str) -> object:
     """A result's content, without what differs between two writes (xlsx timestamps)."""
     if output_format == "xlsx":
-        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
-        rows = [list(sheet.iter_rows(values_only=True)) for sheet in workbook.worksheets]
-        workbook.close()
-        return rows
+        return xlsx_rows(data)
     if output_format == "parquet":
         return pq.read_table(io.BytesIO(data)).to_pylist()
     return data

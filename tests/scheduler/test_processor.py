@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from factories import IRIS_HEADER, IRIS_ROW, add_job, csv_text, iris_csv, submit
+from results import xlsx_rows
 
 from batchscore.config import Settings
 from batchscore.db.engine import in_transaction
@@ -19,13 +20,7 @@ from batchscore.scheduler.context import Context
 from batchscore.scheduler.processor import process_one
 from batchscore.scheduler.score_options import ScoreOptions
 
-
-def rows_of(path: Path) -> list[tuple[object, ...]]:
-    workbook = openpyxl.load_workbook(path, read_only=True)
-    try:
-        return [row for sheet in workbook.worksheets for row in sheet.iter_rows(values_only=True)]
-    finally:
-        workbook.close()
+rows_of = xlsx_rows
 
 
 def probability(ctx: Context, *rows: tuple[str, ...]) -> list[float]:

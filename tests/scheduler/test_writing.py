@@ -218,6 +218,78 @@ def test_xlsx_header_is_bold_and_frozen(tmp_path: Path) -> None:
     assert sheet["A2"].font.b is False
 
 
+def test_xlsx_columns_are_as_wide_as_their_header_and_cells_within_bounds(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {
+            "id": pd.Series(["7", "8"], dtype="str"),
+            "customer_reference_code": pd.Series(["a", "b"], dtype="str"),
+            "comment": pd.Series(["x" * 200, "short"], dtype="str"),
+            "prediction": pd.Series(["yes", "no"], dtype=object),
+            "error": pd.Series([None, None], dtype=object),
+        }
+    )
+    write_xlsx(tmp_path / "out.xlsx", frame, computed=2)
+    sheet = openpyxl.load_workbook(tmp_path / "out.xlsx")["predictions"]
+    widths = [round(sheet.column_dimensions[c].width) for c in "ABCDE"]  # + Excel's padding
+    assert widths == [9, 27, 51, 14, 9]  # minimum 8; the header and its filter button; at most 50
+    assert sheet.auto_filter.ref == "A1:E3"
+
+
+def test_xlsx_probabilities_show_as_percentages_and_numbers_to_four_digits(
+    tmp_path: Path,
+) -> None:
+    frame = pd.DataFrame(
+        {
+            "raw": pd.Series(["1", "2"], dtype="str"),
+            "price": pd.Series([24.123456789, 31.5], dtype=np.float64),
+            "dose": pd.Series([0.0031234, 0.0042], dtype=np.float64),
+            "probability": pd.Series([0.875, 0.5], dtype=np.float64),
+            "error": pd.Series([None, None], dtype=object),
+        }
+    )
+    write_xlsx(
+        tmp_path / "out.xlsx",
+        frame,
+        computed=4,
+        numeric={"price", "dose", "probability"},
+        percent={"probability"},
+    )
+    sheet = openpyxl.load_workbook(tmp_path / "out.xlsx")["predictions"]
+    shown = [(cell.value, cell.number_format) for cell in sheet[2]]
+    assert shown == [
+        (1, "General"),  # an uploaded number stays as it was written
+        (24.123456789, "#,##0.00"),  # the full value, shown to about four significant digits
+        (0.0031234, "#,##0.000000"),
+        (0.875, "0.0%"),
+        (None, "General"),
+    ]
+    assert sheet["B1"].number_format == "General"  # the header is not a number
+
+
+def test_xlsx_about_sheet_comes_last_and_is_asked_for_after_the_rows(tmp_path: Path) -> None:
+    pulled = []
+
+    def frames() -> Iterator[pd.DataFrame]:
+        for n in range(3):
+            pulled.append(n)
+            yield frame_of(["x", "y"])
+
+    sheets = write_result(
+        tmp_path / "out.xlsx",
+        "xlsx",
+        COLUMNS,
+        frames(),
+        expected_rows=6,
+        about=lambda: [("Rows", 2 * len(pulled)), ("Model", "iris, version 1")],
+    )
+    workbook = openpyxl.load_workbook(tmp_path / "out.xlsx")
+    assert sheets == 1
+    assert workbook.sheetnames == ["predictions", "about"]
+    rows = list(workbook["about"].iter_rows(values_only=True))
+    assert rows == [("Item", "Value"), ("Rows", 6), ("Model", "iris, version 1")]
+    assert workbook["predictions"].max_row == 7
+
+
 def test_xlsx_rejects_more_columns_than_a_sheet_holds(tmp_path: Path) -> None:
     columns = [f"c{n}" for n in range(EXCEL_MAX_COLUMNS - 1)] + ["prediction", "error"]
     with pytest.raises(InputError, match="CSV"):
