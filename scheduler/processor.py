@@ -17,6 +17,7 @@ from typing import TypeVar, cast
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from batchscore import logs
 from batchscore.db.engine import Connection, in_transaction
@@ -41,10 +42,16 @@ from batchscore.model.registry import LoadedModel, load_model
 from batchscore.model.schema import check_columns
 from batchscore.scheduler.context import Context
 from batchscore.scheduler.lease import LeaseKeeper
-from batchscore.scheduler.reading import NO_ROWS, TableLayout, describe_read_as, read_chunks
+from batchscore.scheduler.reading import (
+    NO_ROWS,
+    TableLayout,
+    describe_read_as,
+    parquet_types,
+    read_chunks,
+)
 from batchscore.scheduler.score_options import ScoreOptions
 from batchscore.scheduler.train_jobs import plan_of, train_file
-from batchscore.scheduler.writing import too_long_for_excel, write_result
+from batchscore.scheduler.writing import text_types, too_long_for_excel, write_result
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -310,10 +317,21 @@ def _score(
         decimal=layout.decimal,
         percent=probabilities,
         about=about,
+        typed=_input_types(path, layout, ctx.settings.chunk_rows)
+        if job.output_format == "parquet"
+        else None,
     )
     if tally.rows == 0:
         raise InputError(NO_ROWS)
     return tally
+
+
+def _input_types(path: Path, layout: TableLayout, chunk_rows: int) -> list[pa.DataType]:
+    """The types a parquet result gives the uploaded columns: a parquet file's own, else those
+    the text fits whole (one more read of the file, before any row is scored)."""
+    if layout.kind == "parquet":
+        return parquet_types(path)
+    return text_types(read_chunks(path, layout, chunk_rows), layout.decimal)
 
 
 def _unscored_where(scored: Scored, reasons: pd.Series) -> Scored:

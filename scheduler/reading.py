@@ -263,6 +263,11 @@ def _inspect_parquet(path: Path) -> TableLayout:
     return TableLayout("utf-8", ",", columns, metadata.num_rows, kind="parquet", repeated=repeated)
 
 
+def parquet_types(path: Path) -> list[pa.DataType]:
+    """A parquet file's column types, which a parquet result keeps."""
+    return list(pq.ParquetFile(path).schema_arrow.types)
+
+
 def _parquet_chunks(path: Path, layout: TableLayout, chunk_rows: int) -> Iterator[pd.DataFrame]:
     """Each batch's columns as text, as Arrow writes values ('5.1', '3', 'true', ISO dates;
     '' for null): the model and the writer read them as they read a CSV's cells."""

@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain, islice, repeat
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -69,6 +70,7 @@ def write_result(
     decimal: str = ".",
     percent: Collection[str] = (),
     about: Callable[[], Sequence[tuple[str, _Cell]]] | None = None,
+    typed: Sequence[pa.DataType] | None = None,
     max_rows_per_sheet: int = EXCEL_MAX_ROWS,
 ) -> int:
     """Write every frame to `path` (created or overwritten), fsync it, return its sheet count
@@ -77,8 +79,9 @@ def write_result(
     The frames are pulled one at a time, so memory holds one frame. Their columns are exactly
     `columns`: the uploaded ones (raw text), then the last `computed` made by the model
     (prediction, probabilities, error last), written as the values they are; those named in
-    `numeric` are float64 in a parquet file (else text). A CSV result neutralises cells a
-    spreadsheet would run as formulas, unless `keep_formulas` (for programs reading it).
+    `numeric` are float64 in a parquet file (else text), whose input columns take the types
+    in `typed` (text_types; None: all text). A CSV result neutralises cells a spreadsheet would
+    run as formulas, unless `keep_formulas` (for programs reading it).
 
     An xlsx result plans its sheets from `expected_rows` (an upper bound, e.g. the file's line
     count; None = one sheet); `decimal` is the uploaded text's decimal mark, so "5,1" from a
@@ -98,7 +101,7 @@ def write_result(
     elif output_format == "csv":
         sheets = _write_csv(path, list(columns), frames, keep_formulas)
     elif output_format == "parquet":
-        sheets = _write_parquet(path, list(columns), frames, computed, numeric)
+        sheets = _write_parquet(path, list(columns), frames, computed, numeric, typed, decimal)
     else:
         raise ValueError(
             f"Unknown output format {output_format!r}; expected one of {', '.join(OUTPUT_FORMATS)}."
@@ -431,13 +434,16 @@ def _write_parquet(
     frames: Iterable[pd.DataFrame],
     computed: int,
     numeric: Collection[str],
+    typed: Sequence[pa.DataType] | None,
+    decimal: str,
 ) -> int:
-    """Parquet (zstd), a row group per frame: input columns as the text uploaded (null when
-    empty), the model's columns as float64 where numeric, else text."""
+    """Parquet (zstd), a row group per frame: input columns in the types `typed` gives them
+    (see text_types; all text if None), null when empty; the model's columns as float64 where
+    numeric, else text."""
     uploaded = len(columns) - computed
-    types = [
-        pa.float64() if i >= uploaded and name in numeric else pa.string()
-        for i, name in enumerate(columns)
+    inputs = list(typed) if typed is not None else [pa.string()] * uploaded
+    types = inputs + [
+        pa.float64() if name in numeric else pa.string() for name in columns[uploaded:]
     ]
     schema = pa.schema(list(zip(columns, types, strict=True)))
     with pq.ParquetWriter(path, schema, compression="zstd") as writer:
@@ -447,6 +453,54 @@ def _write_parquet(
             for i, field in enumerate(schema):
                 values = frame.iloc[:, i].to_numpy(dtype=object)
                 empty = pd.isna(values) | (values == "")
-                arrays.append(pa.array(values, type=field.type, mask=empty))
+                if i < uploaded and field.type != pa.string():
+                    arrays.append(_typed(frame.iloc[:, i], field.type, empty, decimal))
+                else:
+                    arrays.append(pa.array(values, type=field.type, mask=empty))
             writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
     return 1
+
+
+def text_types(frames: Iterable[pd.DataFrame], decimal: str = ".") -> list[pa.DataType]:
+    """The parquet type each column's text fits whole, over every frame: int64 when each
+    filled cell is a plain whole number of at most 18 digits, float64 when each is a number
+    that a float keeps as written (the xlsx rule: 15 digits, no leading zero or '+'), else
+    string. '00123', '12%', dates and 20-digit ids stay text, exactly as written."""
+    kinds: list[str] | None = None
+    for frame in frames:
+        if kinds is None:
+            kinds = ["empty"] * len(frame.columns)
+        for i in range(len(frame.columns)):
+            if kinds[i] != "string":
+                kinds[i] = _widest(kinds[i], _text_kind(frame.iloc[:, i], decimal))
+    names: dict[str, pa.DataType] = {"int": pa.int64(), "float": pa.float64()}
+    return [names.get(kind, pa.string()) for kind in kinds or []]
+
+
+_ORDER = ("empty", "int", "float", "string")
+_PLAIN_INTEGER = r"^\s*-?(?:0|[1-9][0-9]{0,17})\s*$"
+
+
+def _widest(a: str, b: str) -> str:
+    return max(a, b, key=_ORDER.index)
+
+
+def _text_kind(column: pd.Series, decimal: str) -> str:
+    filled = column[(column.notna() & (column != "")).to_numpy(dtype=bool)]
+    if filled.empty:
+        return "empty"
+    if matches(filled, _PLAIN_INTEGER).all():
+        return "int"
+    numeric = matches(filled, _AS_WRITTEN[decimal]) & (_significant_digits(filled) <= _MAX_DIGITS)
+    return "float" if numeric.all() else "string"
+
+
+def _typed(
+    column: pd.Series, kind: pa.DataType, empty: npt.NDArray[np.bool_], decimal: str
+) -> pa.Array[Any]:
+    """A text column as `kind`: a number parsed with the file's decimal mark; any other type
+    (a parquet input's date, timestamp, bool…) cast back from the text Arrow wrote it as."""
+    if pa.types.is_floating(kind):
+        return pa.array(parse_floats(column, decimal), type=kind, mask=empty)
+    text = pa.array(column.to_numpy(dtype=object), type=pa.string(), mask=empty)
+    return pc.cast(pc.utf8_trim_whitespace(text), kind)

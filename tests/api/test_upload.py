@@ -143,7 +143,7 @@ def test_upload_parquet_format_gives_parquet_result(alice: Caller, jobs: Jobs) -
     table = pq.read_table(io.BytesIO(result.content))
     assert table.column_names == [*IRIS_HEADER, "prediction", "probability", "error"]
     assert table.to_pylist()[0] == {
-        **dict(zip(IRIS_HEADER, IRIS_ROW, strict=True)),
+        **dict(zip(IRIS_HEADER, map(float, IRIS_ROW), strict=True)),  # numbers typed
         "prediction": "setosa",
         "probability": predicted_probability(alice.client, IRIS_ROW),
         "error": None,

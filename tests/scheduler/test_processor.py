@@ -114,7 +114,7 @@ def test_parquet_output_format(ctx: Context) -> None:
         1,
     )
     table = pq.read_table(result_path(ctx, job))
-    assert table.column("sepal_length").to_pylist() == ["5.1"] * 19 + [None]
+    assert table.column("sepal_length").to_pylist() == [5.1] * 19 + [None]
     assert table.column("prediction").to_pylist() == ["setosa"] * 19 + [None]
     assert str(table.column("error")[19]).startswith("sepal_length is empty")
 

@@ -19,7 +19,12 @@ from openpyxl.utils.escape import unescape
 
 from batchscore.config import OUTPUT_FORMATS
 from batchscore.errors import InputError
-from batchscore.scheduler.writing import EXCEL_MAX_CHARS, EXCEL_MAX_COLUMNS, write_result
+from batchscore.scheduler.writing import (
+    EXCEL_MAX_CHARS,
+    EXCEL_MAX_COLUMNS,
+    text_types,
+    write_result,
+)
 
 COLUMNS = ["raw", "prediction", "error"]
 FORMULAS = ['=HYPERLINK("http://x","y")', "+1+2", "-2+3", "@SUM(A1)", "\t=1", "{=SUM(A1)}"]
@@ -381,6 +386,23 @@ def test_parquet_class_labels_are_text_even_when_a_chunk_has_none(tmp_path: Path
     assert table.schema.field("prediction").type == pa.string()
     assert table.column("prediction").to_pylist() == [None, None, "setosa"]
     assert pd.read_parquet(tmp_path / "out.parquet")["raw"].tolist() == ["a", "b", "c"]
+
+
+def test_text_types_are_what_every_chunk_of_a_column_fits(tmp_path: Path) -> None:
+    def chunk(*columns: list[str]) -> pd.DataFrame:
+        return pd.DataFrame({f"c{i}": pd.Series(c, dtype="str") for i, c in enumerate(columns)})
+
+    first = chunk(["1", ""], ["1.5", "2"], ["7", "8"], ["", ""], ["5,1", "6"], ["3", "4"])
+    later = chunk(["-20", "0"], ["3", "1e5"], ["00123", "9"], ["", ""], ["1", "2"], ["12%", "1"])
+    assert text_types([first, later]) == [
+        pa.int64(),
+        pa.string(),  # 1e5 is not written as Excel shows it
+        pa.string(),  # a leading zero: an id
+        pa.string(),  # only empty cells
+        pa.string(),  # a decimal comma in a decimal-point file
+        pa.string(),
+    ]
+    assert text_types([first], decimal=",")[4] == pa.float64()
 
 
 def test_write_result_rejects_unknown_format_naming_the_known_ones(tmp_path: Path) -> None:
