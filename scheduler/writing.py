@@ -39,6 +39,7 @@ _ABOUT_HEADER = ("Item", "Value")
 _MIN_WIDTH, _MAX_WIDTH = 8, 50
 _FILTER_BUTTON = 3  # the autofilter's drop-down covers the end of a header
 _PERCENT = "0.0%"
+_PRINTED = {"landscape": True, "fit_to_pages": (1, 0), "repeat_rows": 0, "print_gridlines": True}
 # A str of at most this many code points has at most EXCEL_MAX_CHARS UTF-16 units.
 _SURELY_SHORT = EXCEL_MAX_CHARS // 2
 # A cell becomes a number only when Excel shows the number as the same text: a plain decimal
@@ -206,6 +207,8 @@ def _write_xlsx(
             column_widths={**dict.fromkeys(names, widths), ABOUT_SHEET: [20.0, 60.0]},
             column_formats=dict.fromkeys(names, formats),
             autofilter=dict.fromkeys(names, True),
+            # Printed or saved as PDF: landscape, one page wide, gridlines, the header on each.
+            page_setup=dict.fromkeys(names, _PRINTED),
         )
     except BaseException as exc:
         # An I/O error on the writer's temp file (disk full) is a Rust panic, which pyo3 raises

@@ -221,6 +221,10 @@ def test_xlsx_header_is_bold_and_frozen(tmp_path: Path) -> None:
     assert sheet.freeze_panes == "A2"
     assert [cell.font.b for cell in sheet[1]] == [True] * 3
     assert sheet["A2"].font.b is False
+    # Printed: landscape, one page wide (fitToWidth's default is 1), the header on every page.
+    assert (sheet.page_setup.orientation, sheet.page_setup.fitToHeight) == ("landscape", 0)
+    assert sheet.sheet_properties.pageSetUpPr.fitToPage is True  # type: ignore[union-attr]
+    assert sheet.print_title_rows == "$1:$1"
 
 
 def test_xlsx_columns_are_as_wide_as_their_header_and_cells_within_bounds(tmp_path: Path) -> None:
