@@ -146,13 +146,13 @@ def inspect_table(
         _refuse_sheet(sheet, "a parquet file")
         return _inspect_parquet(path)
     if sheets.is_workbook(path):
-        found = sheets.read_sheet(path, sheet)
+        found = sheets.inspect_sheet(path, sheet)
         columns, repeated = _columns(found.header)
         return TableLayout(
             "utf-8",
             ",",
             columns,
-            len(found.rows),
+            found.rows,
             kind="sheet",
             repeated=repeated,
             decimal=decimal or ".",
@@ -210,9 +210,9 @@ def read_chunks(path: Path, layout: TableLayout, chunk_rows: int) -> Iterator[pd
         yield from _parquet_chunks(path, layout, chunk_rows)
         return
     if layout.kind == "sheet":
-        rows = sheets.read_sheet(path, layout.sheet).rows
+        assert layout.sheet is not None
         first = 0
-        for chunk in sheets.sheet_chunks(rows, len(layout.columns), chunk_rows):
+        for chunk in sheets.sheet_chunks(path, layout.sheet, len(layout.columns), chunk_rows):
             yield sheets.frame(chunk, layout.columns, first)
             first += len(chunk)
         return

@@ -4,6 +4,7 @@ a CSV, each scoring exactly as its CSV twin does."""
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -12,6 +13,8 @@ from typing import TYPE_CHECKING
 import openpyxl
 import pytest
 from factories import IRIS_HEADER, IRIS_ROW, csv_text
+
+from batchscore.scheduler import sheets
 
 if TYPE_CHECKING:  # pytest imports tests/api/conftest.py as "conftest", mypy as "api.conftest"
     from api.conftest import Caller, Jobs
@@ -78,3 +81,26 @@ def test_a_workbook_libreoffice_made_from_a_csv_scores_like_it(
     assert scored(alice, jobs, converted, f"flowers.{extension}") == scored(
         alice, jobs, source.read_bytes(), "flowers.csv"
     )
+
+
+def test_a_workbook_too_big_to_read_in_memory_is_refused_pointing_to_csv(
+    alice: Caller, jobs: Jobs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The limit stands for 1 GB of sheet XML; lowered here so a small file crosses it."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(HEADER[:4])
+    for _ in range(60_000):  # about 3 MB of sheet XML
+        sheet.append([5.1, 3.5, 1.4, 0.2])
+    book.save(tmp_path / "flowers.xlsx")
+    monkeypatch.setattr(sheets, "MAX_SHEET_XML_BYTES", 2 * 1024**2)
+
+    response = jobs.upload(alice, (tmp_path / "flowers.xlsx").read_bytes(), filename="f.xlsx")
+
+    assert response.status_code == 422
+    message = response.json()["error"]["message"]
+    assert re.match(
+        r"The workbook's sheet is \d MB of data once unpacked, more than the 2 MB", message
+    )
+    assert "Save it as CSV" in message
