@@ -273,7 +273,10 @@ def _parquet_chunks(path: Path, layout: TableLayout, chunk_rows: int) -> Iterato
     '' for null): the model and the writer read them as they read a CSV's cells."""
     first = 0
     try:
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
+        # Unbuffered reads of one column chunk at a time: pre-buffering kept the file's
+        # row groups in Arrow's pool, 545 MB instead of 330 MB for 1,000,000 rows.
+        source = pq.ParquetFile(path, pre_buffer=False, buffer_size=_SCAN_BLOCK)
+        for batch in source.iter_batches(batch_size=chunk_rows):
             texts = {
                 name: pc.cast(column, pa.string()).fill_null("").to_pandas()
                 for name, column in zip(layout.columns, batch.columns, strict=True)

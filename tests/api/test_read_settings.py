@@ -99,6 +99,23 @@ def test_the_decimal_mark_asked_for_reads_quoted_decimal_commas(alice: Caller, j
     assert result_rows(alice, done)[1][:5] == (5.1, 3.5, 1.4, 0.2, "setosa")
 
 
+def test_a_cell_in_another_number_format_is_a_row_error_not_a_guess(
+    alice: Caller, jobs: Jobs
+) -> None:
+    """A decimal-comma file (Excel, German locale) where someone typed one value the English
+    way: '5.1' there could be 51 or 5.1, so its row is not scored."""
+    rows = [["5,1", "3,5", "1,4", "0,2"]] * 19 + [["5.1", "3,5", "1,4", "0,2"]]
+    german = "\r\n".join(";".join(row) for row in [list(IRIS_HEADER), *rows]) + "\r\n"
+    created = jobs.upload(alice, german.encode("cp1252"))
+    assert created.json()["read_as"]["decimal"] == ","
+
+    done = processed(alice, created.json())
+    assert (done["status"], done["rows_failed"]) == ("PROCESSED", 1)
+    last = result_rows(alice, done)[20]
+    assert last[:5] == ("5.1", 3.5, 1.4, 0.2, None)  # kept as written, not scored
+    assert last[5] == "sepal_length: '5.1' is not a number"
+
+
 def test_a_workbook_sheet_can_be_chosen_by_name(
     alice: Caller, jobs: Jobs, tmp_path: Path, settings: Settings
 ) -> None:

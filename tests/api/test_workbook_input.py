@@ -51,7 +51,7 @@ def test_an_xlsx_made_by_openpyxl_scores_like_its_csv_twin(
 
 
 @pytest.mark.libreoffice
-@pytest.mark.parametrize("extension", ["xlsx", "ods"])
+@pytest.mark.parametrize("extension", ["xlsx", "ods", "xls"])
 def test_a_workbook_libreoffice_made_from_a_csv_scores_like_it(
     alice: Caller, jobs: Jobs, tmp_path: Path, extension: str
 ) -> None:
