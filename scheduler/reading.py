@@ -91,6 +91,17 @@ _ENCODING_NAMES = {
     "iso8859-15": "Latin-9",
     "mac-roman": "Mac Roman",
 }
+#: The encodings the panel offers, by the names people know them by.
+ENCODING_CHOICES = (
+    ("utf-8", "UTF-8"),
+    ("utf-16", "UTF-16"),
+    ("cp1252", "Windows-1252 (Excel 'CSV' on Windows)"),
+    ("latin-1", "Latin-1 (ISO 8859-1)"),
+    ("iso8859-15", "Latin-9 (ISO 8859-15)"),
+    ("mac-roman", "Mac Roman"),
+    ("cp437", "DOS (code page 437)"),
+    ("cp850", "DOS Western (code page 850)"),
+)
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "vertical bar"}
 
 

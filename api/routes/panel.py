@@ -11,7 +11,7 @@ from batchscore.api.state import context_of
 from batchscore.config import OUTPUT_FORMATS
 from batchscore.db.jobs import JobStatus
 from batchscore.model.registry import version_warning
-from batchscore.scheduler.reading import describe_read_as
+from batchscore.scheduler.reading import ENCODING_CHOICES, describe_read_as
 from batchscore.service import catalog, jobs
 
 
@@ -28,6 +28,7 @@ def home(request: Request) -> Response:
         "default_format": settings.output_format,
         "max_upload_bytes": settings.max_upload_bytes,
         "statuses": [s.value for s in JobStatus],
+        "encodings": ENCODING_CHOICES,
     }
     return render(request, "panel.html", context, user=user)
 

@@ -153,6 +153,10 @@ function upload(form, file) {
   data.append("file", file);
   data.append("model", form.elements.model.value);
   data.append("format", form.elements.format.value);
+  for (const name of ["sheet", "encoding", "decimal"]) {
+    const value = form.elements[name].value.trim();
+    if (value) data.append(name, value);
+  }
   const request = new XMLHttpRequest();
   request.open("POST", "/api/jobs");
   request.setRequestHeader("X-CSRF-Token", csrfToken());
@@ -170,7 +174,8 @@ function upload(form, file) {
       body = null;
     }
     if (request.status === 201) {
-      say(message, `${body.filename} was queued as job ${body.id}.`, "ok");
+      const readAs = body.read_as ? ` (read as ${body.read_as.text})` : "";
+      say(message, `${body.filename} was queued as job ${body.id}${readAs}.`, "ok");
       form.reset();
       document.getElementById("file").dispatchEvent(new Event("change"));
       showFeatures(form.elements.model);

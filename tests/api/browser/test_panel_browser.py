@@ -32,7 +32,32 @@ def upload(page: Page, path: Path) -> int:
     page.get_by_role("button", name="Upload").click()
     message = page.locator("#upload-message")
     expect(message).to_contain_text("was queued as job")
-    return int(message.inner_text().rsplit(" ", 1)[1].rstrip("."))
+    found = re.search(r"queued as job (\d+)", message.inner_text())
+    assert found, message.inner_text()
+    return int(found.group(1))
+
+
+def test_a_workbook_sheet_chosen_in_the_reading_options_is_the_one_read(
+    page: Page, alice: Caller, tmp_path: Path
+) -> None:
+    book = openpyxl.Workbook()
+    notes = book.active
+    assert notes is not None
+    notes.append(["Measured in May"])
+    flowers = book.create_sheet("Flowers")
+    flowers.append(["sepal_length", "sepal_width", "petal_length", "petal_width"])
+    flowers.append([5.1, 3.5, 1.4, 0.2])
+    book.save(tmp_path / "two-sheets.xlsx")
+    sign_in(page, alice)
+
+    page.get_by_text("Reading options").click()
+    page.get_by_label("Sheet (workbooks)").fill("Flowers")
+    page.get_by_label("Text encoding (CSV)").select_option("Detect")
+    upload(page, tmp_path / "two-sheets.xlsx")
+
+    expect(page.locator("#upload-message")).to_contain_text(
+        "(read as workbook, sheet 'Flowers', decimal point)."
+    )
 
 
 def test_upload_watch_it_finish_and_download(
