@@ -295,7 +295,7 @@ def _parse_numbers(feature: str, raw: pd.Series, decimal: str) -> _Column:
         numbers[failed] = parse_floats(text, decimal)
         still_bad = ~np.isfinite(numbers[failed])
         failed = failed[still_bad]
-        messages[failed] = _messages(feature, text[still_bad], numbers[failed])
+        messages[failed] = _messages(feature, text[still_bad], numbers[failed], decimal)
     bad = ~np.isfinite(numbers)
     numbers[bad] = np.nan  # an infinity that is a row error must not reach the model
     return _Column(numbers, messages, bad, np.zeros(len(raw), dtype=bool))
@@ -326,8 +326,11 @@ def _parse_labels(feature: str, raw: pd.Series, *, boolean: bool) -> _Column:
     return _Column(values, messages, bad, np.zeros(len(raw), dtype=bool))
 
 
-def _messages(feature: str, text: pd.Series, numbers: npt.NDArray[np.float64]) -> _Objects:
-    """Say why each of these stripped cells is not a usable number."""
+def _messages(
+    feature: str, text: pd.Series, numbers: npt.NDArray[np.float64], decimal: str
+) -> _Objects:
+    """Say why each of these stripped cells is not a usable number; in a decimal-comma file,
+    that a number written with a decimal point is the other format (5.1 could mean 51)."""
     empty = (text == "").to_numpy(dtype=bool)
     spelled_non_finite = text.str.lower().str.lstrip("+-").isin(_NON_FINITE_WORDS)
     non_finite = ~empty & (np.isinf(numbers) | spelled_non_finite.to_numpy(dtype=bool))
@@ -337,6 +340,12 @@ def _messages(feature: str, text: pd.Series, numbers: npt.NDArray[np.float64]) -
     messages[empty] = f"{feature} is empty"
     messages[non_finite] = f"{feature}: '" + shown[non_finite] + "' is not a finite number"
     messages[not_number] = f"{feature}: '" + shown[not_number] + "' is not a number"
+    if decimal == ",":
+        pointed = not_number & np.isfinite(parse_floats(text))
+        messages[pointed] = (
+            f"{feature}: '" + shown[pointed] + "' has a decimal point, but this file writes "
+            "numbers with a decimal comma (5,1)"
+        )
     return messages
 
 

@@ -483,8 +483,9 @@ _THOUSANDS_ONLY = re.compile(r"\s*-?[0-9]{1,3}(?:\.[0-9]{3})+\s*")  # 1.234: eit
 
 
 def _decimal(rows: list[_Row], delimiter: str) -> str:
-    """ "," if the sample's numbers use a decimal comma and none a decimal point; a comma can be
-    the decimal mark only where it does not separate the fields."""
+    """ "," if more of the sample's numbers use a decimal comma than a decimal point (the others
+    are then row errors, not guesses); a comma can be the decimal mark only where it does not
+    separate the fields."""
     if delimiter == ",":
         return "."
     cells = [cell for _, fields in rows for cell in fields]
@@ -494,7 +495,7 @@ def _decimal(rows: list[_Row], delimiter: str) -> str:
         for cell in cells
         if _POINT_DECIMAL.fullmatch(cell) and not _THOUSANDS_ONLY.fullmatch(cell)
     )
-    return "," if commas and not points else "."
+    return "," if commas > points else "."
 
 
 def _check_trailing(values: pd.Series, width: int) -> None:

@@ -113,7 +113,13 @@ def test_a_cell_in_another_number_format_is_a_row_error_not_a_guess(
     assert (done["status"], done["rows_failed"]) == ("PROCESSED", 1)
     last = result_rows(alice, done)[20]
     assert last[:5] == ("5.1", 3.5, 1.4, 0.2, None)  # kept as written, not scored
-    assert last[5] == "sepal_length: '5.1' is not a number"
+    assert last[5:] == (
+        None,
+        (
+            "sepal_length: '5.1' has a decimal point, but this file writes numbers with a decimal "
+            "comma (5,1)"
+        ),
+    )
 
 
 def test_a_workbook_sheet_can_be_chosen_by_name(
