@@ -107,6 +107,7 @@ def test_a_skops_pipeline_imports_and_scores_every_row_as_the_pipeline_does(
     assert result["error"].isna().all()
 
 
+@pytest.mark.slow  # MLflow saves the model: seconds each
 def test_an_mlflow_zip_imports_and_gives_every_class_probability(
     admin: Caller, churn: tuple[pd.DataFrame, Pipeline], tmp_path: Path
 ) -> None:

@@ -7,6 +7,7 @@ import io
 import re
 import shutil
 import subprocess
+from dataclasses import replace
 from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,13 +18,23 @@ import pytest
 from factories import IRIS_ROW, csv_text
 from results import about_sheet
 
+from batchscore.config import Settings
 from batchscore.model.train import TrainPlan, train
-from batchscore.scheduler.context import Context
 
 if TYPE_CHECKING:  # pytest imports tests/api/conftest.py as "conftest", mypy as "api.conftest"
     from api.conftest import Caller, Jobs
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
+
+
+@pytest.fixture
+def settings(settings: Settings, tmp_path: Path, demo_model_dir: Path) -> Settings:
+    """The test's own model folder: the demo's, and a regressor trained on examples/housing.csv."""
+    model_dir = tmp_path / "models"
+    shutil.copytree(demo_model_dir, model_dir)
+    table = pd.read_csv(EXAMPLES / "housing.csv", dtype=str, keep_default_na=False)
+    train(model_dir, "housing", table, TrainPlan(target="MEDV"), data_sha256="0" * 64)
+    return replace(settings, model_dir=model_dir)
 
 
 def scored(alice: Caller, jobs: Jobs, content: str, **fields: str) -> tuple[dict[str, Any], bytes]:
@@ -75,15 +86,9 @@ def test_probabilities_show_as_percentages_over_a_filtered_fitted_header(
     assert all(width >= len(name) + 3 for width, name in zip(widths, header, strict=True))
 
 
-@pytest.fixture
-def housing(ctx: Context) -> None:
-    table = pd.read_csv(EXAMPLES / "housing.csv", dtype=str, keep_default_na=False)
-    train(ctx.settings.model_dir, "housing", table, TrainPlan(target="MEDV"), data_sha256="0" * 64)
-
-
 @pytest.mark.libreoffice
 def test_libreoffice_shows_the_result_as_excel_would(
-    alice: Caller, jobs: Jobs, housing: None, tmp_path: Path
+    alice: Caller, jobs: Jobs, tmp_path: Path
 ) -> None:
     """Regression prices to two decimals and class probabilities as percentages, in the text
     LibreOffice displays (its CSV export writes cells as shown)."""

@@ -78,6 +78,7 @@ def test_a_skops_pipeline_imports_with_its_schema_and_scores_every_row(
     assert_scores_like_the_pipeline(model_dir, churn, tmp_path)
 
 
+@pytest.mark.slow  # MLflow saves the model: seconds each
 @pytest.mark.parametrize("packed", [False, True], ids=["folder", "zip"])
 def test_an_mlflow_model_imports_from_its_signature(
     model_dir: Path, churn: tuple[pd.DataFrame, Pipeline], tmp_path: Path, packed: bool
@@ -203,6 +204,7 @@ def test_a_pickle_is_loaded_only_on_the_operators_word(
     ]
 
 
+@pytest.mark.slow  # MLflow saves the model: seconds each
 def test_an_mlflow_model_pickled_with_cloudpickle_needs_the_same_word(
     model_dir: Path, churn: tuple[pd.DataFrame, Pipeline], tmp_path: Path
 ) -> None:
@@ -328,6 +330,7 @@ def test_files_that_are_not_models_are_refused_saying_what_is_accepted(
     assert not model_dir.exists()
 
 
+@pytest.mark.slow  # MLflow saves the model: seconds each
 def test_an_mlflow_folder_missing_its_model_file_is_refused_naming_it(
     model_dir: Path, churn: tuple[pd.DataFrame, Pipeline], tmp_path: Path
 ) -> None:
