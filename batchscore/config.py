@@ -79,6 +79,9 @@ class Settings:
     http_host: str = "127.0.0.1"  #: where `batchscore serve` listens
     http_port: int = 8000
     http_workers: int = 1  #: uvicorn worker processes for `batchscore serve`
+    #: job processors `batchscore serve` runs beside the web server (`batchscore worker`
+    #: processes); 0 where cron or separate workers process the jobs
+    serve_processors: int = 1
     log_format: str = "text"  #: "json": one JSON object per log line, with request and job ids
     cors_allowed_origins: tuple[str, ...] = ()  #: browser origins that may call the API; () = off
     mode: str = "demo"
@@ -105,6 +108,13 @@ def _positive(cast: Callable[[str], float]) -> Callable[[str], float]:
         return value
 
     return parse
+
+
+def _count(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError("negative")
+    return value
 
 
 def _fraction(raw: str) -> float:
@@ -205,6 +215,7 @@ _KEYS: dict[str, tuple[str, Callable[[str], object], str]] = {
     "HTTP_HOST": ("http_host", str, "an address to listen on"),
     "HTTP_PORT": ("http_port", _positive(int), "a port number"),
     "HTTP_WORKERS": ("http_workers", _positive(int), "a positive integer"),
+    "SERVE_PROCESSORS": ("serve_processors", _count, "a whole number, 0 or more"),
     "LOG_FORMAT": ("log_format", _choice(LOG_FORMATS), "text or json"),
     "CORS_ALLOWED_ORIGINS": (
         "cors_allowed_origins",

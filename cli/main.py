@@ -111,7 +111,13 @@ def _parser() -> argparse.ArgumentParser:
     serve_p = command("serve", setup.serve, "serve the HTTP API and pages (uvicorn)")
     serve_p.add_argument("--host", help="address to listen on (default: HTTP_HOST)")
     serve_p.add_argument("--port", type=int, help="port (default: HTTP_PORT)")
-    serve_p.add_argument("--workers", type=int, help="worker processes (default: HTTP_WORKERS)")
+    serve_p.add_argument("--workers", type=int, help="web processes (default: HTTP_WORKERS)")
+    serve_p.add_argument(
+        "--processors",
+        type=int,
+        help="job processors started beside the web server (default: SERVE_PROCESSORS, 1); "
+        "0 when cron or `batchscore worker` processes the jobs",
+    )
     user_p = command("user", accounts.add_user, "user commands")
     user_p.add_argument("action", choices=["add"], help="add a user (password read from a prompt)")
     user_p.add_argument("username")

@@ -3,11 +3,59 @@
 from __future__ import annotations
 
 import argparse
+import ctypes
+import logging
 import os
+import signal
+import subprocess
+import sys
 import tempfile
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 
 from batchscore.cli.common import EXIT_OK, context_of, metrics_text
+
+logger = logging.getLogger(__name__)
+_PROCESSOR_STOP_SECONDS = 30  # for the job in hand to finish, before it is given back
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+@contextmanager
+def _processor() -> Iterator[None]:
+    """A `batchscore worker` process for as long as the web server runs: a process of its own,
+    so scoring never holds the web server's interpreter. It claims jobs like any other
+    processor, so cron and separate workers may run beside it. Stopped with SIGTERM (it
+    finishes the job in hand, or gives it back on a second signal) when the server stops."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "batchscore", "worker"], preexec_fn=_stop_with_parent
+    )
+    logger.info("Job processor started (process %s)", process.pid)
+    try:
+        yield
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=_PROCESSOR_STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.send_signal(signal.SIGTERM)  # the second: give the job back, now
+                process.wait()
+
+
+def _stop_with_parent() -> None:
+    """In the processor, before it runs: SIGTERM it (stop after the job in hand) if the web
+    server dies without stopping it, killed with SIGKILL say (Linux's PR_SET_PDEATHSIG)."""
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _exit_on_sigterm() -> None:
+    """Make SIGTERM an exception, so the processors are stopped on the way out: uvicorn
+    re-raises the signal once it has shut down, which would end the process on the spot."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def init(args: argparse.Namespace) -> int:
@@ -38,12 +86,18 @@ def serve(args: argparse.Namespace) -> int:
     ctx.close()
     settings = ctx.settings
     workers = args.workers or settings.http_workers
+    processors = settings.serve_processors if args.processors is None else args.processors
     if args.config:  # the factory reads the config itself, in each worker process
         os.environ["BATCHSCORE_CONFIG"] = str(args.config)
     with ExitStack() as stack:
         if workers > 1 and not os.environ.get(METRICS_DIR_ENV):  # /metrics sums the processes
             folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="batchscore-metrics-"))
             os.environ[METRICS_DIR_ENV] = folder
+        _exit_on_sigterm()
+        for _ in range(max(0, processors)):
+            stack.enter_context(_processor())
+        if processors <= 0:
+            logger.info("No job processor started (SERVE_PROCESSORS=0): cron or workers run jobs")
         uvicorn.run(
             "batchscore.api.app:app_from_config",
             factory=True,

@@ -109,12 +109,13 @@ class Served:
 
 
 @contextmanager
-def serving(cli: Cli, port: int) -> Iterator[Served]:
+def serving(cli: Cli, port: int, processors: int | None = 0) -> Iterator[Served]:
     """`batchscore serve` in a subprocess, up and answering /health; stopped (SIGTERM) after.
 
-    The config behind `cli` must set HTTP_PORT=`port`.
+    The config behind `cli` must set HTTP_PORT=`port`. It runs `processors` job processors
+    (None: as many as it starts by default); none unless asked, so a test's jobs wait for it.
     """
-    server = cli.start("serve")
+    server = cli.start("serve", *([] if processors is None else ["--processors", str(processors)]))
     served = Served(server)
     try:
         deadline = time.monotonic() + 60
