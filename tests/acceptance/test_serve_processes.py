@@ -4,20 +4,36 @@ server (SERVE_PROCESSORS, 1 by default) and stops with it; with 0, jobs wait for
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx2
 from factories import iris_csv
-from processes import Cli, free_port, process_state, serving, write_config
+from processes import Cli, Served, free_port, process_state, serving, write_config
 
 from batchscore.config import Settings
 from batchscore.scheduler.context import Context
 from batchscore.service import accounts
 
 
-def token_of(ctx: Context) -> str:
+@contextmanager
+def uploaded(
+    ctx: Context, settings: Settings, folder: Path, processors: int | None
+) -> Iterator[tuple[Cli, Served, httpx2.Client, int]]:
+    """A served batchscore (`processors` as asked), a client with a token, and the id of the
+    job its upload of five iris rows made."""
+    port = free_port()
+    cli = Cli(write_config(folder / "serve.properties", settings, HTTP_PORT=port))
     user = accounts.add_user(ctx, "ana", "a-long-password", is_admin=False)
-    return accounts.new_token(ctx, user.id, "test")[1]
+    headers = {"Authorization": f"Bearer {accounts.new_token(ctx, user.id, 'test')[1]}"}
+    with (
+        serving(cli, port, processors=processors) as served,
+        httpx2.Client(base_url=f"http://127.0.0.1:{port}", headers=headers) as client,
+    ):
+        created = client.post("/api/jobs", files={"file": ("flowers.csv", iris_csv(5))})
+        assert created.status_code == 201, created.text
+        yield cli, served, client, created.json()["id"]
 
 
 def status_after(client: httpx2.Client, job_id: int, seconds: float) -> str:
@@ -33,16 +49,8 @@ def status_after(client: httpx2.Client, job_id: int, seconds: float) -> str:
 def test_an_upload_is_processed_with_no_other_process_started(
     ctx: Context, settings: Settings, tmp_path: Path
 ) -> None:
-    port = free_port()
-    config = write_config(tmp_path / "serve.properties", settings, HTTP_PORT=port)
-    headers = {"Authorization": f"Bearer {token_of(ctx)}"}
-    with (
-        serving(Cli(config), port, processors=None) as served,
-        httpx2.Client(base_url=f"http://127.0.0.1:{port}", headers=headers) as client,
-    ):
-        created = client.post("/api/jobs", files={"file": ("flowers.csv", iris_csv(5))})
-        assert created.status_code == 201, created.text
-        assert status_after(client, created.json()["id"], 60) == "PROCESSED"
+    with uploaded(ctx, settings, tmp_path, processors=None) as (_, served, client, job_id):
+        assert status_after(client, job_id, 60) == "PROCESSED"
     assert "Job processor started" in served.output
     children = [line for line in served.output.splitlines() if "started (process" in line]
     pid = int(children[0].rsplit(" ", 1)[1].rstrip(")"))
@@ -52,15 +60,8 @@ def test_an_upload_is_processed_with_no_other_process_started(
 def test_with_no_processor_an_upload_waits_for_cron(
     ctx: Context, settings: Settings, tmp_path: Path
 ) -> None:
-    port = free_port()
-    config = write_config(tmp_path / "serve.properties", settings, HTTP_PORT=port)
-    headers = {"Authorization": f"Bearer {token_of(ctx)}"}
-    with (
-        serving(Cli(config), port, processors=0) as served,
-        httpx2.Client(base_url=f"http://127.0.0.1:{port}", headers=headers) as client,
-    ):
-        created = client.post("/api/jobs", files={"file": ("flowers.csv", iris_csv(5))})
-        assert status_after(client, created.json()["id"], 3) == "PENDING"
-        Cli(config).run("process-all")
-        assert status_after(client, created.json()["id"], 10) == "PROCESSED"
+    with uploaded(ctx, settings, tmp_path, processors=0) as (cli, served, client, job_id):
+        assert status_after(client, job_id, 3) == "PENDING"
+        cli.run("process-all")
+        assert status_after(client, job_id, 10) == "PROCESSED"
     assert "No job processor started" in served.output
