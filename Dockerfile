@@ -20,7 +20,7 @@ WORKDIR /src
 # The exact versions the tests ran on (scripts/lock); this layer is cached until the lock changes.
 COPY requirements.lock ./
 RUN /opt/batchscore/.venv/bin/pip install -r requirements.lock
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY api ./api
 COPY batchscore ./batchscore
 COPY cli ./cli

@@ -40,7 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="batchscore", description="Score CSV files with a trained model; results as Excel."
+        prog="batchscore",
+        description="Score data files (CSV, workbooks, parquet) with a model; results as Excel.",
     )
     parser.add_argument("--config", type=Path, help="config file (default ./ConfigFile.properties)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -58,7 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     db_p.add_argument(
         "action", choices=["upgrade"], help="upgrade the schema to the latest revision"
     )
-    submit_p = command("submit", jobs.submit, "queue a CSV file for scoring")
+    submit_p = command(
+        "submit", jobs.submit, "queue a data file (CSV, workbook, parquet) for scoring"
+    )
     submit_p.add_argument("file", type=Path)
     submit_p.add_argument("--model", help="model name (default: DEFAULT_MODEL)")
     submit_p.add_argument("--user", help="owner of the job (default: none, seen by admins only)")
