@@ -16,6 +16,11 @@ def add_user(args: argparse.Namespace) -> int:
     ctx = context_of(args)
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
+    elif not sys.stdin.isatty():
+        raise BatchscoreError(
+            "No terminal to type the password in: pipe it with --password-stdin, e.g. "
+            f'`echo "$PASSWORD" | batchscore user add {args.username} --password-stdin`.'
+        )
     else:
         password = getpass.getpass(f"Password for {args.username}: ")
         if getpass.getpass("Again: ") != password:

@@ -8,13 +8,14 @@ configuration, 3 nothing to do (`process` found no pending job).
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from batchscore.cli import accounts, catalog, jobs, setup
-from batchscore.cli.common import EXIT_FAILED, EXIT_USAGE
+from batchscore.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from batchscore.config import DECIMALS, OUTPUT_FORMATS, PROBABILITIES
 from batchscore.errors import BatchscoreError, ConfigError, DatabaseUnavailable
 from batchscore.logs import configure_logging
@@ -36,6 +37,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BatchscoreError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return EXIT_FAILED
+    except BrokenPipeError:  # `batchscore jobs | head`: the reader has what it wanted
+        # Python would complain again flushing stdout at exit: point it at /dev/null.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 def _parser() -> argparse.ArgumentParser:

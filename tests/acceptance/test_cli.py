@@ -157,3 +157,28 @@ def test_result_opens_in_libreoffice(cli: Cli, tmp_path: Path) -> None:
     assert lines[0] == EXAMPLE.read_text().splitlines()[0] + ",prediction,probability,error"
     assert len(lines) == 151
     assert lines[1].startswith("5.1,3.5,1.4,0.2,setosa,setosa")
+
+
+def test_user_add_without_a_terminal_says_to_pipe_the_password(cli: Cli) -> None:
+    result = subprocess.run(
+        cli.args("user", "add", "zed"),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr == (
+        "error: No terminal to type the password in: pipe it with --password-stdin, e.g. "
+        '`echo "$PASSWORD" | batchscore user add zed --password-stdin`.\n'
+    )
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(cli: Cli) -> None:
+    """`batchscore status | head -0`: the pipe is closed before the command writes."""
+    process = subprocess.Popen(cli.args("status"), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+    errors = process.stderr.read().decode()
+    process.stderr.close()
+    assert (process.wait(timeout=60), errors) == (0, "")
