@@ -11,6 +11,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pymysql
@@ -42,6 +43,10 @@ def make_engine(url: str) -> Engine:
     """Create the engine for a SQLAlchemy URL, tuned per backend."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            # SQLite makes the file, not its folder: data/ beside a config that names other
+            # folders for the files would otherwise be missing ("unable to open database file").
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         return _sqlite_engine(url)
     return create_engine(
         url,

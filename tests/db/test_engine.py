@@ -62,3 +62,14 @@ def test_on_sqlite_a_read_only_transaction_reads_while_a_writer_holds_the_lock(
         in_transaction(engine, lambda c: c.exec_driver_sql("SELECT count(*) FROM t").scalar()) == 1
     )
     engine.dispose()
+
+
+def test_a_sqlite_file_in_a_missing_folder_gets_the_folder(tmp_path: Path) -> None:
+    """data/ beside a config whose INPUT_DIR etc. name other folders: nothing made it."""
+    path = tmp_path / "data" / "batchscore.db"
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        assert in_transaction(engine, lambda c: c.exec_driver_sql("SELECT 1").scalar()) == 1
+    finally:
+        engine.dispose()
+    assert path.is_file()
