@@ -51,6 +51,8 @@ def submit(args: argparse.Namespace) -> int:
     print(f"Job {job.id} queued: {job.original_filename} (model {job.model_name})")
     if job.read_as:
         print(f"Read as {describe_read_as(job.read_as)}")
+    if owner_id is None:
+        print("No owner (--user NAME gives it one): in the panel and API only admins see it")
     return EXIT_OK
 
 

@@ -29,7 +29,8 @@ def test_submit_then_process_writes_xlsx_with_predictions(cli: Cli, tmp_path: Pa
     submitted = cli.run("submit", str(EXAMPLE))
     assert re.fullmatch(
         r"Job \d+ queued: iris.csv \(model iris\)\n"
-        r"Read as CSV, UTF-8, comma-separated, decimal point\n",
+        r"Read as CSV, UTF-8, comma-separated, decimal point\n"
+        r"No owner \(--user NAME gives it one\): in the panel and API only admins see it\n",
         submitted.stdout,
     )
     processed = cli.run("process")
