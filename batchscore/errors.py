@@ -87,3 +87,10 @@ class DatabaseUnavailable(BatchscoreError):
 
 class LeaseLost(BatchscoreError):
     """Our claim on the job expired and another processor owns it now."""
+
+
+class GiveBack(BaseException):
+    """Raised into a running job to stop it now and hand it back to the queue (a 2nd SIGTERM).
+
+    A BaseException, so the job's own error handling can't mistake it for a failure.
+    """

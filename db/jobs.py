@@ -245,6 +245,14 @@ def requeue_expired(conn: Connection, max_attempts: int) -> list[DeadClaim]:
     return dead
 
 
+def work_waiting(conn: Connection) -> bool:
+    """Whether a processor would find anything to do: a PENDING job, or an IN_PROGRESS one
+    whose lease has expired (to requeue). Lets an idle cron run end before loading a model."""
+    expired = (jobs.c.status == JobStatus.IN_PROGRESS.value) & (jobs.c.lease_expires_at < utcnow())
+    waiting = (jobs.c.status == JobStatus.PENDING.value) | expired
+    return conn.execute(select(jobs.c.id).where(waiting).limit(1)).first() is not None
+
+
 def claim_next_job(
     conn: Connection, *, worker_id: str, lease_seconds: float, job_id: int | None = None
 ) -> JobRecord | None:

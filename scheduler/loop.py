@@ -14,11 +14,10 @@ import time
 from dataclasses import dataclass
 
 from batchscore.db.engine import in_transaction
-from batchscore.db.jobs import JobRecord, JobStatus
+from batchscore.db.jobs import JobRecord, JobStatus, work_waiting
 from batchscore.db.workers import SEEN_EVERY_SECONDS, worker_seen, worker_stopped
-from batchscore.errors import DatabaseUnavailable
+from batchscore.errors import DatabaseUnavailable, GiveBack
 from batchscore.scheduler.context import Context
-from batchscore.scheduler.processor import GiveBack, process_one
 
 logger = logging.getLogger(__name__)
 _MAX_OUTAGE_WAIT_SECONDS = 60.0
@@ -46,11 +45,20 @@ class RunSummary:
 def run_until_empty(
     ctx: Context, *, max_jobs: int | None = None, stop: threading.Event | None = None
 ) -> RunSummary:
-    """Process pending jobs until none is left, `max_jobs` were run or `stop` is set."""
+    """Process pending jobs until none is left, `max_jobs` were run or `stop` is set.
+
+    With nothing to do it ends before importing the processor (scikit-learn, pandas, pyarrow):
+    cron runs it every minute, mostly to find the queue empty.
+    """
     summary = RunSummary()
     stop = stop or threading.Event()
     life = _SignsOfLife(ctx, "process-all")
     try:
+        life.seen(summary.total)
+        if not in_transaction(ctx.engine, work_waiting, read_only=True):
+            return summary
+        from batchscore.scheduler.processor import process_one
+
         with contextlib.suppress(GiveBack):
             while not stop.is_set() and (max_jobs is None or summary.total < max_jobs):
                 life.seen(summary.total)
@@ -69,6 +77,8 @@ def run_forever(ctx: Context, *, poll_seconds: float, stop: threading.Event) -> 
     A worker outlives database restarts: while the server can't be reached it waits, longer
     each time up to a minute, and carries on when the server is back.
     """
+    from batchscore.scheduler.processor import process_one
+
     summary = RunSummary()
     logger.info("Worker %s started; polling every %ss", ctx.worker_id, poll_seconds)
     outage = 0

@@ -31,7 +31,14 @@ from batchscore.db.jobs import (
     release_job,
     requeue_expired,
 )
-from batchscore.errors import DatabaseUnavailable, InputError, LeaseLost, ModelError, NotFound
+from batchscore.errors import (
+    DatabaseUnavailable,
+    GiveBack,
+    InputError,
+    LeaseLost,
+    ModelError,
+    NotFound,
+)
 from batchscore.model.predict import (
     Scored,
     gives_probabilities,
@@ -65,13 +72,6 @@ FILE_ERROR = (
     "and permissions of the data folders, then retry."
 )
 _EXAMPLES = 3  # failed rows quoted in the message of a job that fails on its error share
-
-
-class GiveBack(BaseException):
-    """Raised into a running job to stop it now and hand it back to the queue (a 2nd SIGTERM).
-
-    A BaseException, so the job's own error handling can't mistake it for a failure.
-    """
 
 
 @dataclass

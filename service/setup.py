@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from batchscore.config import Settings
 from batchscore.db.migrate import check_current, upgrade
-from batchscore.model.metadata import ModelInfo
-from batchscore.model.train import train_demo_model
 from batchscore.scheduler.context import Context
+
+if TYPE_CHECKING:
+    from batchscore.model.metadata import ModelInfo
 
 
 def open_context(settings: Settings, *, check_schema: bool = True) -> Context:
@@ -29,6 +32,10 @@ def upgrade_schema(ctx: Context) -> None:
 
 def initialise(ctx: Context) -> ModelInfo:
     """Schema up to date, folders made (by the context), demo model trained if missing."""
+    # Here, not above: every command opens its context through this module, and scikit-learn
+    # takes a second to import (an idle cron run would pay it every minute).
+    from batchscore.model.train import train_demo_model
+
     upgrade(ctx.engine)
     return train_demo_model(ctx.settings.model_dir)
 

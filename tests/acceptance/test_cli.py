@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import openpyxl
@@ -183,3 +184,16 @@ def test_a_reader_that_stops_early_gets_no_traceback(cli: Cli) -> None:
     errors = process.stderr.read().decode()
     process.stderr.close()
     assert (process.wait(timeout=60), errors) == (0, "")
+
+
+def test_an_idle_cron_run_does_not_load_the_model_libraries(cli: Cli) -> None:
+    """process-all every minute, nothing to do: no scikit-learn, pandas or pyarrow import."""
+    script = (
+        "import sys; from batchscore.cli.main import main; "
+        f"code = main(['--config', {str(cli.config)!r}, 'process-all']); "
+        "print(code, sorted({'sklearn', 'pandas', 'pyarrow'} & set(sys.modules)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert result.stdout.splitlines()[-1] == "0 []"  # exit 0, and none of them imported

@@ -23,6 +23,7 @@ from batchscore.db.jobs import (
     requeue_expired,
     retry_job,
     set_archived,
+    work_waiting,
 )
 from batchscore.errors import InvalidTransition, LeaseLost, NotFound
 from batchscore.scheduler.context import Context
@@ -99,6 +100,18 @@ def test_live_lease_is_not_requeued(ctx: Context) -> None:
     add_job(ctx)
     claim(ctx.engine, lease_seconds=30)
     assert in_transaction(ctx.engine, lambda c: requeue_expired(c, max_attempts=3)) == []
+
+
+@pytest.mark.parametrize(("lease_seconds", "waiting"), [(None, True), (30, False), (-1, True)])
+def test_work_waits_while_a_job_is_pending_or_its_claim_has_died(
+    ctx: Context, lease_seconds: float | None, waiting: bool
+) -> None:
+    """Pending; claimed and renewed; claimed by a processor whose lease ran out."""
+    assert in_transaction(ctx.engine, work_waiting) is False  # an empty queue
+    add_job(ctx)
+    if lease_seconds is not None:
+        claim(ctx.engine, lease_seconds=lease_seconds)
+    assert in_transaction(ctx.engine, work_waiting) is waiting
 
 
 def test_expired_lease_fails_job_after_max_attempts(ctx: Context) -> None:
