@@ -126,13 +126,29 @@ def _parser() -> argparse.ArgumentParser:
         help="job processors started beside the web server (default: SERVE_PROCESSORS, 1); "
         "0 when cron or `batchscore worker` processes the jobs",
     )
-    user_p = command("user", accounts.add_user, "user commands")
-    user_p.add_argument("action", choices=["add"], help="add a user (password read from a prompt)")
-    user_p.add_argument("username")
-    user_p.add_argument("--admin", action="store_true", help="may see and act on every job")
-    user_p.add_argument(
-        "--password-stdin", action="store_true", help="read the password from stdin"
-    )
+    user_p = sub.add_parser("user", help="user commands", description="user commands")
+    user_sub_p = user_p.add_subparsers(required=True, metavar="ACTION", dest="action")
+
+    def user_command(
+        name: str, handler: Callable[[argparse.Namespace], int], summary: str
+    ) -> argparse.ArgumentParser:
+        p = user_sub_p.add_parser(name, help=summary, description=summary)
+        p.set_defaults(handler=handler)
+        if name != "list":
+            p.add_argument("username")
+        if name in ("add", "passwd"):
+            p.add_argument(
+                "--password-stdin", action="store_true", help="read the password from stdin"
+            )
+        return p
+
+    user_command("list", accounts.list_users, "the users, and which are admins")
+    add_p = user_command("add", accounts.add_user, "add a user (password read from a prompt)")
+    add_p.add_argument("--admin", action="store_true", help="may see and act on every job")
+    user_command("passwd", accounts.change_password, "set a user's password")
+    admin_p = user_command("admin", accounts.set_admin, "make a user an admin, or not")
+    admin_p.add_argument("state", choices=["on", "off"])
+    user_command("remove", accounts.remove_user, "delete a user and their API tokens")
     token_p = command("token", accounts.token, "API token commands")
     token_p.add_argument("action", choices=["create", "revoke", "list"])
     token_p.add_argument("subject", help="create/list: a username; revoke: a token id")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, RowMapping, bindparam, insert, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from batchscore.credentials import new_token, token_digest
@@ -70,6 +70,35 @@ def get_user(conn: Connection, user_id: int) -> UserRecord:
     if row is None:
         raise NotFound(f"User {user_id} not found.")
     return UserRecord.from_row(row)
+
+
+def list_users(conn: Connection) -> list[UserRecord]:
+    rows = conn.execute(select(users).order_by(users.c.username)).mappings()
+    return [UserRecord.from_row(row) for row in rows]
+
+
+def update_user(
+    conn: Connection,
+    user_id: int,
+    *,
+    password_hash: str | None = None,
+    is_admin: bool | None = None,
+) -> UserRecord:
+    """Change a user's password hash and/or admin flag; NotFound if there is no such user."""
+    values: dict[str, object] = {}
+    if password_hash is not None:
+        values["password_hash"] = password_hash
+    if is_admin is not None:
+        values["is_admin"] = is_admin
+    if conn.execute(update(users).where(users.c.id == user_id).values(**values)).rowcount == 0:
+        raise NotFound(f"User {user_id} not found.")
+    return get_user(conn, user_id)
+
+
+def delete_user(conn: Connection, user_id: int) -> None:
+    """Delete a user: their tokens go with them (ON DELETE CASCADE); their jobs stay, owned by
+    nobody (SET NULL), so only admins see them."""
+    conn.execute(delete(users).where(users.c.id == user_id))
 
 
 def find_user(conn: Connection, username: str) -> tuple[UserRecord, str] | None:

@@ -16,12 +16,15 @@ from batchscore.db.users import (
     TokenRecord,
     UserRecord,
     create_user,
+    delete_user,
     find_token,
     find_user,
     get_user,
     issue_token,
     list_tokens,
+    list_users,
     revoke_token,
+    update_user,
 )
 from batchscore.errors import Forbidden, InputError, NotAuthenticated, NotFound, TooManyAttempts
 from batchscore.scheduler.context import Context
@@ -95,13 +98,39 @@ def token_user(ctx: Context, token: str) -> UserRecord:
 
 def add_user(ctx: Context, username: str, password: str, *, is_admin: bool) -> UserRecord:
     """A new user; InputError for a short password, Conflict for a name that is taken."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InputError(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
-    digest = hash_password(password, ctx.settings.password_hashing)
+    digest = _password_hash(ctx, password)
     return in_transaction(
         ctx.engine,
         lambda c: create_user(c, username=username, password_hash=digest, is_admin=is_admin),
     )
+
+
+def users(ctx: Context) -> list[UserRecord]:
+    return in_transaction(ctx.engine, list_users, read_only=True)
+
+
+def change_user(
+    ctx: Context, username: str, *, password: str | None = None, is_admin: bool | None = None
+) -> UserRecord:
+    """A new password and/or admin flag for the user named; NotFound, InputError."""
+    user = user_named(ctx, username)
+    digest = None if password is None else _password_hash(ctx, password)
+    return in_transaction(
+        ctx.engine, lambda c: update_user(c, user.id, password_hash=digest, is_admin=is_admin)
+    )
+
+
+def remove_user(ctx: Context, username: str) -> UserRecord:
+    """Delete the user named and their API tokens; their jobs stay, for admins to see."""
+    user = user_named(ctx, username)
+    in_transaction(ctx.engine, lambda c: delete_user(c, user.id))
+    return user
+
+
+def _password_hash(ctx: Context, password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InputError(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+    return hash_password(password, ctx.settings.password_hashing)
 
 
 def user_named(ctx: Context, username: str) -> UserRecord:

@@ -1,17 +1,21 @@
-"""`batchscore user add` and `batchscore token create|list|revoke` through the real command."""
+"""`batchscore user list|add|passwd|admin|remove` and `batchscore token create|list|revoke`
+through the real command."""
 
 from __future__ import annotations
 
 import subprocess
 from pathlib import Path
 
+import pytest
 from processes import Cli
 
 from batchscore.credentials import TOKEN_PREFIX, token_digest
 from batchscore.db.engine import in_transaction
 from batchscore.db.jobs import list_jobs
 from batchscore.db.users import find_token, find_user
+from batchscore.errors import NotAuthenticated
 from batchscore.scheduler.context import Context
+from batchscore.service import accounts
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "iris.csv"
 
@@ -76,3 +80,45 @@ def test_submit_for_a_user_makes_the_job_theirs(cli: Cli, ctx: Context) -> None:
     gina = found[0]
     jobs = in_transaction(ctx.engine, lambda c: list_jobs(c, owner_id=gina.id))
     assert [job.original_filename for job in jobs] == ["iris.csv"]
+
+
+def test_users_are_listed_promoted_given_a_new_password_and_removed(cli: Cli, ctx: Context) -> None:
+    add_user(cli, "hal", "first password")
+    cli.run("token", "create", "hal")
+    cli.run("submit", str(EXAMPLE), "--user", "hal")
+
+    assert cli.run("user", "admin", "hal", "on").stdout == "hal is now an admin.\n"
+    listed = cli.run("user", "list").stdout.splitlines()
+    assert listed[0].split() == ["USER", "ADMIN", "CREATED"]
+    assert listed[1].split()[:2] == ["hal", "yes"]
+    changed = subprocess.run(
+        cli.args("user", "passwd", "hal", "--password-stdin"),
+        input="second password\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert changed.stdout == "Password of hal changed.\n"
+    assert accounts.log_in(ctx, "hal", "second password", "127.0.0.1").is_admin
+    with pytest.raises(NotAuthenticated):
+        accounts.log_in(ctx, "hal", "first password", "127.0.0.1")
+
+    removed = cli.run("user", "remove", "hal").stdout
+    assert removed.startswith("User hal removed, with their API tokens. Their jobs are kept")
+    assert in_transaction(ctx.engine, lambda c: find_user(c, "hal")) is None
+    (job,) = in_transaction(ctx.engine, lambda c: list_jobs(c))
+    assert job.owner_id is None  # kept, for admins
+    tokens = in_transaction(
+        ctx.engine, lambda c: c.exec_driver_sql("SELECT COUNT(*) FROM api_tokens").scalar()
+    )
+    assert tokens == 0
+    assert cli.run("user", "list").stdout == "No users. Add one with `batchscore user add NAME`.\n"
+
+
+def test_a_user_command_on_a_missing_user_says_how_to_add_one(cli: Cli) -> None:
+    for action in (["passwd", "ghost"], ["admin", "ghost", "off"], ["remove", "ghost"]):
+        result = cli.run("user", *action, check=False)
+        assert (result.returncode, result.stderr) == (
+            1,
+            "error: User 'ghost' not found. Add one with `batchscore user add NAME`.\n",
+        )
