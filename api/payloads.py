@@ -114,6 +114,14 @@ class JobList(Struct):
     total: Annotated[int, Meta(ge=0, description="Matches without paging.")]
     limit: Annotated[int, Meta(ge=1)]
     offset: Count
+    processors: Annotated[
+        int,
+        Meta(
+            ge=0,
+            description="Job processors running (on any host): workers, the web server's own, "
+            "cron seen in the last 2 minutes. 0: pending jobs wait until one starts.",
+        ),
+    ]
 
 
 class ErrorDetail(Struct):

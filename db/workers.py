@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from datetime import datetime
 
-from sqlalchemy import Connection, RowMapping, delete, insert, or_, select, update
+from sqlalchemy import Connection, RowMapping, delete, func, insert, or_, select, update
 
 from batchscore.db.engine import seconds_between, utcnow
 from batchscore.db.tables import jobs, workers
@@ -85,3 +85,14 @@ def recent_workers(conn: Connection, within_seconds: float) -> list[WorkerRecord
         .order_by(workers.c.last_seen_at.desc(), workers.c.worker_id)
     )
     return [WorkerRecord.from_row(row) for row in conn.execute(query).mappings()]
+
+
+def processors_running(conn: Connection) -> int:
+    """Processors that will take a pending job: a worker (or serve's) seen in the last
+    ALIVE_WITHIN_SECONDS and not stopped, or cron's process-all seen that recently (it stops
+    after each run and comes back next minute)."""
+    running = or_(workers.c.stopped_at.is_(None), workers.c.role == "process-all")
+    query = select(func.count()).where(
+        workers.c.last_seen_at >= utcnow(-ALIVE_WITHIN_SECONDS), running
+    )
+    return int(conn.execute(query).scalar_one())

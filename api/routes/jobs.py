@@ -18,6 +18,7 @@ from batchscore.db.jobs import JobStatus
 from batchscore.scheduler.score_options import ScoreOptions
 from batchscore.service import jobs
 from batchscore.service.intake import queue_stored
+from batchscore.service.status import processors
 
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
 _THE_JOB = Reply("The job.", Job)
@@ -97,7 +98,8 @@ def list_jobs_route(request: Request) -> Response:
         context_of(request), user, status=status, archived=archived, limit=limit, offset=offset
     )
     payloads = [job_payload(j, request) for j in page.jobs]
-    return json_response(JobList(payloads, page.total, limit, offset))
+    running = processors(context_of(request))
+    return json_response(JobList(payloads, page.total, limit, offset, running))
 
 
 @operation("getJob", "jobs", {200: _THE_JOB, **TOKEN_REPLIES, 404: "NotFound"}, parameters=[JOB_ID])

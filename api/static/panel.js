@@ -380,6 +380,8 @@ class JobsTable {
       }
     }
     document.getElementById("jobs-empty").hidden = page.jobs.length > 0;
+    const waiting = page.jobs.some((job) => job.status === "PENDING");
+    document.getElementById("no-processor").hidden = !(waiting && page.processors === 0);
     document.getElementById("more").hidden = page.total <= page.jobs.length;
   }
 

@@ -13,6 +13,7 @@ from routes import JOB_ROUTES
 
 from batchscore.db.engine import in_transaction
 from batchscore.db.jobs import renew_lease
+from batchscore.db.workers import worker_seen, worker_stopped
 from batchscore.scheduler.context import Context
 
 if TYPE_CHECKING:  # pytest imports tests/api/conftest.py as "conftest", mypy as "api.conftest"
@@ -340,3 +341,18 @@ def test_delete_of_running_job_is_a_conflict(alice: Caller, jobs: Jobs) -> None:
     }
     assert jobs.get(job.id) == job
     assert all(file.exists() for file in jobs.files(job))
+
+
+def test_the_job_list_says_how_many_processors_will_take_pending_jobs(
+    alice: Caller, jobs: Jobs, ctx: Context
+) -> None:
+    jobs.make(alice)
+    assert alice.client.get("/api/jobs").json()["processors"] == 0
+
+    in_transaction(ctx.engine, lambda c: worker_seen(c, "host:1:worker", "worker", 0))
+    in_transaction(ctx.engine, lambda c: worker_seen(c, "host:2:cron", "process-all", 0))
+    in_transaction(ctx.engine, lambda c: worker_stopped(c, "host:2:cron", 0))  # back next minute
+    in_transaction(ctx.engine, lambda c: worker_seen(c, "host:3:gone", "worker", 5))
+    in_transaction(ctx.engine, lambda c: worker_stopped(c, "host:3:gone", 5))
+
+    assert alice.client.get("/api/jobs").json()["processors"] == 2  # the worker and cron

@@ -69,10 +69,12 @@ def test_upload_watch_it_finish_and_download(
     line = job_row(page, job_id)
     expect(line.locator(".badge")).to_have_text("Pending")
     expect(line).to_contain_text("iris.csv")
+    expect(page.locator("#no-processor")).to_contain_text("No job processor is running")
 
     cron.run("process-all")  # another process, as cron runs it
 
     expect(line.locator(".badge")).to_have_text("Processed", timeout=LIVE_MS)
+    expect(page.locator("#no-processor")).to_be_hidden()
     expect(line).to_contain_text("150 / 150 rows")
     expect(page.locator(".toast p")).to_have_text(
         "iris.csv is ready — 150 rows, no errors", timeout=LIVE_MS
