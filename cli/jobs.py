@@ -67,7 +67,8 @@ def process(args: argparse.Namespace) -> int:
         return EXIT_NOTHING
     if job.status is JobStatus.PROCESSED:
         result = ctx.storage.output_url(job.output_name or "")
-        rows = f"{job.rows_total or 0:,} rows, {job.rows_failed:,} with errors"
+        total = job.rows_total or 0
+        rows = f"{total:,} row{'' if total == 1 else 's'}, {job.rows_failed:,} with errors"
         print(f"Job {job.id} PROCESSED: {rows} → {result}")
         return EXIT_OK
     reason = job.error_message or "taken over by another processor"

@@ -55,7 +55,7 @@ def test_submit_reads_the_file_as_told(cli: Cli, tmp_path: Path) -> None:
     submitted = cli.run("submit", str(source), "--encoding", "cp437", "--decimal", ",")
     assert submitted.stdout.splitlines()[1] == "Read as CSV, cp437, comma-separated, decimal comma"
     processed = cli.run("process")
-    assert "PROCESSED: 1 rows, 0 with errors" in processed.stdout
+    assert "PROCESSED: 1 row, 0 with errors" in processed.stdout
     rows = read_xlsx(Path(processed.stdout.strip().split("→ ")[1]))
     assert rows[1][:6] == (5.1, 3.5, 1.4, 0.2, "Zürich", "setosa")
 
