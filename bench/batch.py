@@ -215,9 +215,8 @@ def measure(name: str, args: list[str], rows: int, environ: dict[str, str]) -> R
     )
     assert process.stdout is not None
     output = process.stdout.read()
-    _pid, status, _usage = os.wait4(process.pid, 0)
+    process.wait()
     process_seconds = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode:
         raise SystemExit(f"{name} failed with exit status {process.returncode}")
     reported = json.loads(output.splitlines()[-1])
