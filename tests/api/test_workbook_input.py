@@ -14,6 +14,7 @@ import openpyxl
 import pytest
 from factories import IRIS_HEADER, IRIS_ROW, csv_text
 
+from batchscore.config import Settings
 from batchscore.scheduler import sheets
 
 if TYPE_CHECKING:  # pytest imports tests/api/conftest.py as "conftest", mypy as "api.conftest"
@@ -84,7 +85,11 @@ def test_a_workbook_libreoffice_made_from_a_csv_scores_like_it(
 
 
 def test_a_workbook_too_big_to_read_in_memory_is_refused_pointing_to_csv(
-    alice: Caller, jobs: Jobs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    alice: Caller,
+    jobs: Jobs,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Settings,
 ) -> None:
     """The limit stands for 1 GB of sheet XML; lowered here so a small file crosses it."""
     book = openpyxl.Workbook()
@@ -104,3 +109,4 @@ def test_a_workbook_too_big_to_read_in_memory_is_refused_pointing_to_csv(
         r"The workbook's sheet is \d MB of data once unpacked, more than the 1 MB", message
     )
     assert "Save it as CSV" in message
+    assert list(Path(settings.input_dir).iterdir()) == []  # nothing of it is kept
