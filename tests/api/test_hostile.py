@@ -28,13 +28,19 @@ def files_under(folder: Path) -> list[Path]:
     return sorted(path for path in folder.rglob("*") if path.is_file())
 
 
+SLOW_CASES = {"columns_10000.csv"}  # seconds of work: the full suite only
+
+
 def test_the_corpus_has_a_case_for_every_file_and_at_least_40() -> None:
     on_disk = {path.name for path in CORPUS.glob("*.csv")}
     assert on_disk == set(CASES)
     assert len(CASES) >= 40
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_CASES else n for n in sorted(CASES)],
+)
 @pytest.mark.network  # the bytes as a client sends them, through a real server
 def test_hostile_file(name: str, alice: Caller, settings: Settings, tmp_path: Path) -> None:
     case = CASES[name]

@@ -126,6 +126,7 @@ def test_missing_bucket_is_a_config_error_naming_it(bucket: Bucket) -> None:
         folder.create()
 
 
+@pytest.mark.slow  # botocore retries for seconds before it gives up
 def test_unreachable_server_is_a_config_error(bucket: Bucket) -> None:
     folder = open_folder(f"s3://{BUCKET}/input", "http://127.0.0.1:9")
     with pytest.raises(ConfigError, match="Check S3_ENDPOINT_URL and the AWS credentials"):
