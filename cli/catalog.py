@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from batchscore.cli.common import EXIT_OK, evaluation_text, metrics_text, settings_of
+from batchscore.cli.progress import logs_above_bars, progress
 
 if TYPE_CHECKING:
     from batchscore.model.metadata import ModelInfo
@@ -48,7 +49,12 @@ def train(args: argparse.Namespace) -> int:
         holdout=args.holdout,
         refit=args.refit,
     )
-    trained = catalog.train_here(settings, path, args.name, plan)
+    bar = progress()
+    try:
+        with logs_above_bars():
+            trained = catalog.train_here(settings, path, args.name, plan, bar)
+    finally:
+        bar.close()
     info = trained.info
     for column in trained.left_out:
         print(

@@ -4,6 +4,7 @@ human formats of durations and metrics."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from typing import TYPE_CHECKING
 
 from batchscore.config import Settings, load_settings
@@ -23,10 +24,18 @@ def settings_of(args: argparse.Namespace) -> Settings:
     return settings
 
 
-def context_of(args: argparse.Namespace, *, check_schema: bool = True) -> Context:
+def context_of(
+    args: argparse.Namespace, *, check_schema: bool = True, watched: bool = False
+) -> Context:
+    """The command's context; `watched` draws progress bars on a terminal."""
     from batchscore.service.setup import open_context
 
-    return open_context(settings_of(args), check_schema=check_schema)
+    ctx = open_context(settings_of(args), check_schema=check_schema)
+    if watched:
+        from batchscore.cli.progress import progress
+
+        ctx = dataclasses.replace(ctx, progress=progress())
+    return ctx
 
 
 def ago(seconds: float) -> str:

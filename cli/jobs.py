@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from batchscore.cli.common import EXIT_FAILED, EXIT_NOTHING, EXIT_OK, ago, context_of
+from batchscore.cli.progress import logs_above_bars, reading
 from batchscore.errors import BatchscoreError
 
 if TYPE_CHECKING:
+    from batchscore.db.jobs import JobRecord
     from batchscore.db.stats import SystemStats
     from batchscore.scheduler.context import Context
     from batchscore.scheduler.loop import RunSummary
@@ -25,17 +29,18 @@ def submit(args: argparse.Namespace) -> int:
     from batchscore.service import accounts
     from batchscore.service.intake import submit_file
 
-    ctx = context_of(args)
+    ctx = context_of(args, watched=True)
     path: Path = args.file
     try:
         source = path.open("rb")
     except OSError as exc:
         raise BatchscoreError(f"Cannot open {path}: {exc.strerror}.") from exc
     owner_id = accounts.user_named(ctx, args.user).id if args.user else None
-    with source:
+    size = os.fstat(source.fileno()).st_size
+    with source, reading(source, f"Saving {path.name}", size) as watched, _closing(ctx):
         job = submit_file(
             ctx,
-            source,
+            watched,
             path.name,
             model_name=args.model,
             output_format=args.format,
@@ -60,27 +65,52 @@ def process(args: argparse.Namespace) -> int:
     from batchscore.db.jobs import JobStatus
     from batchscore.scheduler.processor import process_one
 
-    ctx = context_of(args)
-    job = process_one(ctx, job_id=args.job)
+    ctx = context_of(args, watched=True)
+    with logs_above_bars():
+        job = process_one(ctx, job_id=args.job)
     if job is None:
         print("No pending job." if args.job is None else f"Job {args.job} is not pending.")
         return EXIT_NOTHING
-    if job.status is JobStatus.PROCESSED:
-        result = ctx.storage.output_url(job.output_name or "")
-        total = job.rows_total or 0
-        rows = f"{total:,} row{'' if total == 1 else 's'}, {job.rows_failed:,} with errors"
-        print(f"Job {job.id} PROCESSED: {rows} → {result}")
-        return EXIT_OK
-    reason = job.error_message or "taken over by another processor"
-    print(f"Job {job.id} {job.status.value}: {reason}")
-    return EXIT_FAILED
+    print(_ended(ctx, job))
+    return EXIT_OK if job.status is JobStatus.PROCESSED else EXIT_FAILED
+
+
+def _ended(ctx: Context, job: JobRecord) -> str:
+    """How a job ended, in one line: what it made, or why not."""
+    from batchscore.db.jobs import JobKind, JobStatus
+
+    if job.status is not JobStatus.PROCESSED:
+        reason = job.error_message or "taken over by another processor"
+        return f"Job {job.id} {job.status.value}: {reason}"
+    total = job.rows_total or 0
+    rows = f"{total:,} row{'' if total == 1 else 's'}"
+    took = ""
+    if job.started_at and job.finished_at:
+        seconds = (job.finished_at - job.started_at).total_seconds()
+        took = f" in {seconds:.1f} s" + (f" ({total / seconds:,.0f} rows/s)" if seconds else "")
+    if job.kind is JobKind.TRAIN:
+        made = f"{job.model_name} v{job.model_version}"
+        return f"Job {job.id} PROCESSED: trained {made} on {rows}{took}"
+    result = ctx.storage.output_url(job.output_name or "")
+    return f"Job {job.id} PROCESSED: {rows}, {job.rows_failed:,} with errors{took} → {result}"
+
+
+@contextlib.contextmanager
+def _closing(ctx: Context) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        ctx.progress.close()
 
 
 def process_all(args: argparse.Namespace) -> int:
     from batchscore.scheduler.loop import run_until_empty
 
     return _run_loop(
-        args, lambda ctx, stop: run_until_empty(ctx, max_jobs=args.max_jobs, stop=stop)
+        args,
+        lambda ctx, stop, ended: run_until_empty(
+            ctx, max_jobs=args.max_jobs, stop=stop, on_job=ended
+        ),
     )
 
 
@@ -89,22 +119,25 @@ def worker(args: argparse.Namespace) -> int:
 
     return _run_loop(
         args,
-        lambda ctx, stop: run_forever(
-            ctx, poll_seconds=args.poll or ctx.settings.poll_seconds, stop=stop
+        lambda ctx, stop, ended: run_forever(
+            ctx, poll_seconds=args.poll or ctx.settings.poll_seconds, stop=stop, on_job=ended
         ),
     )
 
 
 def _run_loop(
-    args: argparse.Namespace, loop: Callable[[Context, threading.Event], RunSummary]
+    args: argparse.Namespace,
+    loop: Callable[[Context, threading.Event, Callable[[JobRecord], None]], RunSummary],
 ) -> int:
-    """Run a processing loop until it ends or SIGTERM / Ctrl-C stops it; say what it did."""
+    """Run a processing loop until it ends or SIGTERM / Ctrl-C stops it; say what it did, a
+    line per job."""
     from batchscore.scheduler.loop import stop_on_signals
 
-    ctx = context_of(args)
+    ctx = context_of(args, watched=True)
     stop = threading.Event()
     stop_on_signals(stop)
-    summary = loop(ctx, stop)
+    with logs_above_bars():
+        summary = loop(ctx, stop, lambda job: print(_ended(ctx, job), flush=True))
     print(f"{summary.processed} processed, {summary.failed} failed, {summary.other} handed over.")
     return EXIT_OK
 
@@ -116,17 +149,28 @@ def list_jobs(args: argparse.Namespace) -> int:
     ctx = context_of(args)
     status = JobStatus(args.status) if args.status else None
     page = jobs.list_jobs(ctx, None, status=status, archived=args.archived, limit=args.limit)
-    header = f"{'ID':>6}  {'STATUS':<11}  {'ROWS':>9}  {'FAILED':>6}  {'MODEL':<12}"
+    header = f"{'ID':>6}  {'STATUS':<11}  {'ROWS':>15}  {'FAILED':>6}  {'MODEL':<12}"
     print(f"{header}  FILE  RESULT/ERROR")
     for job in page.jobs:
         model = f"{job.model_name} v{job.model_version}" if job.model_version else job.model_name
-        rows = f"{job.rows_done:,}" if job.rows_total is None else f"{job.rows_total:,}"
+        rows = _rows(job)
         detail = job.output_name or job.error_message or ""
         print(
-            f"{job.id:>6}  {job.status.value:<11}  {rows:>9}  {job.rows_failed:>6}  {model:<12}  "
+            f"{job.id:>6}  {job.status.value:<11}  {rows:>15}  {job.rows_failed:>6}  {model:<12}  "
             f"{job.original_filename}  {detail}"
         )
     return EXIT_OK
+
+
+def _rows(job: JobRecord) -> str:
+    """Rows done / total while a job runs; its total once ended."""
+    from batchscore.db.jobs import JobStatus
+
+    if job.rows_total is None:
+        return f"{job.rows_done:,}"
+    if job.status is JobStatus.IN_PROGRESS:
+        return f"{job.rows_done:,}/{job.rows_total:,}"
+    return f"{job.rows_total:,}"
 
 
 def status(args: argparse.Namespace) -> int:

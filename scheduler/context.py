@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from batchscore.config import Settings
 from batchscore.db.engine import Engine, make_engine
+from batchscore.progress import Progress, Quiet
 from batchscore.storage import Storage
 
 
@@ -23,6 +24,7 @@ class Context:
     engine: Engine
     storage: Storage
     worker_id: str = field(default_factory=new_worker_id)
+    progress: Progress = field(default_factory=Quiet)  #: a bar, when a person watches
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Context:

@@ -11,6 +11,7 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from batchscore.db.engine import in_transaction
@@ -43,7 +44,11 @@ class RunSummary:
 
 
 def run_until_empty(
-    ctx: Context, *, max_jobs: int | None = None, stop: threading.Event | None = None
+    ctx: Context,
+    *,
+    max_jobs: int | None = None,
+    stop: threading.Event | None = None,
+    on_job: Callable[[JobRecord], None] = lambda job: None,
 ) -> RunSummary:
     """Process pending jobs until none is left, `max_jobs` were run or `stop` is set.
 
@@ -66,12 +71,19 @@ def run_until_empty(
                 if job is None:
                     break
                 summary.add(job)
+                on_job(job)
     finally:
         life.stopped(summary.total)
     return summary
 
 
-def run_forever(ctx: Context, *, poll_seconds: float, stop: threading.Event) -> RunSummary:
+def run_forever(
+    ctx: Context,
+    *,
+    poll_seconds: float,
+    stop: threading.Event,
+    on_job: Callable[[JobRecord], None] = lambda job: None,
+) -> RunSummary:
     """Process jobs as they come, looking for new ones every `poll_seconds`, until `stop`.
 
     A worker outlives database restarts: while the server can't be reached it waits, longer
@@ -103,6 +115,7 @@ def run_forever(ctx: Context, *, poll_seconds: float, stop: threading.Event) -> 
                 stop.wait(poll_seconds)
             else:
                 summary.add(job)
+                on_job(job)
     life.stopped(summary.total)
     logger.info("Worker %s stopped after %s jobs", ctx.worker_id, summary.total)
     return summary

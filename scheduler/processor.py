@@ -112,6 +112,7 @@ def process_one(ctx: Context, *, job_id: int | None = None) -> JobRecord | None:
                 _score_file(ctx, attempt)
         return _record(ctx, lambda c: get_job(c, job.id))
     finally:
+        ctx.progress.close()
         logs.job_id.reset(context)
 
 
@@ -162,6 +163,7 @@ def _train(ctx: Context, attempt: _Attempt) -> None:
             plan_of(job.options),
             data_sha256=job.input_sha256,
             before_save=lease.check,
+            progress=ctx.progress,
         )
     info = trained.info
     _record(
@@ -267,6 +269,7 @@ def _score(
     every_class = options.probabilities == "all"
     made = _result_columns(layout.columns, model, every_class)
     columns = [*layout.columns, *made.names]
+    ctx.progress.step(f"Job {job.id} {job.original_filename}", layout.line_count)
 
     def scored_chunks() -> Iterator[pd.DataFrame]:
         for chunk in read_chunks(path, layout, ctx.settings.chunk_rows):
@@ -282,6 +285,7 @@ def _score(
             chunk[made.error] = scored.errors
             _count(tally, scored.errors)
             lease.progress(tally.rows, tally.failed)
+            ctx.progress.advance(tally.rows)
             yield chunk
 
     probabilities = made.names[1:-1]

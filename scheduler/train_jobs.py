@@ -6,7 +6,7 @@ the same way whichever door it came in by.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ import pandas as pd
 from batchscore.config import Settings
 from batchscore.errors import InputError
 from batchscore.model.train import Trained, TrainPlan, check_plan, train
+from batchscore.progress import Progress, Quiet
 from batchscore.scheduler.reading import NO_ROWS, inspect_table, read_chunks
 
 
@@ -51,12 +52,24 @@ def train_file(
     *,
     data_sha256: str,
     before_save: Callable[[], None] = lambda: None,
+    progress: Progress | None = None,
 ) -> Trained:
     """Read the labelled CSV whole (training needs every row at once) and train from it."""
+    progress = progress or Quiet()
     layout = inspect_table(path)
     if layout.line_count == 0:
         raise InputError(NO_ROWS)
-    table = pd.concat(read_chunks(path, layout, settings.chunk_rows), ignore_index=True)
+    progress.step(f"Reading {path.name}", layout.line_count)
+
+    def counted(chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        done = 0
+        for chunk in chunks:
+            done += len(chunk)
+            progress.advance(done)
+            yield chunk
+
+    table = pd.concat(counted(read_chunks(path, layout, settings.chunk_rows)), ignore_index=True)
+    progress.step(f"Training {name} on {len(table):,} rows")
     return train(
         settings.model_dir,
         name,

@@ -21,6 +21,7 @@ from batchscore.model.importing import ImportPlan, import_model
 from batchscore.model.metadata import ModelInfo, checked_name
 from batchscore.model.predict import Prediction, predict_records
 from batchscore.model.train import Trained, TrainPlan
+from batchscore.progress import Progress
 from batchscore.scheduler.context import Context
 from batchscore.scheduler.train_jobs import train_file
 from batchscore.storage import StoredInput
@@ -83,14 +84,17 @@ def predict(
     return model.info, predict_records(model, records)
 
 
-def train_here(settings: Settings, path: Path, name: str, plan: TrainPlan) -> Trained:
+def train_here(
+    settings: Settings, path: Path, name: str, plan: TrainPlan, progress: Progress | None = None
+) -> Trained:
     """Train a version from a labelled CSV in this process, now (`batchscore model train`)."""
     try:
         with path.open("rb") as file:
             digest = hashlib.file_digest(file, "sha256").hexdigest()
     except OSError as exc:
         raise BatchscoreError(f"Cannot open {path}: {exc.strerror}.") from exc
-    return train_file(settings, path, checked_name(name, InputError), plan, data_sha256=digest)
+    name = checked_name(name, InputError)
+    return train_file(settings, path, name, plan, data_sha256=digest, progress=progress)
 
 
 def import_version(

@@ -68,6 +68,7 @@ def queue_stored(
         output_format = _check_format(output_format) or settings.output_format
         model = load_model(settings.model_dir, model_name or settings.default_model)
         options = options or ScoreOptions()
+        ctx.progress.step(f"Checking {filename}")
         with ctx.storage.local_input(stored.name) as path:
             layout = options.layout_of(path)
         check_columns(model.info, layout.columns, layout.repeated)
