@@ -27,7 +27,9 @@ def _processor() -> Iterator[None]:
     processor, so cron and separate workers may run beside it. Stopped with SIGTERM (it
     finishes the job in hand, or gives it back on a second signal) when the server stops."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "batchscore", "worker"], preexec_fn=_stop_with_parent
+        [sys.executable, "-m", "batchscore", "worker"],
+        preexec_fn=_stop_with_parent,
+        env={**os.environ, "TQDM_DISABLE": "1"},  # no bar torn by the server's log lines
     )
     logger.info("Job processor started (process %s)", process.pid)
     try:
