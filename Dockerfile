@@ -17,9 +17,10 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 # The venv lives where crontab.txt expects it (BATCHSCORE_HOME=/opt/batchscore, .venv/bin).
 RUN python -m venv /opt/batchscore/.venv
 WORKDIR /src
-# The exact versions the tests ran on (scripts/lock); this layer is cached until the lock changes.
-COPY requirements.lock ./
-RUN /opt/batchscore/.venv/bin/pip install -r requirements.lock
+# The exact versions the tests ran on (scripts/lock), with the s3 extra (s3:// folders, for
+# containers whose files live in a bucket); this layer is cached until the lock changes.
+COPY requirements-s3.lock ./
+RUN /opt/batchscore/.venv/bin/pip install -r requirements-s3.lock
 COPY pyproject.toml README.md LICENSE ./
 COPY api ./api
 COPY batchscore ./batchscore

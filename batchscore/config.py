@@ -5,6 +5,7 @@ load_settings() is called only by entry points; everything else receives a Setti
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import re
@@ -176,6 +177,10 @@ def _origin_problem(origin: str) -> str | None:
     return None
 
 
+S3_MISSING = (
+    "a bucket needs batchscore's s3 extra, which is not installed here: "
+    "pip install 'batchscore[s3]'"
+)
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 
@@ -187,6 +192,8 @@ def _bucket_url(raw: str) -> str:
     bucket = rest.split("/", 1)[0]
     if not _BUCKET.fullmatch(bucket):
         raise _Invalid(f"{bucket!r} is not a bucket name" if bucket else "the bucket is missing")
+    if importlib.util.find_spec("s3fs") is None:
+        raise _Invalid(S3_MISSING)
     return f"s3://{rest.strip('/')}"
 
 

@@ -39,11 +39,24 @@ def test_the_runtime_lock_pins_every_runtime_requirement_within_its_range() -> N
         assert requirement.specifier.contains(version, prereleases=True), (requirement, version)
 
 
-def test_the_dev_lock_holds_the_runtime_lock_at_the_same_versions() -> None:
-    runtime, dev = pins("requirements.lock"), pins("requirements-dev.lock")
-    assert {name: dev.get(name) for name in runtime} == runtime
+def test_the_dev_lock_holds_the_other_locks_at_the_same_versions() -> None:
+    dev = pins("requirements-dev.lock")
+    for lock in ("requirements.lock", "requirements-s3.lock"):
+        runtime = pins(lock)
+        assert {name: dev.get(name) for name in runtime} == runtime, lock
     for requirement in required("dev"):
-        assert canonicalize_name(requirement.name) in dev, requirement.name
+        if requirement.name != "batchscore":  # batchscore[s3]: the s3 extra, checked below
+            assert canonicalize_name(requirement.name) in dev, requirement.name
+
+
+def test_the_s3_extra_is_in_its_own_lock_only() -> None:
+    """A local-only install carries no S3 client (~40 MB); the Docker image's lock has it."""
+    runtime, s3 = pins("requirements.lock"), pins("requirements-s3.lock")
+    assert "s3fs" not in runtime and "botocore" not in runtime
+    assert {name: s3[name] for name in runtime} == runtime
+    for requirement in required("s3"):
+        version = s3.get(canonicalize_name(requirement.name))
+        assert version is not None and requirement.specifier.contains(version), requirement
 
 
 def test_the_tests_run_on_the_locked_versions() -> None:

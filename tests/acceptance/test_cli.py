@@ -197,3 +197,22 @@ def test_an_idle_cron_run_does_not_load_the_model_libraries(cli: Cli) -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
     )
     assert result.stdout.splitlines()[-1] == "0 []"  # exit 0, and none of them imported
+
+
+def test_a_bucket_without_the_s3_extra_says_what_to_install(cli: Cli, tmp_path: Path) -> None:
+    """s3fs is an extra: a machine without it is told so in one line, not by an ImportError."""
+    config = tmp_path / "bucket.properties"
+    config.write_text(cli.config.read_text() + "OUTPUT_DIR=s3://results-bucket/out\n")
+    script = (
+        "import importlib.util as u, sys; found = u.find_spec; "
+        "u.find_spec = lambda name, *a: None if name == 's3fs' else found(name, *a); "  # absent
+        "from batchscore.cli.main import main; "
+        f"sys.exit(main(['--config', {str(config)!r}, 'status']))"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        "configuration error: Config key OUTPUT_DIR = 's3://results-bucket/out' is invalid: "
+        "a bucket needs batchscore's s3 extra, which is not installed here: "
+        "pip install 'batchscore[s3]'; expected a local folder or s3://bucket/prefix.\n"
+    )

@@ -101,7 +101,10 @@ def test_probabilities_all_gives_a_column_per_class(ctx: Context) -> None:
     expected = estimator.predict_proba(np.array([[5.1, 3.5, 1.4, 0.2]]))[0].tolist()
     for name, value in zip(names, expected, strict=True):
         assert table.schema.field(name).type == pa.float64()
-        assert table.column(name).to_pylist() == [value] * 9 + [None]  # none for the bad row
+        found = table.column(name).to_pylist()
+        assert found[9] is None  # none for the bad row
+        # Equal to the last bits only for the same batch: BLAS may sum a batch of 9 differently.
+        assert found[:9] == [pytest.approx(value, rel=1e-12)] * 9
 
 
 def test_parquet_output_format(ctx: Context) -> None:
