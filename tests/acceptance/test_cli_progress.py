@@ -5,19 +5,31 @@ from __future__ import annotations
 import fcntl
 import os
 import pty
+import shutil
 import struct
 import subprocess
 import termios
+from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from factories import iris_csv, submit, write_csv
 from processes import Cli
 
+from batchscore.config import Settings
 from batchscore.db.engine import in_transaction
 from batchscore.db.jobs import claim_next_job, renew_lease
 from batchscore.scheduler.context import Context
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "iris.csv"
+
+
+@pytest.fixture
+def settings(settings: Settings, demo_model_dir: Path, tmp_path: Path) -> Settings:
+    """A copy of the demo model folder: `model train` here adds a model to it."""
+    model_dir = tmp_path / "models"
+    shutil.copytree(demo_model_dir, model_dir)
+    return replace(settings, model_dir=model_dir)
 
 
 def on_terminal(cli: Cli, *args: str) -> tuple[str, str]:
