@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,11 +51,8 @@ def train(args: argparse.Namespace) -> int:
         refit=args.refit,
     )
     bar = progress()
-    try:
-        with logs_above_bars():
-            trained = catalog.train_here(settings, path, args.name, plan, bar)
-    finally:
-        bar.close()
+    with contextlib.closing(bar), logs_above_bars():
+        trained = catalog.train_here(settings, path, args.name, plan, bar)
     info = trained.info
     for column in trained.left_out:
         print(

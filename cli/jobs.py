@@ -7,7 +7,7 @@ import contextlib
 import json
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,7 +37,11 @@ def submit(args: argparse.Namespace) -> int:
         raise BatchscoreError(f"Cannot open {path}: {exc.strerror}.") from exc
     owner_id = accounts.user_named(ctx, args.user).id if args.user else None
     size = os.fstat(source.fileno()).st_size
-    with source, reading(source, f"Saving {path.name}", size) as watched, _closing(ctx):
+    with (
+        source,
+        reading(source, f"Saving {path.name}", size) as watched,
+        contextlib.closing(ctx.progress),
+    ):
         job = submit_file(
             ctx,
             watched,
@@ -93,14 +97,6 @@ def _ended(ctx: Context, job: JobRecord) -> str:
         return f"Job {job.id} PROCESSED: trained {made} on {rows}{took}"
     result = ctx.storage.output_url(job.output_name or "")
     return f"Job {job.id} PROCESSED: {rows}, {job.rows_failed:,} with errors{took} → {result}"
-
-
-@contextlib.contextmanager
-def _closing(ctx: Context) -> Iterator[None]:
-    try:
-        yield
-    finally:
-        ctx.progress.close()
 
 
 def process_all(args: argparse.Namespace) -> int:
