@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import pty
+import re
 import shutil
 import struct
 import subprocess
@@ -55,13 +56,21 @@ def on_terminal(cli: Cli, *args: str) -> tuple[str, str]:
     return stdout, shown.decode()
 
 
+def submitted(cli: Cli, csv: Path) -> int:
+    """Submit through the CLI and return the job number it printed (MariaDB keeps counting
+    across tests, so the number is not always 1)."""
+    queued = re.match(r"Job (\d+) queued: ", cli.run("submit", str(csv)).stdout)
+    assert queued is not None
+    return int(queued[1])
+
+
 def test_process_draws_rows_done_of_total_on_a_terminal(cli: Cli, tmp_path: Path) -> None:
-    cli.run("submit", str(write_csv(tmp_path / "flowers.csv", iris_csv(150))))
+    job = submitted(cli, write_csv(tmp_path / "flowers.csv", iris_csv(150)))
     stdout, shown = on_terminal(cli, "process")
     frames = shown.split("\r")
-    assert any("Job 1 flowers.csv:" in frame and "0.00/150" in frame for frame in frames)
+    assert any(f"Job {job} flowers.csv:" in frame and "0.00/150" in frame for frame in frames)
     assert any("100%" in frame and "150/150" in frame and "rows/s" in frame for frame in frames)
-    assert stdout.startswith("Job 1 PROCESSED: 150 rows, 0 with errors in ")  # no bar in stdout
+    assert stdout.startswith(f"Job {job} PROCESSED: 150 rows, 0 with errors in ")  # no bar here
 
 
 def test_submit_and_train_draw_bars_on_a_terminal(cli: Cli, tmp_path: Path) -> None:
@@ -76,13 +85,11 @@ def test_submit_and_train_draw_bars_on_a_terminal(cli: Cli, tmp_path: Path) -> N
 
 
 def test_without_a_terminal_each_job_is_one_line(cli: Cli, tmp_path: Path) -> None:
-    for name in ("a.csv", "b.csv"):
-        cli.run("submit", str(write_csv(tmp_path / name, iris_csv(10))))
+    jobs = [submitted(cli, write_csv(tmp_path / f"{name}.csv", iris_csv(10))) for name in "ab"]
     result = cli.run("process-all")
     lines = result.stdout.splitlines()
     assert [line.split(" in ")[0] for line in lines[:2]] == [
-        "Job 1 PROCESSED: 10 rows, 0 with errors",
-        "Job 2 PROCESSED: 10 rows, 0 with errors",
+        f"Job {job} PROCESSED: 10 rows, 0 with errors" for job in jobs
     ]
     assert all("rows/s) → " in line and line.endswith(".xlsx") for line in lines[:2])
     assert lines[2:] == ["2 processed, 0 failed, 0 handed over."]
