@@ -59,7 +59,13 @@ def _parser() -> argparse.ArgumentParser:
         p.set_defaults(handler=handler)
         return p
 
-    command("init", setup.init, "create folders and database schema, train the demo model")
+    init_p = command("init", setup.init, "create folders and database schema, train the demo model")
+    init_p.add_argument(
+        "folder",
+        nargs="?",
+        type=Path,
+        help="a working folder to make (with a ConfigFile.properties of its own, if it has none)",
+    )
     db_p = command("db", setup.db_upgrade, "database schema commands")
     db_p.add_argument(
         "action", choices=["upgrade"], help="upgrade the schema to the latest revision"

@@ -6,6 +6,7 @@ import argparse
 import ctypes
 import logging
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
 from batchscore.cli.common import EXIT_OK, context_of, metrics_text
+from batchscore.errors import BatchscoreError
 
 logger = logging.getLogger(__name__)
 _PROCESSOR_STOP_SECONDS = 30  # for the job in hand to finish, before it is given back
@@ -61,13 +63,23 @@ def _exit_on_sigterm() -> None:
 
 
 def init(args: argparse.Namespace) -> int:
-    from batchscore.service.setup import database_location, initialise
+    from batchscore.service.setup import database_location, initialise, make_working_folder
 
+    if args.folder is not None:
+        if args.config is not None:
+            raise BatchscoreError("Give a FOLDER or --config, not both.")
+        args.config = make_working_folder(args.folder)
+        print(f"Config ready: {args.config}")
     ctx = context_of(args, check_schema=False)
     info = initialise(ctx)
     print(f"Database ready: {database_location(ctx)}")
     print(f"Folders ready: input {ctx.settings.input_dir}, output {ctx.settings.output_dir}")
     print(f"Demo model ready: {info.name} v{info.version} ({metrics_text(info.metrics)})")
+    if args.folder is not None:
+        print(
+            f"Next: cd {shlex.quote(str(args.folder))} && batchscore user add NAME --admin"
+            " && batchscore serve"
+        )
     return EXIT_OK
 
 

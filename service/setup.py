@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from batchscore.config import Settings
+from batchscore.config import CONFIG_FILE, SAMPLE_SECRET, Settings
 from batchscore.db.migrate import check_current, upgrade
 from batchscore.scheduler.context import Context
 
@@ -28,6 +32,23 @@ def check_schema(ctx: Context) -> None:
 def upgrade_schema(ctx: Context) -> None:
     """Create or upgrade the schema to the latest revision (idempotent)."""
     upgrade(ctx.engine)
+
+
+def make_working_folder(folder: Path) -> Path:
+    """The folder, made if missing, with a config file of its own (the shipped sample with a
+    fresh SECRET_KEY, readable by its owner only) unless it has one: batchscore installed with
+    pip or pipx can run from anywhere, and cron finds it through BATCHSCORE_CONFIG."""
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / CONFIG_FILE
+    if not config.exists():
+        sample = resources.files("batchscore").joinpath(CONFIG_FILE).read_text("utf-8")
+        text = sample.replace(
+            f"SECRET_KEY={SAMPLE_SECRET}\n", f"SECRET_KEY={secrets.token_hex(32)}\n"
+        )
+        descriptor = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+            out.write(text)
+    return config
 
 
 def initialise(ctx: Context) -> ModelInfo:

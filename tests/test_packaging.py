@@ -80,6 +80,39 @@ def test_batchscore_works_beside_pypi_db_and_scheduler(clean_venv: Path, tmp_pat
     assert all(str(clean_venv) in origin for origin in theirs)
 
 
+def test_init_makes_a_working_folder_anywhere_and_cron_finds_it(
+    clean_venv: Path, tmp_path: Path
+) -> None:
+    """Installed with pip or pipx, there is no checkout: the folder gets the shipped sample
+    config with a secret of its own, and BATCHSCORE_CONFIG finds it from any folder."""
+    folder = tmp_path / "scoring work"
+    init = _run(clean_venv, "-m", "batchscore", "init", str(folder), cwd=tmp_path)
+    assert init.returncode == 0, init.stderr
+    assert f"Config ready: {folder / 'ConfigFile.properties'}" in init.stdout
+    assert init.stdout.endswith("batchscore user add NAME --admin && batchscore serve\n")
+    config = folder / "ConfigFile.properties"
+    assert config.stat().st_mode & 0o777 == 0o600
+    assert "SECRET_KEY=change-me" not in config.read_text()
+    assert (folder / "data" / "models" / "iris" / "1").is_dir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    listing = subprocess.run(
+        [clean_venv / "bin" / "python", "-m", "batchscore", "status"],
+        cwd=elsewhere,
+        env={"BATCHSCORE_CONFIG": str(config), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert listing.returncode == 0, listing.stderr
+    assert "Queue: 0 pending" in listing.stdout
+    assert list(elsewhere.iterdir()) == []  # nothing made where cron happens to run
+    written = config.read_text()
+    again = _run(clean_venv, "-m", "batchscore", "init", str(folder), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert config.read_text() == written  # its own settings are kept, the secret too
+
+
 def test_python_m_batchscore_works_beside_a_users_model_py(
     clean_venv: Path, tmp_path: Path
 ) -> None:

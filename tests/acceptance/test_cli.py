@@ -216,3 +216,13 @@ def test_a_bucket_without_the_s3_extra_says_what_to_install(cli: Cli, tmp_path: 
         "a bucket needs batchscore's s3 extra, which is not installed here: "
         "pip install 'batchscore[s3]'; expected a local folder or s3://bucket/prefix.\n"
     )
+
+
+def test_init_with_a_folder_and_a_config_refuses_both(cli: Cli, tmp_path: Path) -> None:
+    """Which config would win is not obvious: say so, and make nothing."""
+    result = cli.run("init", str(tmp_path / "work"), check=False)  # cli passes --config
+    assert (result.returncode, result.stderr) == (
+        1,
+        "error: Give a FOLDER or --config, not both.\n",
+    )
+    assert not (tmp_path / "work").exists()
