@@ -62,7 +62,15 @@ def submit(args: argparse.Namespace) -> int:
         print(f"Read as {describe_read_as(job.read_as)}")
     if owner_id is None:
         print("No owner (--user NAME gives it one): in the panel and API only admins see it")
-    return EXIT_OK
+    if not args.wait:
+        return EXIT_OK
+    from batchscore.db.jobs import JobStatus
+    from batchscore.service.jobs import finish
+
+    with logs_above_bars():
+        ended = finish(ctx, job.id)
+    print(_ended(ctx, ended))
+    return EXIT_OK if ended.status is JobStatus.PROCESSED else EXIT_FAILED
 
 
 def process(args: argparse.Namespace) -> int:

@@ -99,6 +99,12 @@ def _parser() -> argparse.ArgumentParser:
         help="the numbers' decimal mark: ',' for 5,1 (default: detected)",
     )
     submit_p.add_argument("--sheet", help="the workbook sheet to read (default: the first)")
+    submit_p.add_argument(
+        "--wait",
+        action="store_true",
+        help="then wait for the job to end, processing it here unless a processor (the one "
+        "`batchscore serve` runs, say) has it; exit 1 if it FAILED",
+    )
     process_p = command("process", jobs.process, "process one pending job (exit 3 if none)")
     process_p.add_argument("--job", type=int, help="process this job id, if it is pending")
     process_all_p = command(

@@ -8,6 +8,7 @@ processor's (`scheduler.processor`).
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 from batchscore.db import jobs as repo
@@ -49,19 +50,12 @@ class ResultFile:
     download_name: str  #: what the user's browser saves it as
 
 
-class NotPending(InvalidTransition):
-    """The job is not PENDING, so it cannot be processed now."""
+class FailedJob(InvalidTransition):
+    """The job FAILED, so it is not processed again until retried."""
 
     def __init__(self, job: JobRecord) -> None:
-        super().__init__(_NOT_PENDING.get(job.status, "Job {id} is not pending.").format(id=job.id))
+        super().__init__(f"Job {job.id} FAILED; retry it first with POST /api/jobs/{job.id}/retry.")
         self.job = job
-
-
-_NOT_PENDING = {
-    JobStatus.PROCESSED: "Job {id} is already PROCESSED; download it from result_url.",
-    JobStatus.IN_PROGRESS: "Job {id} is being processed elsewhere.",
-    JobStatus.FAILED: "Job {id} FAILED; retry it first with POST /api/jobs/{id}/retry.",
-}
 
 
 def list_jobs(
@@ -183,21 +177,28 @@ def prune(ctx: Context, older_than_seconds: float) -> list[JobRecord]:
     return deleted
 
 
-def pending_job(ctx: Context, user: UserRecord | None, job_id: int) -> JobRecord:
-    """The caller's job, ready to process now; NotPending (with the job) if it is not PENDING."""
+def startable_job(ctx: Context, user: UserRecord | None, job_id: int) -> JobRecord:
+    """The caller's job, if processing it makes sense; FailedJob if it FAILED (it runs again
+    only when retried)."""
     job = get_job(ctx, user, job_id)
-    if job.status is not JobStatus.PENDING:
-        raise NotPending(job)
+    if job.status is JobStatus.FAILED:
+        raise FailedJob(job)
     return job
 
 
-def process_now(ctx: Context, job_id: int) -> JobRecord:
-    """Process this job here and now, as cron would; NotPending if another processor took it
-    between our look and our claim."""
-    finished = process_one(ctx, job_id=job_id)
-    if finished is None:
-        raise NotPending(in_transaction(ctx.engine, lambda c: repo.get_job(c, job_id)))
-    return finished
+def finish(ctx: Context, job_id: int) -> JobRecord:
+    """The job once it has ended, whoever runs it: processed here if PENDING, waited for while
+    another processor holds it (and taken over if that one dies and its lease runs out), as it
+    is once ended. `batchscore serve` processes uploads by itself, so a caller asking for a job
+    to be processed often finds it taken or done; either way the answer is the ended job."""
+    while True:
+        ended = process_one(ctx, job_id=job_id)
+        if ended is not None:
+            return ended
+        job = in_transaction(ctx.engine, lambda c: repo.get_job(c, job_id), read_only=True)
+        if job.status in (JobStatus.PROCESSED, JobStatus.FAILED):
+            return job
+        time.sleep(ctx.settings.poll_seconds)
 
 
 def pending_ids(ctx: Context, user: UserRecord | None) -> list[int]:

@@ -18,22 +18,23 @@ from batchscore.api.payloads import (
     json_response,
 )
 from batchscore.api.state import context_of
+from batchscore.db.jobs import JobStatus
 from batchscore.service import jobs
-from batchscore.service.jobs import NotPending
+from batchscore.service.jobs import FailedJob
 
 
 @operation(
     {"GET": "processFileByGet", "POST": "processFile"},
     "processing",
     {
-        200: Reply("The job, finished (PROCESSED, or FAILED with `error`).", Job),
-        202: Reply("Accepted (`wait=false`); the job, still PENDING, runs in the background.", Job),
+        200: Reply("The job, ended (PROCESSED, or FAILED with `error`).", Job),
+        202: Reply(
+            "Accepted (`wait=false`); the job, PENDING or IN_PROGRESS, runs in the background.",
+            Job,
+        ),
         **TOKEN_REPLIES,
         404: "NotFound",
-        409: Reply(
-            "The job is not PENDING (processed, failed or being processed elsewhere).",
-            JobConflict,
-        ),
+        409: Reply("The job had FAILED before this call: retry it first.", JobConflict),
         422: "InvalidInput",
     },
     parameters=[
@@ -46,26 +47,30 @@ from batchscore.service.jobs import NotPending
         query(
             "wait",
             {"type": "boolean", "default": True},
-            "Wait for the job to finish (true), or answer 202 at once (false).",
+            "Wait for the job to end (true), or answer 202 at once (false).",
         ),
     ],
 )
 def process_file(request: Request) -> Response:
-    """Process job `id` now: 200 with the finished job, or 202 at once with `wait=false`.
+    """Process job `id` now: 200 with the ended job, or 202 at once with `wait=false`.
 
-    Runs the same processor cron runs. The job must be PENDING. GET does the same as POST.
+    Runs the same processor cron runs. A job another processor has (the one `batchscore serve`
+    runs, say) is waited for, and one already PROCESSED is answered as it is; a FAILED job is
+    a conflict (retry it first). GET does the same as POST.
     """
     user = current_user(request, changes=True)  # GET too: it processes jobs
     job_id = int_param(request, "id", low=1)
     wait = bool_param(request, "wait", default=True)
     ctx = context_of(request)
     try:
-        job = jobs.pending_job(ctx, user, job_id)
-        if not wait:
-            task = BackgroundTask(jobs.process_each, ctx, [job.id])
-            return json_response(job_payload(job, request), 202, background=task)
-        return json_response(job_payload(jobs.process_now(ctx, job.id), request))
-    except NotPending as exc:
+        job = jobs.startable_job(ctx, user, job_id)
+        if wait:
+            return json_response(job_payload(jobs.finish(ctx, job.id), request))
+        if job.status is JobStatus.PROCESSED:
+            return json_response(job_payload(job, request))
+        task = BackgroundTask(jobs.process_each, ctx, [job.id])
+        return json_response(job_payload(job, request), 202, background=task)
+    except FailedJob as exc:
         refusal = error_payload("conflict", exc.message)
         return json_response(JobConflict(refusal.error, job_payload(exc.job, request)), 409)
 

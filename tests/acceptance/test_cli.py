@@ -226,3 +226,11 @@ def test_init_with_a_folder_and_a_config_refuses_both(cli: Cli, tmp_path: Path) 
         "error: Give a FOLDER or --config, not both.\n",
     )
     assert not (tmp_path / "work").exists()
+
+
+def test_submit_wait_processes_the_job_here_when_nothing_else_does(cli: Cli) -> None:
+    result = cli.run("submit", str(EXAMPLE), "--wait")
+    lines = result.stdout.splitlines()
+    assert lines[0].endswith("queued: iris.csv (model iris)")
+    assert re.fullmatch(r"Job \d+ PROCESSED: 150 rows, 0 with errors in .* → .*\.xlsx", lines[-1])
+    assert Path(lines[-1].split("→ ")[1]).is_file()

@@ -3,6 +3,7 @@ server (SERVE_PROCESSORS, 1 by default) and stops with it; with 0, jobs wait for
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -65,3 +66,20 @@ def test_with_no_processor_an_upload_waits_for_cron(
         cli.run("process-all")
         assert status_after(client, job_id, 10) == "PROCESSED"
     assert "No job processor started" in served.output
+
+
+def test_submit_wait_and_process_file_answer_with_the_job_the_server_processed(
+    ctx: Context, settings: Settings, tmp_path: Path
+) -> None:
+    """The README's `submit --wait` and `/process_file?id=` while serve processes by itself:
+    whoever gets the job first, the caller gets it ended, not a 'nothing pending'."""
+    with uploaded(ctx, settings, tmp_path, processors=None) as (cli, _, client, job_id):
+        processed = client.post("/process_file", params={"id": job_id})
+        assert processed.status_code == 200, processed.text
+        assert processed.json()["status"] == "PROCESSED"
+        flowers = tmp_path / "more.csv"
+        flowers.write_text(iris_csv(5))
+        waited = cli.run("submit", str(flowers), "--user", "ana", "--wait")
+        ended = waited.stdout.splitlines()[-1]
+        assert re.fullmatch(r"Job \d+ PROCESSED: 5 rows, 0 with errors in .* → .*\.xlsx", ended)
+        assert cli.run("process", check=False).returncode == 3  # nothing was left for it
