@@ -99,7 +99,8 @@ def _ended(ctx: Context, job: JobRecord) -> str:
     took = ""
     if job.started_at and job.finished_at:
         seconds = (job.finished_at - job.started_at).total_seconds()
-        took = f" in {seconds:.1f} s" + (f" ({total / seconds:,.0f} rows/s)" if seconds else "")
+        shown = "< 0.1" if seconds < 0.05 else f"{seconds:.1f}"  # not "0.0", as if nothing ran
+        took = f" in {shown} s" + (f" ({total / seconds:,.0f} rows/s)" if seconds else "")
     if job.kind is JobKind.TRAIN:
         made = f"{job.model_name} v{job.model_version}"
         return f"Job {job.id} PROCESSED: trained {made} on {rows}{took}"

@@ -203,6 +203,7 @@ function duration(job) {
 }
 
 function seconds(s) {
+  if (s < 0.05) return "< 0.1 s"; // not "0.0 s", which reads as if nothing ran
   if (s < 60) return `${s.toFixed(1)} s`;
   const m = Math.floor(s / 60);
   return m < 60 ? `${m} min ${Math.round(s % 60)} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
