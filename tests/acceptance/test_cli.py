@@ -234,3 +234,31 @@ def test_submit_wait_processes_the_job_here_when_nothing_else_does(cli: Cli) -> 
     assert lines[0].endswith("queued: iris.csv (model iris)")
     assert re.fullmatch(r"Job \d+ PROCESSED: 150 rows, 0 with errors in .* → .*\.xlsx", lines[-1])
     assert Path(lines[-1].split("→ ")[1]).is_file()
+
+
+def test_init_from_anywhere_makes_the_database_folder_beside_the_config(tmp_path: Path) -> None:
+    """BATCHSCORE_CONFIG, relative custom folders and no DB_URL: SQLite goes in data/ beside the
+    config file, which init makes (once a 40-line 'unable to open database file')."""
+    config = tmp_path / "conf" / "ConfigFile.properties"
+    config.parent.mkdir()
+    config.write_text("INPUT_DIR=in\nOUTPUT_DIR=out\nMODEL_DIR=models\n")
+    elsewhere = tmp_path / "cron-cwd"
+    elsewhere.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "batchscore", "init"],
+        cwd=elsewhere,
+        env={"BATCHSCORE_CONFIG": str(config), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"Database ready: sqlite:///{config.parent}/data/batchscore.db" in result.stdout
+    assert sorted(p.name for p in config.parent.iterdir()) == [
+        "ConfigFile.properties",
+        "data",
+        "in",
+        "models",
+        "out",
+    ]
+    assert list(elsewhere.iterdir()) == []
