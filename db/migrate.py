@@ -47,7 +47,25 @@ def downgrade(engine: Engine, revision: str) -> None:
 
 
 def _run(engine: Engine, action: object, revision: str) -> None:
+    """On SQLite, with foreign keys off while it runs: batch mode rebuilds a table by copying
+    it and dropping the original, and that drop would run the children's ON DELETE actions
+    (deleting every job's attempts, or nulling every job's owner). The pragma only takes
+    effect outside a transaction, so it is set on the raw connection before ours begins, and
+    `PRAGMA foreign_key_check` proves nothing was left dangling before the commit."""
     config = alembic_config()
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        action(config, revision)  # type: ignore[operator]
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        if sqlite:
+            raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with conn.begin():
+                config.attributes["connection"] = conn
+                action(config, revision)  # type: ignore[operator]
+                if sqlite:
+                    dangling = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    assert not dangling, f"rows pointing at nothing: {dangling}"
+        finally:
+            if sqlite:
+                raw.execute("PRAGMA foreign_keys=ON")

@@ -41,6 +41,7 @@ users = Table(
     Column("password_hash", String(255), nullable=False),
     Column("is_admin", Boolean, nullable=False, server_default="0"),
     Column("created_at", Timestamp, nullable=False),
+    sqlite_autoincrement=True,  # a removed user's id (and signed-in sessions) never reused
 )
 
 api_tokens = Table(
@@ -53,6 +54,7 @@ api_tokens = Table(
     Column("created_at", Timestamp, nullable=False),
     Column("last_used_at", Timestamp),
     Column("revoked_at", Timestamp),
+    sqlite_autoincrement=True,
 )
 
 jobs = Table(
@@ -90,6 +92,7 @@ jobs = Table(
     Index("ix_jobs_status_id", "status", "id"),
     # The reaper: WHERE status = 'IN_PROGRESS' AND lease_expires_at < now.
     Index("ix_jobs_status_lease_expires_at", "status", "lease_expires_at"),
+    sqlite_autoincrement=True,  # a deleted job's id, and so its URLs, never reused
 )
 
 # One row per claim: the audit trail that lets tests (and operators) see that a job ran once.

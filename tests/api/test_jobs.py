@@ -329,6 +329,17 @@ def test_delete_removes_job_and_files(alice: Caller, jobs: Jobs, state: str) -> 
     assert [file for file in files if file.exists()] == []
 
 
+def test_a_deleted_jobs_id_and_urls_are_never_handed_out_again(alice: Caller, jobs: Jobs) -> None:
+    """SQLite gave max(id) + 1: delete the newest job, upload, and its old result URL served
+    the new file. Both databases count on now."""
+    first = jobs.make(alice, "PROCESSED", filename="first.csv")
+    assert alice.client.delete(f"/api/jobs/{first.id}").status_code == 204
+    second = jobs.make(alice, "PROCESSED", filename="second.csv")
+    assert second.id > first.id
+    assert alice.client.get(f"/api/jobs/{first.id}").status_code == 404
+    assert alice.client.get(f"/api/jobs/{first.id}/result").status_code == 404
+
+
 def test_delete_of_running_job_is_a_conflict(alice: Caller, jobs: Jobs) -> None:
     job = jobs.make(alice, "IN_PROGRESS")
     response = alice.client.delete(f"/api/jobs/{job.id}")
