@@ -76,6 +76,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/api/models/{name}", models.show_model, methods=["GET"], name="show_model"),
         Route("/api/models/{name}/versions", versions.import_version, methods=["POST"]),
         Route("/api/models/{name}/predict", models.predict, methods=["POST"]),
+        Route("/invocations", models.invocations, methods=["POST"]),
         Route("/api/models/{name}/train", versions.train, methods=["POST"]),
         Route("/api/models/{name}/data", versions.add_data, methods=["POST"]),
         Route(

@@ -240,7 +240,8 @@ REQUEST_BODIES: dict[str, Any] = {
 }
 _RECORD = {
     "type": "object",
-    "description": "Feature name → value; every feature of the model, as a number.",
+    "description": "Feature name → value, every feature of the model; or one of MLflow's "
+    "bodies: dataframe_split, dataframe_records, instances or inputs (answered as a list).",
     "additionalProperties": True,
 }
 

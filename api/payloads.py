@@ -222,6 +222,12 @@ class PredictResponse(Struct, kw_only=True, omit_defaults=True):
     predictions: list[Prediction] | UnsetType = UNSET
 
 
+class MlflowPredictions(Struct):
+    """An MLflow model server's answer: one prediction per record, in order, nothing else."""
+
+    predictions: list[Label]
+
+
 class JobCounts(Struct):
     """How many jobs are in each status."""
 
@@ -238,7 +244,7 @@ class Health(Struct):
 
 #: Every payload, for the OpenAPI document's components.
 PAYLOADS: tuple[type[Struct], ...] = (Job, JobList, Error, JobConflict, ProcessAll, Health)
-PAYLOADS += (Model, ModelList, ModelDetail, PredictResponse)
+PAYLOADS += (Model, ModelList, ModelDetail, PredictResponse, MlflowPredictions)
 
 _encoder = msgspec.json.Encoder()
 

@@ -22,6 +22,7 @@ ROUTES = [
     ("GET", "/api/models"),
     ("GET", "/api/models/{id}"),
     ("POST", "/api/models/{id}/predict"),
+    ("POST", "/invocations"),  # MLflow's route to the default model
     ("POST", "/api/models/{id}/train"),
     ("POST", "/api/models/{id}/data"),
     ("POST", "/api/models/{id}/versions"),
