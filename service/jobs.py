@@ -186,17 +186,23 @@ def startable_job(ctx: Context, user: UserRecord | None, job_id: int) -> JobReco
     return job
 
 
-def finish(ctx: Context, job_id: int) -> JobRecord:
+def finish(ctx: Context, job_id: int, patience: float | None = None) -> JobRecord:
     """The job once it has ended, whoever runs it: processed here if PENDING, waited for while
     another processor holds it (and taken over if that one dies and its lease runs out), as it
     is once ended. `batchscore serve` processes uploads by itself, so a caller asking for a job
-    to be processed often finds it taken or done; either way the answer is the ended job."""
+    to be processed often finds it taken or done; either way the answer is the ended job.
+
+    With `patience`, a job another processor still holds after that many seconds is returned
+    IN_PROGRESS: an HTTP request is not held for the length of someone else's big file."""
+    deadline = None if patience is None else time.monotonic() + patience
     while True:
         ended = process_one(ctx, job_id=job_id)
         if ended is not None:
             return ended
         job = in_transaction(ctx.engine, lambda c: repo.get_job(c, job_id), read_only=True)
         if job.status in (JobStatus.PROCESSED, JobStatus.FAILED):
+            return job
+        if deadline is not None and time.monotonic() >= deadline:
             return job
         time.sleep(ctx.settings.poll_seconds)
 

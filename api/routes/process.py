@@ -29,7 +29,8 @@ from batchscore.service.jobs import FailedJob
     {
         200: Reply("The job, ended (PROCESSED, or FAILED with `error`).", Job),
         202: Reply(
-            "Accepted (`wait=false`); the job, PENDING or IN_PROGRESS, runs in the background.",
+            "Accepted: with `wait=false`, or when another processor still holds the job after "
+            "LEASE_SECONDS; the job, PENDING or IN_PROGRESS, runs in the background.",
             Job,
         ),
         **TOKEN_REPLIES,
@@ -55,8 +56,8 @@ def process_file(request: Request) -> Response:
     """Process job `id` now: 200 with the ended job, or 202 at once with `wait=false`.
 
     Runs the same processor cron runs. A job another processor has (the one `batchscore serve`
-    runs, say) is waited for, and one already PROCESSED is answered as it is; a FAILED job is
-    a conflict (retry it first). GET does the same as POST.
+    runs, say) is waited for, up to LEASE_SECONDS (then 202); one already PROCESSED is answered
+    as it is; a FAILED job is a conflict (retry it first). GET does the same as POST.
     """
     user = current_user(request, changes=True)  # GET too: it processes jobs
     job_id = int_param(request, "id", low=1)
@@ -65,7 +66,11 @@ def process_file(request: Request) -> Response:
     try:
         job = jobs.startable_job(ctx, user, job_id)
         if wait:
-            return json_response(job_payload(jobs.finish(ctx, job.id), request))
+            # One lease: by then the other processor has ended the job, or died and we took
+            # it over, or is alive and busy with it (202: follow it at GET /api/jobs/{id}).
+            job = jobs.finish(ctx, job.id, patience=ctx.settings.lease_seconds)
+            ended = job.status in (JobStatus.PROCESSED, JobStatus.FAILED)
+            return json_response(job_payload(job, request), 200 if ended else 202)
         if job.status is JobStatus.PROCESSED:
             return json_response(job_payload(job, request))
         task = BackgroundTask(jobs.process_each, ctx, [job.id])

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 import pytest
 
+from batchscore.config import Settings
 from batchscore.db.engine import in_transaction
 from batchscore.db.jobs import claim_next_job
 from batchscore.scheduler.context import Context
@@ -80,6 +82,20 @@ def test_process_file_waits_for_a_job_another_processor_holds_and_takes_it_over_
     assert response.status_code == 200, response.text
     body = response.json()
     assert (body["status"], body["attempts"], body["rows_done"]) == ("PROCESSED", 2, 3)
+
+
+def test_process_file_waits_one_lease_for_a_busy_processor_then_answers_202(
+    alice: Caller, jobs: Jobs, settings: Settings
+) -> None:
+    """The holder is alive (its lease is long): the request is not held for its whole file."""
+    job = jobs.make(alice, "IN_PROGRESS")
+    started = time.monotonic()
+    response = alice.client.post("/process_file", params={"id": job.id})
+    waited = time.monotonic() - started
+    assert response.status_code == 202, response.text
+    assert response.json()["status"] == "IN_PROGRESS"
+    assert settings.lease_seconds <= waited < settings.lease_seconds + 5
+    assert jobs.get(job.id) == job
 
 
 def test_process_file_without_waiting_leaves_a_held_job_to_its_processor(
