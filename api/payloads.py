@@ -136,7 +136,7 @@ class Error(Struct):
 
 
 class JobConflict(Struct):
-    """A refusal to process a job that is not PENDING, with the job as it is."""
+    """A refusal to process a job that FAILED (retry it first), with the job as it is."""
 
     error: ErrorDetail
     job: Job

@@ -65,7 +65,10 @@ def _run(engine: Engine, action: object, revision: str) -> None:
                 action(config, revision)  # type: ignore[operator]
                 if sqlite:
                     dangling = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-                    assert not dangling, f"rows pointing at nothing: {dangling}"
+                    if dangling:  # rolled back: the schema stays as it was
+                        raise RuntimeError(
+                            f"The migration left rows pointing at nothing: {dangling}"
+                        )
         finally:
             if sqlite:
                 raw.execute("PRAGMA foreign_keys=ON")
