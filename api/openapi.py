@@ -234,7 +234,15 @@ REQUEST_BODIES: dict[str, Any] = {
                         },
                     ]
                 }
-            }
+            },
+            "text/csv": {
+                "schema": {
+                    "type": "string",
+                    "description": "A header line naming the features, then one line per "
+                    "record, read as an uploaded CSV file is (delimiter, decimal mark and "
+                    "encoding found; a charset parameter is followed). Answered as a list.",
+                }
+            },
         },
     },
 }

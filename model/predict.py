@@ -176,6 +176,25 @@ def predict_records(model: LoadedModel, records: Sequence[object]) -> list[Predi
     ]
 
 
+def scored_records(info: ModelInfo, scored: Scored) -> list[Prediction]:
+    """A scored table as predict answers it: every row scored, or InputError naming the first
+    row that is not ("Record 3: …", counted from 1 after the header, as for JSON records)."""
+    errors = scored.errors.to_numpy()
+    bad = np.flatnonzero(pd.notna(errors))
+    if bad.size:
+        where = "The record" if len(errors) == 1 else f"Record {int(bad[0]) + 1}"
+        raise InputError(f"{where}: {errors[bad[0]]}.")
+    labels = scored.predictions.tolist()
+    if scored.probabilities is None:
+        return [Prediction(label, None) for label in labels]
+    classes = list(info.classes or ())
+    rows = scored.probabilities.to_numpy().tolist()
+    return [
+        Prediction(label, dict(zip(classes, row, strict=True)))
+        for label, row in zip(labels, rows, strict=True)
+    ]
+
+
 _JSON_KINDS = {"number": "a number", "text": "a string", "boolean": "true or false"}
 
 

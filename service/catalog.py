@@ -19,10 +19,11 @@ from batchscore.errors import BatchscoreError, Forbidden, InputError
 from batchscore.model import registry
 from batchscore.model.importing import ImportPlan, import_model
 from batchscore.model.metadata import ModelInfo, checked_name
-from batchscore.model.predict import Prediction, predict_records
+from batchscore.model.predict import Prediction, predict_chunk, predict_records, scored_records
 from batchscore.model.train import Trained, TrainPlan
 from batchscore.progress import Progress
 from batchscore.scheduler.context import Context
+from batchscore.scheduler.reading import NO_ROWS, inspect_table, read_chunks
 from batchscore.scheduler.train_jobs import train_file
 from batchscore.storage import StoredInput
 
@@ -82,6 +83,28 @@ def predict(
         )
     model = registry.load_model(settings.model_dir, name)
     return model.info, predict_records(model, records)
+
+
+def predict_csv(
+    settings: Settings, name: str, path: Path, encoding: str | None = None
+) -> tuple[ModelInfo, list[Prediction]]:
+    """Score a CSV body (MLflow's `text/csv`) read exactly as an uploaded file is: its
+    encoding, delimiter, decimal mark and trailing delimiters found, every cell parsed by the
+    model's feature kinds (`encoding`, the body's charset, replaces detection). InputError names
+    the first row that cannot be scored."""
+    name = checked_name(name, InputError)
+    layout = inspect_table(path, encoding=encoding)
+    model = registry.load_model(settings.model_dir, name)
+    chunks = read_chunks(path, layout, MAX_PREDICT_RECORDS + 1)
+    frame = next(chunks, None)
+    if frame is None or frame.empty:
+        raise InputError(NO_ROWS.replace("file", "CSV"))
+    if len(frame) > MAX_PREDICT_RECORDS:
+        raise InputError(
+            f"The CSV has more than the {MAX_PREDICT_RECORDS:,} rows one call takes; upload it "
+            "as a job (POST /api/jobs) instead."
+        )
+    return model.info, scored_records(model.info, predict_chunk(model, frame, layout.decimal))
 
 
 def train_here(

@@ -5,8 +5,10 @@ model server answers."""
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import anyio.to_thread
 from starlette.requests import Request
@@ -84,8 +86,8 @@ async def predict(request: Request) -> Response:
     """Predict at once for one record (a JSON object of features) or a list of them.
 
     MLflow's bodies are read too (`dataframe_split`, `dataframe_records`, `instances`,
-    `inputs`), so a client written for an MLflow model server needs no change but the URL;
-    each is answered as a list.
+    `inputs`, and a `text/csv` body read as an uploaded CSV file is), so a client written for
+    an MLflow model server needs no change but the URL; each is answered as a list.
 
     Answers with the prediction, and class probabilities for a classifier, from the model's
     active version. Every feature must be a finite JSON number; other keys are ignored. Up to
@@ -142,7 +144,7 @@ async def _scored(
     answer: Callable[[ModelInfo, list[Scored], bool], Response],
 ) -> Response:
     started = time.perf_counter()
-    body = await _json_body(request)
+    body = await _body(request)
     # One hop for auth, model and scoring, on a few threads: scoring holds the GIL, and forty
     # threads contending for it (and for the database pool) serve fewer requests, not more.
     limiter = predict_threads(request)
@@ -159,18 +161,38 @@ def _predict(
     answer: Callable[[ModelInfo, list[Scored], bool], Response],
 ) -> Response:
     current_user(request)
-    try:
-        payload = json.loads(body)
-    except ValueError as exc:  # also UnicodeDecodeError
-        raise InputError(f"The body is not valid JSON: {exc}.") from exc
-    records, single = records_of(payload)
-    info, scored = catalog.predict(context_of(request).settings, name, records)
+    settings = context_of(request).settings
+    media_type, charset = _media_type(request)
+    if media_type == "text/csv":
+        with tempfile.NamedTemporaryFile(prefix="batchscore-predict-", suffix=".csv") as file:
+            file.write(body)
+            file.flush()
+            info, scored = catalog.predict_csv(settings, name, Path(file.name), charset)
+        single = False
+    else:
+        try:
+            payload = json.loads(body)
+        except ValueError as exc:  # also UnicodeDecodeError
+            raise InputError(f"The body is not valid JSON: {exc}.") from exc
+        records, single = records_of(payload)
+        info, scored = catalog.predict(settings, name, records)
     response = answer(info, scored, single)
     PREDICT_LATENCY.labels(info.name).observe(time.perf_counter() - started)
     return response
 
 
-async def _json_body(request: Request) -> bytes:
+def _media_type(request: Request) -> tuple[str, str | None]:
+    """The body's media type, and its charset if the client named one."""
+    media_type, _, parameters = request.headers.get("content-type", "").partition(";")
+    charset = None
+    for parameter in parameters.split(";"):
+        key, _, value = parameter.partition("=")
+        if key.strip().lower() == "charset":
+            charset = value.strip().strip('"') or None
+    return media_type.strip().lower(), charset
+
+
+async def _body(request: Request) -> bytes:
     body = bytearray()
     async for block in request.stream():
         body += block

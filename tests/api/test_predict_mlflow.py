@@ -92,3 +92,59 @@ def test_invocations_answers_as_an_mlflow_model_server(alice: Caller) -> None:
 def test_invocations_needs_a_token(alice: Caller) -> None:
     response = alice.client.post("/invocations", json=RECORDS, headers={"Authorization": ""})
     assert response.status_code == 401
+
+
+def csv_predicted(caller: Caller, body: bytes, content_type: str = "text/csv") -> list[object]:
+    response = caller.client.post(
+        "/api/models/iris/predict", content=body, headers={"Content-Type": content_type}
+    )
+    assert response.status_code == 200, response.text
+    return list(response.json()["predictions"])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pd.DataFrame(ROWS, columns=FEATURES).to_csv(index=False).encode(),
+        pd.DataFrame(ROWS, columns=FEATURES).to_csv().encode(),  # pandas' default: the index too
+        pd.DataFrame(ROWS, columns=FEATURES).to_csv(sep=";", decimal=",", index=False).encode(),
+        pd.DataFrame(ROWS, columns=FEATURES).to_csv(index=False, lineterminator="\r\n").encode(),
+    ],
+    ids=["pandas", "pandas-with-index", "excel-decimal-comma", "crlf"],
+)
+def test_a_csv_body_predicts_as_the_records_do(alice: Caller, body: bytes) -> None:
+    """MLflow's `text/csv` content type: the CSV is read as an uploaded file is."""
+    assert csv_predicted(alice, body) == predicted(alice, RECORDS)
+    assert csv_predicted(alice, body, "text/csv; charset=utf-8") == predicted(alice, RECORDS)
+
+
+def test_invocations_reads_a_csv_body(alice: Caller) -> None:
+    body = pd.DataFrame(ROWS, columns=FEATURES).to_csv(index=False)
+    response = alice.client.post("/invocations", content=body, headers={"Content-Type": "text/csv"})
+    assert response.status_code == 200, response.text
+    labels = [one["prediction"] for one in predicted(alice, RECORDS)]  # type: ignore[index]
+    assert response.json() == {"predictions": labels}
+
+
+_HEADER = ",".join(FEATURES)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (f"{_HEADER}\n5.1,3.5,1.4,0.2\n5.1,,1.4,0.2\n", "Record 2: sepal_width is empty"),
+        ("sepal_length,sepal_width\n5.1,3.5\n", "Missing column(s) petal_length, petal_width."),
+        (f"{_HEADER}\n", "The CSV has a header but no data rows."),
+        ("", "empty"),
+        (f"{_HEADER}\n" + "5.1,3.5,1.4,0.2\n" * 10_001, "more than the 10,000 rows"),
+    ],
+    ids=["bad-row", "missing-feature", "header-only", "empty", "too-many-rows"],
+)
+def test_a_bad_csv_body_is_refused_naming_what_is_wrong(
+    alice: Caller, body: str, message: str
+) -> None:
+    response = alice.client.post(
+        "/api/models/iris/predict", content=body, headers={"Content-Type": "text/csv"}
+    )
+    assert response.status_code == 422, response.text
+    assert message in response.json()["error"]["message"]
