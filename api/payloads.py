@@ -107,6 +107,12 @@ class Job(Struct, kw_only=True):
     ]
 
 
+class JobIds(Struct):
+    """The jobs a bulk action changed, ascending."""
+
+    job_ids: list[int]
+
+
 class JobList(Struct):
     """One page of jobs, newest first, and how many match in all."""
 
@@ -136,7 +142,8 @@ class Error(Struct):
 
 
 class JobConflict(Struct):
-    """A refusal to process a job that FAILED (retry it first), with the job as it is."""
+    """A refusal to process a job that FAILED or was CANCELLED (retry it first), with the job
+    as it is."""
 
     error: ErrorDetail
     job: Job
@@ -235,6 +242,7 @@ class JobCounts(Struct):
     IN_PROGRESS: Count
     PROCESSED: Count
     FAILED: Count
+    CANCELLED: Count
 
 
 class Health(Struct):
@@ -244,7 +252,7 @@ class Health(Struct):
 
 #: Every payload, for the OpenAPI document's components.
 PAYLOADS: tuple[type[Struct], ...] = (Job, JobList, Error, JobConflict, ProcessAll, Health)
-PAYLOADS += (Model, ModelList, ModelDetail, PredictResponse, MlflowPredictions)
+PAYLOADS += (Model, ModelList, ModelDetail, PredictResponse, MlflowPredictions, JobIds)
 
 _encoder = msgspec.json.Encoder()
 

@@ -1,4 +1,4 @@
-"""Commands on jobs: submit, process, process-all, worker, jobs, status, prune."""
+"""Commands on jobs: submit, process, process-all, worker, jobs, status, cancel, retry, prune."""
 
 from __future__ import annotations
 
@@ -91,6 +91,8 @@ def _ended(ctx: Context, job: JobRecord) -> str:
     """How a job ended, in one line: what it made, or why not."""
     from batchscore.db.jobs import JobKind, JobStatus
 
+    if job.status is JobStatus.CANCELLED:
+        return f"Job {job.id} CANCELLED"
     if job.status is not JobStatus.PROCESSED:
         reason = job.error_message or "taken over by another processor"
         return f"Job {job.id} {job.status.value}: {reason}"
@@ -222,6 +224,32 @@ def _status_json(stats: SystemStats) -> dict[str, object]:
         "finished_jobs": stats.durations.count,
         "finished_seconds_total": stats.durations.total,
     }
+
+
+def cancel(args: argparse.Namespace) -> int:
+    from batchscore.service import jobs
+
+    job = jobs.cancel_job(context_of(args), None, args.job)
+    print(f"Job {job.id} CANCELLED: {job.original_filename} (retry it to run it again)")
+    return EXIT_OK
+
+
+def retry(args: argparse.Namespace) -> int:
+    from batchscore.service import jobs
+
+    ctx = context_of(args)
+    if args.failed:
+        ids = jobs.retry_failed(ctx, None)
+        print(f"{len(ids)} failed jobs queued again" + (f": {_ids(ids)}" if ids else ""))
+        return EXIT_OK if ids else EXIT_NOTHING
+    job = jobs.retry_job(ctx, None, args.job)
+    print(f"Job {job.id} queued again: {job.original_filename}")
+    return EXIT_OK
+
+
+def _ids(ids: list[int], shown: int = 20) -> str:
+    listed = ", ".join(map(str, ids[:shown]))
+    return listed + (f" and {len(ids) - shown} more" if len(ids) > shown else "")
 
 
 def prune(args: argparse.Namespace) -> int:

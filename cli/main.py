@@ -114,11 +114,21 @@ def _parser() -> argparse.ArgumentParser:
     worker_p = command("worker", jobs.worker, "process jobs as they arrive until SIGTERM")
     worker_p.add_argument("--poll", type=float, help="seconds between looks at an empty queue")
     jobs_p = command("jobs", jobs.list_jobs, "list jobs, newest first")
-    jobs_p.add_argument("--status", choices=["PENDING", "IN_PROGRESS", "PROCESSED", "FAILED"])
+    jobs_p.add_argument(
+        "--status", choices=["PENDING", "IN_PROGRESS", "PROCESSED", "FAILED", "CANCELLED"]
+    )
     jobs_p.add_argument("--archived", action="store_true", help="include archived jobs")
     jobs_p.add_argument("--limit", type=int, default=50)
     status_p = command("status", jobs.status, "queue depth, jobs by status, workers seen recently")
     status_p.add_argument("--json", action="store_true", help="one JSON object, for programs")
+    cancel_p = command(
+        "cancel", jobs.cancel, "stop a pending or running job (it can be retried later)"
+    )
+    cancel_p.add_argument("job", type=int, help="the job id")
+    retry_p = command("retry", jobs.retry, "queue a FAILED or CANCELLED job again")
+    which = retry_p.add_mutually_exclusive_group(required=True)
+    which.add_argument("job", type=int, nargs="?", help="the job id")
+    which.add_argument("--failed", action="store_true", help="every FAILED job")
     prune_p = command("prune", jobs.prune, "delete archived jobs and their files after a while")
     prune_p.add_argument(
         "--older-than",

@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, Select, delete, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, Select, and_, delete, func, insert, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from batchscore.db.engine import utcnow
@@ -27,6 +27,7 @@ class JobStatus(StrEnum):
     IN_PROGRESS = "IN_PROGRESS"  #: claimed; the holder renews its lease while it works
     PROCESSED = "PROCESSED"  #: result file published
     FAILED = "FAILED"  #: error_message says why; can be retried
+    CANCELLED = "CANCELLED"  #: stopped by its owner (or an admin) before it ended; can be retried
 
 
 class JobKind(StrEnum):
@@ -41,6 +42,7 @@ class Outcome(StrEnum):
     FAILED = "FAILED"
     LEASE_EXPIRED = "LEASE_EXPIRED"  #: the processor stopped renewing (killed, frozen, cut off)
     RELEASED = "RELEASED"  #: the processor gave the job back (shutdown)
+    CANCELLED = "CANCELLED"  #: the job was cancelled while this claim ran it
 
 
 @dataclass(frozen=True)
@@ -149,13 +151,19 @@ def create_job(
     return get_job(conn, int(key[0]))
 
 
-def get_job(conn: Connection, job_id: int, *, owner_id: int | None = None) -> JobRecord:
-    """The job, if it exists and (when owner_id is given) belongs to that user; else NotFound."""
+def get_job(
+    conn: Connection, job_id: int, *, owner_id: int | None = None, for_update: bool = False
+) -> JobRecord:
+    """The job, if it exists and (when owner_id is given) belongs to that user; else NotFound.
+    `for_update` locks its row until the transaction ends (SQLite's BEGIN IMMEDIATE already
+    serialises writers)."""
     if not 0 < job_id < 2**63:  # beyond any id column: SQLite would refuse the parameter
         raise NotFound(f"Job {job_id} not found.")
     query = select(jobs).where(jobs.c.id == job_id)
     if owner_id is not None:
         query = query.where(jobs.c.owner_id == owner_id)
+    if for_update:
+        query = query.with_for_update()
     row = conn.execute(query).mappings().first()
     if row is None:
         raise NotFound(f"Job {job_id} not found.")
@@ -380,28 +388,58 @@ def release_job(conn: Connection, job_id: int, claim_token: str) -> None:
     _end_attempt(conn, claim_token, Outcome.RELEASED)
 
 
+RETRIABLE = (JobStatus.FAILED.value, JobStatus.CANCELLED.value)
+CANCELLABLE = (JobStatus.PENDING.value, JobStatus.IN_PROGRESS.value)
+
+
 def retry_job(conn: Connection, job_id: int, *, owner_id: int | None = None) -> JobRecord:
-    """FAILED → PENDING with a fresh set of attempts; InvalidTransition from any other status."""
+    """FAILED or CANCELLED → PENDING with a fresh set of attempts; InvalidTransition from any
+    other status."""
     job = get_job(conn, job_id, owner_id=owner_id)
-    changed = conn.execute(
-        update(jobs)
-        .where(jobs.c.id == job.id, jobs.c.status == JobStatus.FAILED.value)
-        .values(
-            status=JobStatus.PENDING.value,
-            attempts=0,
-            error_message=None,
-            rows_done=0,
-            rows_failed=0,
-            rows_total=None,
-            started_at=None,
-            finished_at=None,
-        )
-    ).rowcount
+    changed = conn.execute(_retry(jobs.c.id == job.id)).rowcount
     if changed != 1:
         raise InvalidTransition(
-            f"Job {job_id} is {job.status.value}; only FAILED jobs can be retried."
+            f"Job {job_id} is {job.status.value}; only FAILED or CANCELLED jobs can be retried."
         )
     return get_job(conn, job_id)
+
+
+def retry_failed(conn: Connection, *, owner_id: int | None = None) -> list[int]:
+    """Every FAILED job (the owner's, or everyone's) → PENDING; their ids, ascending."""
+    failed = _owned(jobs.c.status == JobStatus.FAILED.value, owner_id)
+    ids = list(conn.execute(select(jobs.c.id).where(failed).order_by(jobs.c.id)).scalars())
+    conn.execute(_retry(failed))
+    return ids
+
+
+def archive_failed(conn: Connection, *, owner_id: int | None = None) -> list[int]:
+    """Archive every FAILED job not yet archived (the owner's, or everyone's); their ids."""
+    where = _owned(
+        and_(jobs.c.status == JobStatus.FAILED.value, jobs.c.archived.is_(False)), owner_id
+    )
+    ids = list(conn.execute(select(jobs.c.id).where(where).order_by(jobs.c.id)).scalars())
+    conn.execute(update(jobs).where(where).values(archived=True))
+    return ids
+
+
+def cancel_job(
+    conn: Connection, job_id: int, *, owner_id: int | None = None
+) -> tuple[JobRecord, str | None]:
+    """PENDING or IN_PROGRESS → CANCELLED, its claim voided: the processor running it finds
+    its lease lost at its next renewal and stops. The job as it is now, and the claim voided
+    (whose temp file the caller may remove), if it was running."""
+    job = get_job(conn, job_id, owner_id=owner_id, for_update=True)
+    if job.status.value not in CANCELLABLE:
+        raise InvalidTransition(
+            f"Job {job_id} is {job.status.value}; only PENDING or IN_PROGRESS jobs can be "
+            "cancelled."
+        )
+    conn.execute(
+        _release(jobs.c.id == job.id).values(status=JobStatus.CANCELLED.value, finished_at=utcnow())
+    )
+    if job.claim_token is not None:
+        _end_attempt(conn, job.claim_token, Outcome.CANCELLED)
+    return get_job(conn, job_id), job.claim_token
 
 
 def set_archived(
@@ -420,7 +458,10 @@ def delete_job(conn: Connection, job_id: int, *, owner_id: int | None = None) ->
         delete(jobs).where(jobs.c.id == job.id, jobs.c.status != JobStatus.IN_PROGRESS.value)
     ).rowcount
     if changed != 1:
-        raise InvalidTransition(f"Job {job_id} is being processed; delete it once it has finished.")
+        raise InvalidTransition(
+            f"Job {job_id} is being processed; cancel it first (POST /api/jobs/{job_id}/cancel), "
+            "or delete it once it has finished."
+        )
     return job
 
 
@@ -449,6 +490,27 @@ def list_attempts(conn: Connection, job_id: int) -> list[AttemptRecord]:
 
 
 _NO_PROGRESS: dict[str, Any] = {"rows_done": 0, "rows_failed": 0, "rows_total": None}
+
+
+def _retry(where: ColumnElement[bool]) -> Any:
+    return (
+        update(jobs)
+        .where(where, jobs.c.status.in_(RETRIABLE))
+        .values(
+            status=JobStatus.PENDING.value,
+            attempts=0,
+            error_message=None,
+            rows_done=0,
+            rows_failed=0,
+            rows_total=None,
+            started_at=None,
+            finished_at=None,
+        )
+    )
+
+
+def _owned(where: ColumnElement[bool], owner_id: int | None) -> ColumnElement[bool]:
+    return where if owner_id is None else and_(where, jobs.c.owner_id == owner_id)
 
 
 def _release(where: ColumnElement[bool]) -> Any:

@@ -24,6 +24,7 @@ from batchscore.db.engine import Connection, in_transaction
 from batchscore.db.jobs import (
     JobKind,
     JobRecord,
+    JobStatus,
     claim_next_job,
     get_job,
     mark_failed,
@@ -89,13 +90,15 @@ class _Attempt:
     job: JobRecord
     token: str
     tmp: Path | None = None  #: a score job's temp result file
+    published: str | None = None  #: its result's name, once published
     model_version: int | None = None  #: the version used, once loaded
 
 
 def process_one(ctx: Context, *, job_id: int | None = None) -> JobRecord | None:
     """Claim the oldest pending job (or job `job_id`) and run it to the end.
 
-    Returns the job as it ended, or None when there was nothing to claim.
+    Returns the job as it ended (as claimed, if it was cancelled and deleted meanwhile), or
+    None when there was nothing to claim.
     """
     job = _claim(ctx, job_id)
     if job is None:
@@ -110,7 +113,10 @@ def process_one(ctx: Context, *, job_id: int | None = None) -> JobRecord | None:
                 _train(ctx, attempt)
             else:
                 _score_file(ctx, attempt)
-        return _record(ctx, lambda c: get_job(c, job.id))
+        try:
+            return _record(ctx, lambda c: get_job(c, job.id))
+        except NotFound:
+            return job
     finally:
         ctx.progress.close()
         logs.job_id.reset(context)
@@ -133,6 +139,7 @@ def _score_file(ctx: Context, attempt: _Attempt) -> None:
         lease.check()
         name = ctx.storage.result_name(job.id, job.original_filename, job.output_format)
         ctx.storage.publish(tmp, name)  # an upload to a bucket takes a while: still leased
+        attempt.published = name
     _record(
         ctx,
         lambda c: mark_processed(
@@ -196,7 +203,7 @@ def _ending(ctx: Context, attempt: _Attempt) -> Iterator[None]:
         _fail(ctx, attempt, FILE_ERROR.format(reason=exc.strerror or exc))
     except LeaseLost:
         _discard(ctx, attempt)
-        logger.warning("Job %s: lease lost to another processor; its work was discarded", job.id)
+        _lost(ctx, attempt)
     except GiveBack:
         _discard(ctx, attempt)
         _give_back(ctx, job, attempt.token)
@@ -208,6 +215,22 @@ def _ending(ctx: Context, attempt: _Attempt) -> Iterator[None]:
     except Exception:
         logger.exception("Job %s failed unexpectedly", job.id)
         _fail(ctx, attempt, UNEXPECTED_ERROR)
+
+
+def _lost(ctx: Context, attempt: _Attempt) -> None:
+    """Our claim is void: cancelled (drop the result if it got out), or taken over after our
+    lease ran out (the new holder publishes under the same name: leave it)."""
+    job_id = attempt.job.id
+    try:
+        status = _record(ctx, lambda c: get_job(c, job_id)).status
+    except NotFound:  # cancelled, then deleted
+        status = JobStatus.CANCELLED
+    if status is not JobStatus.CANCELLED:
+        logger.warning("Job %s: lease lost to another processor; its work was discarded", job_id)
+        return
+    if attempt.published is not None:
+        ctx.storage.delete_output(attempt.published)
+    logger.info("Job %s: cancelled while it ran; its work was discarded", job_id)
 
 
 def _discard(ctx: Context, attempt: _Attempt) -> None:

@@ -1,4 +1,5 @@
-"""Jobs as their owners see them: list, show, retry, archive, delete with their files, prune.
+"""Jobs as their owners see them: list, show, cancel, retry, archive, delete with their files,
+prune; retry or archive every failed one at once.
 
 Each call is one short transaction scoped to the caller (`owner_scope`): someone else's job is
 NotFound, never a hint that it exists. Queuing new work is `service.intake`; running it is the
@@ -50,11 +51,17 @@ class ResultFile:
     download_name: str  #: what the user's browser saves it as
 
 
-class FailedJob(InvalidTransition):
-    """The job FAILED, so it is not processed again until retried."""
+ENDED = (JobStatus.PROCESSED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class StoppedJob(InvalidTransition):
+    """The job FAILED or was CANCELLED, so it is not processed again until retried."""
 
     def __init__(self, job: JobRecord) -> None:
-        super().__init__(f"Job {job.id} FAILED; retry it first with POST /api/jobs/{job.id}/retry.")
+        super().__init__(
+            f"Job {job.id} is {job.status.value}; retry it first with POST "
+            f"/api/jobs/{job.id}/retry."
+        )
         self.job = job
 
 
@@ -129,10 +136,33 @@ def result_file(ctx: Context, user: UserRecord | None, job_id: int) -> ResultFil
 
 
 def retry_job(ctx: Context, user: UserRecord | None, job_id: int) -> JobRecord:
-    """FAILED → PENDING with its attempts reset."""
+    """FAILED or CANCELLED → PENDING with its attempts reset."""
     return in_transaction(
         ctx.engine, lambda c: repo.retry_job(c, job_id, owner_id=owner_scope(user))
     )
+
+
+def retry_failed(ctx: Context, user: UserRecord | None) -> list[int]:
+    """Every FAILED job of the caller's (an admin's: everyone's) back to PENDING; their ids."""
+    return in_transaction(ctx.engine, lambda c: repo.retry_failed(c, owner_id=owner_scope(user)))
+
+
+def archive_failed(ctx: Context, user: UserRecord | None) -> list[int]:
+    """Archive every FAILED job of the caller's (an admin's: everyone's); their ids."""
+    return in_transaction(ctx.engine, lambda c: repo.archive_failed(c, owner_id=owner_scope(user)))
+
+
+def cancel_job(ctx: Context, user: UserRecord | None, job_id: int) -> JobRecord:
+    """Stop a PENDING or IN_PROGRESS job: CANCELLED at once. A processor running it stops at
+    its next lease renewal (within HEARTBEAT, about a second) and discards its temp file; one
+    that died is cleaned up for here. The input is kept, so the job can be retried."""
+    job, voided = in_transaction(
+        ctx.engine, lambda c: repo.cancel_job(c, job_id, owner_id=owner_scope(user))
+    )
+    if voided is not None:
+        ctx.storage.remove_temp_outputs(job.id, voided)
+    logger.info("Job %s cancelled", job.id)
+    return job
 
 
 def set_archived(ctx: Context, user: UserRecord | None, job_id: int, archived: bool) -> JobRecord:
@@ -178,11 +208,11 @@ def prune(ctx: Context, older_than_seconds: float) -> list[JobRecord]:
 
 
 def startable_job(ctx: Context, user: UserRecord | None, job_id: int) -> JobRecord:
-    """The caller's job, if processing it makes sense; FailedJob if it FAILED (it runs again
-    only when retried)."""
+    """The caller's job, if processing it makes sense; StoppedJob if it FAILED or was
+    CANCELLED (it runs again only when retried)."""
     job = get_job(ctx, user, job_id)
-    if job.status is JobStatus.FAILED:
-        raise FailedJob(job)
+    if job.status in (JobStatus.FAILED, JobStatus.CANCELLED):
+        raise StoppedJob(job)
     return job
 
 
@@ -200,7 +230,7 @@ def finish(ctx: Context, job_id: int, patience: float | None = None) -> JobRecor
         if ended is not None:
             return ended
         job = in_transaction(ctx.engine, lambda c: repo.get_job(c, job_id), read_only=True)
-        if job.status in (JobStatus.PROCESSED, JobStatus.FAILED):
+        if job.status in ENDED:
             return job
         if deadline is not None and time.monotonic() >= deadline:
             return job

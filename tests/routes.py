@@ -6,6 +6,7 @@ from __future__ import annotations
 JOB_ROUTES = [
     ("GET", "/api/jobs/{id}"),
     ("GET", "/api/jobs/{id}/result"),
+    ("POST", "/api/jobs/{id}/cancel"),
     ("POST", "/api/jobs/{id}/retry"),
     ("POST", "/api/jobs/{id}/archive"),
     ("POST", "/api/jobs/{id}/unarchive"),
@@ -17,6 +18,8 @@ ROUTES = [
     *JOB_ROUTES,
     ("GET", "/api/jobs"),
     ("POST", "/api/jobs"),
+    ("POST", "/api/jobs/failed/retry"),
+    ("POST", "/api/jobs/failed/archive"),
     ("GET", "/process_all"),
     ("POST", "/process_all"),
     ("GET", "/api/models"),

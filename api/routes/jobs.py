@@ -1,4 +1,5 @@
-"""The jobs API: upload, list, show, download, retry, archive, delete."""
+"""The jobs API: upload, list, show, download, cancel, retry, archive, delete; retry or archive
+every failed job at once."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from batchscore.api.auth import current_user
 from batchscore.api.download import result_response
 from batchscore.api.openapi import JOB_ID, TOKEN_REPLIES, Reply, operation, query, refusal
 from batchscore.api.params import bool_param, bool_value, int_param, status_param
-from batchscore.api.payloads import Job, JobList, job_payload, json_response
+from batchscore.api.payloads import Job, JobIds, JobList, job_payload, json_response
 from batchscore.api.state import context_of
 from batchscore.api.upload import receive_upload
 from batchscore.config import MEDIA_TYPES
@@ -139,20 +140,54 @@ def get_result(request: Request) -> Response:
 
 
 @operation(
+    "cancelJob",
+    "jobs",
+    {
+        200: Reply("The job, CANCELLED.", Job),
+        **TOKEN_REPLIES,
+        404: "NotFound",
+        409: refusal("The job has already ended (PROCESSED, FAILED or CANCELLED)."),
+    },
+    parameters=[JOB_ID],
+)
+def cancel(request: Request) -> Response:
+    """Stop a PENDING or IN_PROGRESS job. It is CANCELLED at once; a processor running it stops
+    within about a second and leaves no file behind. The upload is kept: retry to run it again.
+    """
+    user, job_id = current_user(request), request.path_params["job_id"]
+    return json_response(job_payload(jobs.cancel_job(context_of(request), user, job_id), request))
+
+
+@operation(
     "retryJob",
     "jobs",
     {
         200: Reply("The job, PENDING again with its attempts reset.", Job),
         **TOKEN_REPLIES,
         404: "NotFound",
-        409: refusal("The job is not FAILED."),
+        409: refusal("The job is not FAILED or CANCELLED."),
     },
     parameters=[JOB_ID],
 )
 def retry(request: Request) -> Response:
-    """Put a FAILED job back in the queue."""
+    """Put a FAILED or CANCELLED job back in the queue."""
     user, job_id = current_user(request), request.path_params["job_id"]
     return json_response(job_payload(jobs.retry_job(context_of(request), user, job_id), request))
+
+
+_BULK = {200: Reply("The jobs changed, ascending (none: an empty list).", JobIds), **TOKEN_REPLIES}
+
+
+@operation("retryFailedJobs", "jobs", _BULK)
+def retry_failed(request: Request) -> Response:
+    """Put every FAILED job back in the queue: your own, or everyone's for an admin."""
+    return json_response(JobIds(jobs.retry_failed(context_of(request), current_user(request))))
+
+
+@operation("archiveFailedJobs", "jobs", _BULK)
+def archive_failed(request: Request) -> Response:
+    """Archive every FAILED job not yet archived: your own, or everyone's for an admin."""
+    return json_response(JobIds(jobs.archive_failed(context_of(request), current_user(request))))
 
 
 _ARCHIVED = {
@@ -187,7 +222,7 @@ def _set_archived(request: Request, archived: bool) -> Response:
         204: Reply("Deleted."),
         **TOKEN_REPLIES,
         404: "NotFound",
-        409: refusal("The job is being processed; delete it once it has finished."),
+        409: refusal("The job is being processed; cancel it first, or wait until it ends."),
     },
     parameters=[JOB_ID],
 )

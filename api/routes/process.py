@@ -20,14 +20,14 @@ from batchscore.api.payloads import (
 from batchscore.api.state import context_of
 from batchscore.db.jobs import JobStatus
 from batchscore.service import jobs
-from batchscore.service.jobs import FailedJob
+from batchscore.service.jobs import ENDED, StoppedJob
 
 
 @operation(
     {"GET": "processFileByGet", "POST": "processFile"},
     "processing",
     {
-        200: Reply("The job, ended (PROCESSED, or FAILED with `error`).", Job),
+        200: Reply("The job, ended (PROCESSED, FAILED with `error`, or CANCELLED).", Job),
         202: Reply(
             "Accepted: with `wait=false`, or when another processor still holds the job after "
             "LEASE_SECONDS; the job, PENDING or IN_PROGRESS, runs in the background.",
@@ -35,7 +35,9 @@ from batchscore.service.jobs import FailedJob
         ),
         **TOKEN_REPLIES,
         404: "NotFound",
-        409: Reply("The job had FAILED before this call: retry it first.", JobConflict),
+        409: Reply(
+            "The job had FAILED or was CANCELLED before this call: retry it first.", JobConflict
+        ),
         422: "InvalidInput",
     },
     parameters=[
@@ -57,7 +59,7 @@ def process_file(request: Request) -> Response:
 
     Runs the same processor cron runs. A job another processor has (the one `batchscore serve`
     runs, say) is waited for, up to LEASE_SECONDS (then 202); one already PROCESSED is answered
-    as it is; a FAILED job is a conflict (retry it first). GET does the same as POST.
+    as it is; a FAILED or CANCELLED job is a conflict (retry it first). GET does the same as POST.
     """
     user = current_user(request, changes=True)  # GET too: it processes jobs
     job_id = int_param(request, "id", low=1)
@@ -69,13 +71,13 @@ def process_file(request: Request) -> Response:
             # One lease: by then the other processor has ended the job, or died and we took
             # it over, or is alive and busy with it (202: follow it at GET /api/jobs/{id}).
             job = jobs.finish(ctx, job.id, patience=ctx.settings.lease_seconds)
-            ended = job.status in (JobStatus.PROCESSED, JobStatus.FAILED)
+            ended = job.status in ENDED
             return json_response(job_payload(job, request), 200 if ended else 202)
         if job.status is JobStatus.PROCESSED:
             return json_response(job_payload(job, request))
         task = BackgroundTask(jobs.process_each, ctx, [job.id])
         return json_response(job_payload(job, request), 202, background=task)
-    except FailedJob as exc:
+    except StoppedJob as exc:
         refusal = error_payload("conflict", exc.message)
         return json_response(JobConflict(refusal.error, job_payload(exc.job, request)), 409)
 

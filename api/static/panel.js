@@ -6,8 +6,8 @@
 const POLL_MS = 1500; // a status change shows within 2 s
 const HIDDEN_POLL_MS = 5000; // a background tab still notifies, more slowly
 const PAGE = 50;
-const FINISHED = new Set(["PROCESSED", "FAILED"]);
-const STATUS_TEXT = { PENDING: "Pending", IN_PROGRESS: "In progress", PROCESSED: "Processed", FAILED: "Failed" };
+const FINISHED = new Set(["PROCESSED", "FAILED", "CANCELLED"]);
+const STATUS_TEXT = { PENDING: "Pending", IN_PROGRESS: "In progress", PROCESSED: "Processed", FAILED: "Failed", CANCELLED: "Cancelled" };
 
 const csrfToken = () => document.querySelector('meta[name="csrf-token"]').content;
 const numberText = (n) => Number(n).toLocaleString();
@@ -60,6 +60,7 @@ function finishedText(job) {
     const failed = job.rows_failed ? `${numberText(job.rows_failed)} with errors` : "no errors";
     return `${job.filename} is ready — ${numberText(job.rows_total ?? job.rows_done)} rows, ${failed}`;
   }
+  if (job.status === "CANCELLED") return `${job.filename} was cancelled`;
   return `${job.filename} failed — ${job.error || "see the job for details"}`;
 }
 
@@ -278,7 +279,8 @@ function actionsCell(job) {
   if (job.result_url) {
     box.append(el("a", { class: "button small", href: job.result_url, download: "", "aria-label": `Download the result of ${job.filename}`, text: "Download" }));
   }
-  if (job.status === "FAILED") box.append(actionButton(job, "retry", "Retry", ""));
+  if (job.status === "PENDING" || job.status === "IN_PROGRESS") box.append(actionButton(job, "cancel", "Cancel", "secondary"));
+  if (job.status === "FAILED" || job.status === "CANCELLED") box.append(actionButton(job, "retry", "Retry", ""));
   box.append(actionButton(job, job.archived ? "unarchive" : "archive", job.archived ? "Unarchive" : "Archive"));
   if (job.status !== "IN_PROGRESS") box.append(actionButton(job, "delete", "Delete", "danger"));
   return box;
@@ -414,12 +416,32 @@ function setUpTable() {
 // --- Job actions (jobs table and job page) ---------------------------------------------------
 
 const ACTIONS = {
+  cancel: (id) => api("POST", `/api/jobs/${id}/cancel`),
   retry: (id) => api("POST", `/api/jobs/${id}/retry`),
   archive: (id) => api("POST", `/api/jobs/${id}/archive`),
   unarchive: (id) => api("POST", `/api/jobs/${id}/unarchive`),
   delete: (id) => api("DELETE", `/api/jobs/${id}`),
 };
-const DONE_TEXT = { retry: "queued again", archive: "archived", unarchive: "unarchived", delete: "deleted" };
+const DONE_TEXT = { cancel: "cancelled", retry: "queued again", archive: "archived", unarchive: "unarchived", delete: "deleted" };
+
+// Every failed job at once (an admin's: everyone's): the URL, and what the toast says of n jobs.
+const BULK = {
+  "retry-failed": ["/api/jobs/failed/retry", (n) => `${n} failed ${n === 1 ? "job" : "jobs"} queued again.`],
+  "archive-failed": ["/api/jobs/failed/archive", (n) => `${n} failed ${n === 1 ? "job" : "jobs"} archived.`],
+};
+
+async function bulk(button, [url, said]) {
+  button.disabled = true;
+  try {
+    const { job_ids: ids } = await api("POST", url);
+    toast(ids.length ? said(numberText(ids.length)) : "There are no failed jobs.");
+    table?.refresh();
+  } catch (error) {
+    toast(error.message, "FAILED");
+  } finally {
+    button.disabled = false;
+  }
+}
 
 function confirmDelete(name) {
   const dialog = document.getElementById("confirm-delete");
@@ -440,6 +462,10 @@ async function onAction(event) {
     if (table.expanded.has(jobId)) table.expanded.delete(jobId);
     else table.expanded.add(jobId);
     table.refresh();
+    return;
+  }
+  if (action in BULK) {
+    await bulk(button, BULK[action]);
     return;
   }
   if (!(action in ACTIONS)) return;

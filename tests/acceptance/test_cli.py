@@ -60,6 +60,30 @@ def test_submit_reads_the_file_as_told(cli: Cli, tmp_path: Path) -> None:
     assert rows[1][:6] == (5.1, 3.5, 1.4, 0.2, "Zürich", "setosa")
 
 
+def test_cancel_then_retry_from_the_command_line(cli: Cli, tmp_path: Path) -> None:
+    job_id = re.match(r"Job (\d+) queued: ", cli.run("submit", str(EXAMPLE)).stdout)
+    assert job_id is not None
+    number = job_id[1]
+    cancelled = cli.run("cancel", number)
+    assert cancelled.stdout == f"Job {number} CANCELLED: iris.csv (retry it to run it again)\n"
+    again = cli.run("cancel", number, check=False)
+    assert (again.returncode, again.stderr) == (
+        1,
+        f"error: Job {number} is CANCELLED; only PENDING or IN_PROGRESS jobs can be cancelled.\n",
+    )
+    assert cli.run("process", check=False).returncode == 3  # nothing pending
+    assert f"{number:>6}  CANCELLED" in cli.run("jobs", "--status", "CANCELLED").stdout
+    assert cli.run("retry", number).stdout == f"Job {number} queued again: iris.csv\n"
+    assert "PROCESSED: 150 rows" in cli.run("process").stdout
+
+
+def test_retry_failed_queues_every_failed_job(cli: Cli, tmp_path: Path) -> None:
+    none = cli.run("retry", "--failed", check=False)
+    assert (none.returncode, none.stdout) == (3, "0 failed jobs queued again\n")
+    usage = cli.run("retry", check=False)
+    assert usage.returncode == 2 and "one of the arguments job --failed is required" in usage.stderr
+
+
 def test_process_exits_3_when_nothing_is_pending(cli: Cli) -> None:
     result = cli.run("process", check=False)
     assert (result.returncode, result.stdout.strip()) == (3, "No pending job.")

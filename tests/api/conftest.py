@@ -35,6 +35,7 @@ from batchscore.db.engine import Connection, in_transaction
 from batchscore.db.jobs import (
     JobRecord,
     JobStatus,
+    cancel_job,
     claim_next_job,
     delete_job,
     get_job,
@@ -252,6 +253,8 @@ class Jobs:
             process_one(ctx, job_id=job.id)
         elif state == JobStatus.IN_PROGRESS:
             self.start(job)
+        elif state == JobStatus.CANCELLED:
+            in_transaction(ctx.engine, lambda c: cancel_job(c, job.id))
         elif state == "ARCHIVED":
             in_transaction(ctx.engine, lambda c: set_archived(c, job.id, True))
         made = self.get(job.id)

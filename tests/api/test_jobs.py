@@ -52,9 +52,12 @@ def test_list_jobs_defaults_to_first_fifty(alice: Caller, jobs: Jobs) -> None:
     assert (len(body["jobs"]), body["total"], body["limit"], body["offset"]) == (1, 1, 50, 0)
 
 
-@pytest.mark.parametrize("status", ["PENDING", "processed", "Failed", "IN_PROGRESS"])
+@pytest.mark.parametrize("status", ["PENDING", "processed", "Failed", "IN_PROGRESS", "Cancelled"])
 def test_list_jobs_filters_by_status(alice: Caller, jobs: Jobs, status: str) -> None:
-    made = {s: jobs.make(alice, s).id for s in ("PENDING", "PROCESSED", "FAILED", "IN_PROGRESS")}
+    made = {
+        s: jobs.make(alice, s).id
+        for s in ("PENDING", "PROCESSED", "FAILED", "IN_PROGRESS", "CANCELLED")
+    }
     body = alice.client.get("/api/jobs", params={"status": status}).json()
     assert [j["id"] for j in body["jobs"]] == [made[status.upper()]]
     assert body["total"] == 1
@@ -90,7 +93,8 @@ def test_list_jobs_shows_archived_jobs_on_request(alice: Caller, jobs: Jobs) -> 
         ({"offset": "x"}, "Query parameter 'offset' must be an integer, not 'x'."),
         (
             {"status": "DONE"},
-            "Query parameter 'status' must be one of PENDING, IN_PROGRESS, PROCESSED, FAILED.",
+            "Query parameter 'status' must be one of PENDING, IN_PROGRESS, PROCESSED, FAILED, "
+            "CANCELLED.",
         ),
         ({"archived": "maybe"}, "Query parameter 'archived' must be true or false, not 'maybe'."),
     ],
@@ -287,7 +291,7 @@ def test_retry_of_job_that_did_not_fail_is_a_conflict(
     assert response.json() == {
         "error": {
             "code": "conflict",
-            "message": f"Job {job.id} is {state}; only FAILED jobs can be retried.",
+            "message": f"Job {job.id} is {state}; only FAILED or CANCELLED jobs can be retried.",
         }
     }
     assert jobs.get(job.id) == job
@@ -347,7 +351,8 @@ def test_delete_of_running_job_is_a_conflict(alice: Caller, jobs: Jobs) -> None:
     assert response.json() == {
         "error": {
             "code": "conflict",
-            "message": f"Job {job.id} is being processed; delete it once it has finished.",
+            "message": f"Job {job.id} is being processed; cancel it first (POST "
+            f"/api/jobs/{job.id}/cancel), or delete it once it has finished.",
         }
     }
     assert jobs.get(job.id) == job

@@ -115,7 +115,7 @@ def test_process_file_of_a_failed_job_is_a_conflict(alice: Caller, jobs: Jobs) -
     body = response.json()
     assert body["error"] == {
         "code": "conflict",
-        "message": f"Job {job.id} FAILED; retry it first with POST /api/jobs/{job.id}/retry.",
+        "message": f"Job {job.id} is FAILED; retry it first with POST /api/jobs/{job.id}/retry.",
     }
     assert (body["job"]["id"], body["job"]["status"]) == (job.id, "FAILED")
     assert jobs.get(job.id) == job

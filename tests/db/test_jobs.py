@@ -10,6 +10,7 @@ from batchscore.db.jobs import (
     DeadClaim,
     JobRecord,
     JobStatus,
+    cancel_job,
     claim_next_job,
     count_jobs_by_status,
     delete_job,
@@ -266,6 +267,8 @@ def test_other_owners_job_is_not_found(ctx: Context) -> None:
 
 def test_count_by_status_counts_every_status(ctx: Context) -> None:
     add_job(ctx), add_job(ctx)
+    cancelled = add_job(ctx)
+    in_transaction(ctx.engine, lambda c: cancel_job(c, cancelled.id))
     claim(ctx.engine)
     counts = in_transaction(ctx.engine, count_jobs_by_status)
     assert counts == {
@@ -273,4 +276,5 @@ def test_count_by_status_counts_every_status(ctx: Context) -> None:
         JobStatus.IN_PROGRESS: 1,
         JobStatus.PROCESSED: 0,
         JobStatus.FAILED: 0,
+        JobStatus.CANCELLED: 1,
     }

@@ -186,6 +186,46 @@ def test_failed_job_shows_its_error_and_can_be_retried(
     assert retried.status is JobStatus.PENDING and retried.error_message is None
 
 
+def test_a_pending_job_is_cancelled_from_the_table_and_retried(
+    page: Page, alice: Caller, jobs: Jobs
+) -> None:
+    job = jobs.make(alice, filename="wrong.csv")
+    sign_in(page, alice)
+    line = job_row(page, job.id)
+    line.get_by_role("button", name="Cancel wrong.csv").click()
+    expect(line.locator(".badge")).to_have_text("Cancelled", timeout=LIVE_MS)
+    expect(page.locator("#toasts")).to_contain_text("wrong.csv cancelled.")
+    assert jobs.get(job.id).status is JobStatus.CANCELLED
+    expect(line.get_by_role("button", name="Cancel wrong.csv")).to_have_count(0)
+    line.get_by_role("button", name="Retry wrong.csv").click()
+    expect(line.locator(".badge")).to_have_text("Pending", timeout=LIVE_MS)
+
+
+def test_a_running_job_is_cancelled_from_its_page(page: Page, alice: Caller, jobs: Jobs) -> None:
+    job = jobs.make(alice, "IN_PROGRESS", filename="long.csv")
+    sign_in(page, alice)
+    page.goto(f"/jobs/{job.id}")
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.locator("#job .badge")).to_have_text("CANCELLED", timeout=LIVE_MS)
+    expect(page.get_by_role("button", name="Retry")).to_be_visible()
+    assert jobs.get(job.id).status is JobStatus.CANCELLED
+
+
+def test_retry_failed_queues_every_failed_job_at_once(
+    page: Page, alice: Caller, jobs: Jobs
+) -> None:
+    failed = [jobs.make(alice, "FAILED", filename=f"bad-{n}.csv") for n in range(2)]
+    sign_in(page, alice)
+    for job in failed:
+        expect(job_row(page, job.id).locator(".badge")).to_have_text("Failed")
+    page.get_by_role("button", name="Retry failed").click()
+    expect(page.locator("#toasts")).to_contain_text("2 failed jobs queued again.")
+    for job in failed:
+        expect(job_row(page, job.id).locator(".badge")).to_have_text("Pending", timeout=LIVE_MS)
+    page.get_by_role("button", name="Archive failed").click()
+    expect(page.locator("#toasts")).to_contain_text("There are no failed jobs.")
+
+
 def test_archive_hides_a_job_until_archived_jobs_are_shown(
     page: Page, alice: Caller, jobs: Jobs
 ) -> None:
