@@ -53,7 +53,7 @@ def test_status_of_an_empty_system_says_so_plainly(cli: Cli) -> None:
     text = cli.run("status").stdout
     assert text == (
         "Queue: 0 pending; 0 in progress\n"
-        "Jobs: 0 PENDING · 0 IN_PROGRESS · 0 PROCESSED · 0 FAILED\n"
+        "Jobs: 0 PENDING · 0 IN_PROGRESS · 0 PROCESSED · 0 FAILED · 0 CANCELLED\n"
         "Workers seen in the last 2 minutes or holding a job: 0\n"
     )
 

@@ -102,7 +102,15 @@ def cases(operation: Operation, mode: GenerationMode, job_ids: list[int]) -> Cas
 def aimed(operation: Operation, job_ids: list[int]) -> list[Cases]:
     if operation.label == "POST /api/models/{name}/predict":
         iris = {"name": "iris"}
-        return [operation.as_strategy(path_parameters=iris, body=body) for body in RECORDS]
+        json_bodies = [
+            operation.as_strategy(path_parameters=iris, body=body, media_type="application/json")
+            for body in RECORDS
+        ]
+        csv_body = iris_csv(2).encode()
+        return [
+            *json_bodies,
+            operation.as_strategy(path_parameters=iris, body=csv_body, media_type="text/csv"),
+        ]
     if operation.path_parameters:
         return [operation.as_strategy(path_parameters={"job_id": job_id}) for job_id in job_ids]
     if operation.path == "/process_file":
