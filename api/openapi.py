@@ -72,6 +72,16 @@ SHARED_REPLIES: dict[str, Reply] = {
         "The database cannot be reached; try again after Retry-After seconds."
     ),
     "JobQueued": Reply("Queued as a PENDING job.", Job, headers=_LOCATION),
+    "JobReplayed": Reply(
+        "The job an earlier request with this Idempotency-Key made (within 24 hours); "
+        "nothing new is queued.",
+        Job,
+        headers=_LOCATION
+        | {"Idempotent-Replayed": {"schema": {"type": "string", "const": "true"}}},
+    ),
+    "KeyInUse": refusal(
+        "A request with this Idempotency-Key is being handled right now; try again."
+    ),
     "TrainJobQueued": Reply(
         "Queued as a PENDING train job; its metrics appear once it is PROCESSED.",
         Job,
@@ -95,9 +105,22 @@ _JOB_ID = {
     "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
 }
 _MODEL_NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
-PARAMETERS: dict[str, Any] = {"JobId": _JOB_ID, "ModelName": _MODEL_NAME}
+_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
+    "description": "Any unique string (a UUID): sending the same upload again with the same "
+    "key within 24 hours answers 200 with the first job instead of queuing another; the key "
+    "with a different upload is refused (422).",
+}
+PARAMETERS: dict[str, Any] = {
+    "JobId": _JOB_ID,
+    "ModelName": _MODEL_NAME,
+    "IdempotencyKey": _IDEMPOTENCY_KEY,
+}
 JOB_ID: dict[str, Any] = {"$ref": "#/components/parameters/JobId"}
 MODEL_NAME: dict[str, Any] = {"$ref": "#/components/parameters/ModelName"}
+IDEMPOTENCY_KEY: dict[str, Any] = {"$ref": "#/components/parameters/IdempotencyKey"}
 
 
 def query(name: str, schema: dict[str, Any], description: str = "", **more: Any) -> dict[str, Any]:

@@ -10,7 +10,8 @@ BatchscoreError
 ├─ Forbidden           revoked token, missing CSRF token, admin-only action → 403
 ├─ TooManyAttempts     too many failed sign-ins; wait → 429
 ├─ Conflict            the resource exists already / is busy → 409
-│  └─ InvalidTransition  e.g. retry a job that is IN_PROGRESS
+│  ├─ InvalidTransition  e.g. retry a job that is IN_PROGRESS
+│  └─ KeyInUse           an Idempotency-Key a request being handled holds
 ├─ DatabaseUnavailable the database server can't be reached → 503; workers wait and retry
 └─ LeaseLost           our claim expired and another processor owns the job → stop quietly
 """
@@ -71,6 +72,10 @@ class Conflict(BatchscoreError):
 
 class InvalidTransition(Conflict):
     """The job is not in a state that allows this action."""
+
+
+class KeyInUse(Conflict):
+    """A request with this Idempotency-Key is being handled; try again in a moment."""
 
 
 class DatabaseUnavailable(BatchscoreError):

@@ -15,11 +15,12 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, Select, and_, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
 from batchscore.db.engine import utcnow
 from batchscore.db.tables import job_attempts, jobs
-from batchscore.errors import InvalidTransition, LeaseLost, NotFound
+from batchscore.errors import InvalidTransition, KeyInUse, LeaseLost, NotFound
 
 
 class JobStatus(StrEnum):
@@ -94,6 +95,20 @@ class JobRecord:
 
 
 @dataclass(frozen=True)
+class IdempotencyKey:
+    """A client's Idempotency-Key for one request: a retry with the same key and request finds
+    the job the first one made."""
+
+    owner_id: int
+    key: str
+    request_sha256: str  #: digest of the request (file, form fields, route)
+
+
+#: How long a key names its first job; after that it may name a new request.
+IDEMPOTENCY_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True)
 class AttemptRecord:
     job_id: int
     claim_token: str
@@ -127,28 +142,50 @@ def create_job(
     kind: JobKind = JobKind.SCORE,
     options: dict[str, Any] | None = None,
     read_as: dict[str, str] | None = None,
+    idempotency: IdempotencyKey | None = None,
 ) -> JobRecord:
-    """Insert a PENDING job for a file already saved in the input folder."""
-    result = conn.execute(
-        insert(jobs).values(
-            kind=kind.value,
-            options=options,
-            read_as=read_as,
-            owner_id=owner_id,
-            original_filename=_fit(original_filename, 255),
-            input_name=input_name,
-            input_sha256=input_sha256,
-            input_bytes=input_bytes,
-            model_name=model_name,
-            model_version=model_version,
-            output_format=output_format,
-            status=JobStatus.PENDING.value,
-            created_at=utcnow(),
-        )
+    """Insert a PENDING job for a file already saved in the input folder.
+
+    KeyInUse if the owner's `idempotency` key already names a job (a concurrent retry won).
+    """
+    keyed = {}
+    if idempotency is not None:
+        keyed = {"idempotency_key": idempotency.key, "request_sha256": idempotency.request_sha256}
+    statement = insert(jobs).values(
+        kind=kind.value,
+        options=options,
+        read_as=read_as,
+        owner_id=owner_id,
+        original_filename=_fit(original_filename, 255),
+        input_name=input_name,
+        input_sha256=input_sha256,
+        input_bytes=input_bytes,
+        model_name=model_name,
+        model_version=model_version,
+        output_format=output_format,
+        status=JobStatus.PENDING.value,
+        created_at=utcnow(),
+        **keyed,
     )
+    try:
+        result = conn.execute(statement)
+    except IntegrityError as exc:
+        if keyed and "idempotency_key" in str(exc.orig):
+            raise KeyInUse() from exc
+        raise
     key = result.inserted_primary_key
     assert key is not None
     return get_job(conn, int(key[0]))
+
+
+def keyed_job(conn: Connection, idempotency: IdempotencyKey) -> tuple[JobRecord, str] | None:
+    """The job the owner's key names, and the digest of the request that made it; None if
+    there is none. A key older than IDEMPOTENCY_SECONDS is let go first, to name anew."""
+    keyed = (jobs.c.owner_id == idempotency.owner_id) & (jobs.c.idempotency_key == idempotency.key)
+    old = jobs.c.created_at < utcnow(-IDEMPOTENCY_SECONDS)
+    conn.execute(update(jobs).where(keyed, old).values(idempotency_key=None))
+    row = conn.execute(select(jobs).where(keyed)).mappings().first()
+    return None if row is None else (JobRecord.from_row(row), row["request_sha256"])
 
 
 def get_job(

@@ -88,10 +88,15 @@ jobs = Table(
     Column("created_at", Timestamp, nullable=False),
     Column("started_at", Timestamp),
     Column("finished_at", Timestamp),
+    # An API client's Idempotency-Key, and the digest of the request it came with.
+    Column("idempotency_key", String(255)),
+    Column("request_sha256", String(64)),
     # The claim query: WHERE status = 'PENDING' ORDER BY id.
     Index("ix_jobs_status_id", "status", "id"),
     # The reaper: WHERE status = 'IN_PROGRESS' AND lease_expires_at < now.
     Index("ix_jobs_status_lease_expires_at", "status", "lease_expires_at"),
+    # One job per user and key: a client's retry finds the first job, even when concurrent.
+    Index("ix_jobs_owner_id_idempotency_key", "owner_id", "idempotency_key", unique=True),
     sqlite_autoincrement=True,  # a deleted job's id, and so its URLs, never reused
 )
 

@@ -6,12 +6,13 @@ whichever door it came in by, and a file that can't be scored is refused before 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import BinaryIO
 
 from batchscore.config import OUTPUT_FORMATS
 from batchscore.db.engine import in_transaction
-from batchscore.db.jobs import JobKind, JobRecord, create_job
-from batchscore.errors import InputError
+from batchscore.db.jobs import IdempotencyKey, JobKind, JobRecord, create_job, keyed_job
+from batchscore.errors import InputError, KeyInUse
 from batchscore.model.metadata import checked_name
 from batchscore.model.registry import load_model
 from batchscore.model.schema import check_columns
@@ -60,6 +61,7 @@ def queue_stored(
     output_format: str | None = None,
     options: ScoreOptions | None = None,
     owner_id: int | None = None,
+    idempotency: IdempotencyKey | None = None,
 ) -> JobRecord:
     """Queue a file already saved in the input folder (an upload streamed there), or delete it
     and raise InputError / NotFound / ModelError saying why not."""
@@ -88,6 +90,7 @@ def queue_stored(
                 output_format=output_format,
                 options=options.to_json(),
                 read_as=layout.read_as(),
+                idempotency=idempotency,
             ),
         )
     except BaseException:
@@ -112,6 +115,7 @@ def queue_training(
     model_name: str,
     plan: TrainPlan,
     owner_id: int | None = None,
+    idempotency: IdempotencyKey | None = None,
 ) -> JobRecord:
     """Queue a labelled file already in the input folder to train a new version of
     `model_name`, or delete it and raise InputError / NotFound / ModelError saying why not."""
@@ -133,8 +137,41 @@ def queue_training(
                 model_name=model_name,
                 model_version=None,
                 output_format="",  # a train job's result is a model version, not a file
+                idempotency=idempotency,
             ),
         )
     except BaseException:
         ctx.storage.delete_input(stored.name)
         raise
+
+
+def queue_once(
+    ctx: Context,
+    stored: StoredInput,
+    idempotency: IdempotencyKey | None,
+    queue: Callable[[], JobRecord],
+) -> tuple[JobRecord, bool]:
+    """The job `queue` makes of `stored` (with the key), or the one an earlier request with the
+    same key made (the file is then deleted), and whether it is that earlier one.
+
+    A key that came with a different request is an InputError: the client is reusing keys.
+    """
+    if idempotency is None:
+        return queue(), False
+    earlier = in_transaction(ctx.engine, lambda c: keyed_job(c, idempotency))
+    if earlier is None:
+        try:
+            return queue(), False
+        except KeyInUse:  # a concurrent request with the key made its job first
+            earlier = in_transaction(ctx.engine, lambda c: keyed_job(c, idempotency))
+            if earlier is None:  # and it is deleted already
+                raise
+    else:
+        ctx.storage.delete_input(stored.name)
+    job, request_sha256 = earlier
+    if request_sha256 != idempotency.request_sha256:
+        raise InputError(
+            f"The Idempotency-Key {idempotency.key!r} came with a different request, which "
+            f"made job {job.id}; send a new key with each new request."
+        )
+    return job, True

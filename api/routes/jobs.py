@@ -9,7 +9,16 @@ from starlette.responses import Response
 
 from batchscore.api.auth import current_user
 from batchscore.api.download import result_response
-from batchscore.api.openapi import JOB_ID, TOKEN_REPLIES, Reply, operation, query, refusal
+from batchscore.api.idempotency import idempotency, key_of, queued_response
+from batchscore.api.openapi import (
+    IDEMPOTENCY_KEY,
+    JOB_ID,
+    TOKEN_REPLIES,
+    Reply,
+    operation,
+    query,
+    refusal,
+)
 from batchscore.api.params import bool_param, bool_value, int_param, status_param
 from batchscore.api.payloads import Job, JobIds, JobList, job_payload, json_response
 from batchscore.api.state import context_of
@@ -18,7 +27,7 @@ from batchscore.config import MEDIA_TYPES
 from batchscore.db.jobs import JobStatus
 from batchscore.scheduler.score_options import ScoreOptions
 from batchscore.service import jobs
-from batchscore.service.intake import queue_stored
+from batchscore.service.intake import queue_once, queue_stored
 from batchscore.service.status import processors
 
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
@@ -29,14 +38,17 @@ _THE_JOB = Reply("The job.", Job)
     "createJob",
     "jobs",
     {
+        200: "JobReplayed",
         201: "JobQueued",
         400: "MalformedForm",
         **TOKEN_REPLIES,
         404: "UnknownModel",
+        409: "KeyInUse",
         413: "UploadTooLarge",
         422: "InvalidInput",
         503: "ModelUnavailable",
     },
+    parameters=[IDEMPOTENCY_KEY],
     body="JobFile",
 )
 async def create_job(request: Request) -> Response:
@@ -48,6 +60,7 @@ async def create_job(request: Request) -> Response:
     POST /process_file.
     """
     user = await run_in_threadpool(current_user, request)
+    key = key_of(request)
     ctx = context_of(request)
     upload, options = await receive_upload(
         request,
@@ -56,18 +69,24 @@ async def create_job(request: Request) -> Response:
         ("model", "format", "probabilities", "keep_formulas", *READ_FIELDS),
         score_options,
     )
-    job = await run_in_threadpool(
-        queue_stored,
+    once = idempotency(request, key, user.id, upload)
+    job, replayed = await run_in_threadpool(
+        queue_once,
         ctx,
         upload.stored,
-        upload.filename,
-        model_name=upload.fields.get("model"),
-        output_format=upload.fields.get("format"),
-        options=options,
-        owner_id=user.id,
+        once,
+        lambda: queue_stored(
+            ctx,
+            upload.stored,
+            upload.filename,
+            model_name=upload.fields.get("model"),
+            output_format=upload.fields.get("format"),
+            options=options,
+            owner_id=user.id,
+            idempotency=once,
+        ),
     )
-    body = job_payload(job, request)
-    return json_response(body, 201, headers={"Location": body.url})
+    return queued_response(request, job, replayed)
 
 
 @operation(

@@ -12,9 +12,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from batchscore.api.auth import current_user
-from batchscore.api.openapi import ADMIN_REPLIES, MODEL_NAME, Reply, operation
+from batchscore.api.idempotency import idempotency, key_of, queued_response
+from batchscore.api.openapi import ADMIN_REPLIES, IDEMPOTENCY_KEY, MODEL_NAME, Reply, operation
 from batchscore.api.params import bool_value, float_value
-from batchscore.api.payloads import ModelDetail, job_payload, json_response, model_detail_payload
+from batchscore.api.payloads import ModelDetail, json_response, model_detail_payload
 from batchscore.api.state import context_of
 from batchscore.api.upload import Upload, receive_upload
 from batchscore.db.users import UserRecord
@@ -23,7 +24,7 @@ from batchscore.model.importing import ImportPlan
 from batchscore.model.metadata import HOLDOUT, checked_name
 from batchscore.model.train import DEFAULT_ESTIMATOR, TrainPlan
 from batchscore.service import catalog
-from batchscore.service.intake import queue_training
+from batchscore.service.intake import queue_once, queue_training
 
 _PLAN_FIELDS = (
     "target",
@@ -39,17 +40,25 @@ _PLAN_FIELDS = (
 
 T = TypeVar("T")
 _QUEUED = {
+    200: "JobReplayed",
     201: "TrainJobQueued",
     400: "MalformedForm",
     **ADMIN_REPLIES,
     404: "UnknownModel",
+    409: "KeyInUse",
     413: "UploadTooLarge",
     422: "InvalidInput",
     503: "ModelUnavailable",
 }
 
 
-@operation("trainModel", "models", _QUEUED, parameters=[MODEL_NAME], body="TrainingFile")
+@operation(
+    "trainModel",
+    "models",
+    _QUEUED,
+    parameters=[MODEL_NAME, IDEMPOTENCY_KEY],
+    body="TrainingFile",
+)
 async def train(request: Request) -> Response:
     """Train a new version of a model (a new model too) from a labelled CSV, as a job.
 
@@ -62,7 +71,13 @@ async def train(request: Request) -> Response:
     return await _queue(request, incremental=None)
 
 
-@operation("addModelData", "models", _QUEUED, parameters=[MODEL_NAME], body="TrainingFile")
+@operation(
+    "addModelData",
+    "models",
+    _QUEUED,
+    parameters=[MODEL_NAME, IDEMPOTENCY_KEY],
+    body="TrainingFile",
+)
 async def add_data(request: Request) -> Response:
     """Let the active version learn new labelled rows (partial_fit) as a new version, as a job.
 
@@ -73,20 +88,27 @@ async def add_data(request: Request) -> Response:
 
 
 async def _queue(request: Request, *, incremental: bool | None) -> Response:
+    key = key_of(request)
     user, name, upload, plan = await _admin_upload(
         request, _PLAN_FIELDS, lambda fields: _plan(fields, incremental)
     )
-    job = await run_in_threadpool(
-        queue_training,
-        context_of(request),
+    ctx, once = context_of(request), idempotency(request, key, user.id, upload)
+    job, replayed = await run_in_threadpool(
+        queue_once,
+        ctx,
         upload.stored,
-        upload.filename,
-        model_name=name,
-        plan=plan,
-        owner_id=user.id,
+        once,
+        lambda: queue_training(
+            ctx,
+            upload.stored,
+            upload.filename,
+            model_name=name,
+            plan=plan,
+            owner_id=user.id,
+            idempotency=once,
+        ),
     )
-    body = job_payload(job, request)
-    return json_response(body, 201, headers={"Location": body.url})
+    return queued_response(request, job, replayed)
 
 
 async def _admin_upload(

@@ -114,6 +114,13 @@ function setUpUpload() {
     }
   });
   model.addEventListener("change", () => showFeatures(model));
+  // One Idempotency-Key per file and choices: pressing Upload again after a lost answer finds
+  // the job the first press made instead of queuing the file twice. Any change makes a new one.
+  const newKey = () => (form.dataset.uploadKey = randomKey());
+  newKey();
+  form.addEventListener("change", newKey);
+  form.addEventListener("input", newKey);
+  zone.addEventListener("drop", newKey);
 
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -140,6 +147,12 @@ function showFeatures(select) {
   document.getElementById("model-warning").textContent = option.dataset.warning;
 }
 
+function randomKey() {
+  // crypto.randomUUID needs a secure context; getRandomValues works on a plain-http LAN host too.
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
 function say(element, text, kind) {
   element.className = `alert alert-${kind}`;
   element.textContent = text;
@@ -162,6 +175,7 @@ function upload(form, file) {
   request.open("POST", "/api/jobs");
   request.setRequestHeader("X-CSRF-Token", csrfToken());
   request.setRequestHeader("Accept", "application/json");
+  request.setRequestHeader("Idempotency-Key", form.dataset.uploadKey);
   request.upload.addEventListener("progress", (event) => {
     if (event.lengthComputable) bar.value = event.loaded / event.total;
   });
@@ -174,9 +188,10 @@ function upload(form, file) {
     } catch {
       body = null;
     }
-    if (request.status === 201) {
+    if (request.status === 201 || request.status === 200) {
       const readAs = body.read_as ? ` (read as ${body.read_as.text})` : "";
-      say(message, `${body.filename} was queued as job ${body.id}${readAs}.`, "ok");
+      const queued = request.status === 200 ? "was already queued" : "was queued";
+      say(message, `${body.filename} ${queued} as job ${body.id}${readAs}.`, "ok");
       form.reset();
       document.getElementById("file").dispatchEvent(new Event("change"));
       showFeatures(form.elements.model);

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection
+from sqlalchemy import Connection, insert
 
 from batchscore.db import migrate
 from batchscore.db.engine import Engine, in_transaction, make_engine
-from batchscore.db.jobs import JobRecord, claim_next_job, create_job
-from batchscore.db.tables import jobs, metadata
+from batchscore.db.tables import job_attempts, jobs, metadata
 from batchscore.db.users import create_token, create_user
 
 
@@ -42,34 +42,42 @@ def test_the_sqlite_rebuild_for_ids_never_reused_keeps_every_row_and_link(tmp_pa
     def fill(conn: Connection) -> tuple[int, int]:
         user = create_user(conn, username="ana", password_hash="x", is_admin=False)
         create_token(conn, user_id=user.id, name="t", token_hash="f" * 64)
-        newest = [_job(conn, user.id, name).id for name in ("a.csv", "b.csv")][-1]
-        claim_next_job(conn, worker_id="w", lease_seconds=60, job_id=newest)  # an attempt row
+        newest = [_job(conn, user.id, name) for name in ("a.csv", "b.csv")][-1]
+        conn.execute(
+            insert(job_attempts).values(
+                job_id=newest, claim_token="c" * 36, worker_id="w", started_at=datetime(2026, 1, 1)
+            )
+        )
         return user.id, newest
 
     owner, newest = in_transaction(engine, fill)
     before = _rows(engine)
-    migrate.upgrade(engine)
+    migrate.upgrade(engine, "0007")
     assert _rows(engine) == before
     with engine.connect() as conn:
         sql = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'jobs'").scalar()
     assert "AUTOINCREMENT" in str(sql)
     in_transaction(engine, lambda c: c.execute(jobs.delete().where(jobs.c.id == newest)))
-    assert in_transaction(engine, lambda c: _job(c, owner, "c.csv")).id == newest + 1
+    assert in_transaction(engine, lambda c: _job(c, owner, "c.csv")) == newest + 1
     engine.dispose()
 
 
-def _job(conn: Connection, owner: int, name: str) -> JobRecord:
-    return create_job(
-        conn,
-        owner_id=owner,
-        original_filename=name,
-        input_name=name,
-        input_sha256="0" * 64,
-        input_bytes=1,
-        model_name="iris",
-        model_version=None,
-        output_format="xlsx",
-    )
+def _job(conn: Connection, owner: int, name: str) -> int:
+    """A job row of the columns every revision since 0006 has; its id."""
+    row = {
+        "owner_id": owner,
+        "original_filename": name,
+        "input_name": name,
+        "input_sha256": "0" * 64,
+        "input_bytes": 1,
+        "model_name": "iris",
+        "output_format": "xlsx",
+        "status": "PENDING",
+        "created_at": datetime(2026, 1, 1),
+    }
+    key = conn.execute(insert(jobs).values(row)).inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def _rows(engine: Engine) -> dict[str, list[tuple[object, ...]]]:

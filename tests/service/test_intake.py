@@ -1,17 +1,23 @@
-"""submit_file: a file is checked before it queues, and nothing is kept of a refused one."""
+"""submit_file: a file is checked before it queues, and nothing is kept of a refused one;
+queue_once: one job per idempotency key."""
 
 from __future__ import annotations
 
 import dataclasses
+import io
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from factories import iris_csv, submit
 
 from batchscore.db.engine import in_transaction
-from batchscore.db.jobs import JobStatus, list_jobs
+from batchscore.db.jobs import IdempotencyKey, JobRecord, JobStatus, list_jobs
+from batchscore.db.users import create_user
 from batchscore.errors import InputError, NotFound
 from batchscore.scheduler.context import Context
+from batchscore.service.intake import queue_once, queue_stored
 
 
 def queued(ctx: Context) -> int:
@@ -78,3 +84,29 @@ def test_file_over_the_upload_limit_is_refused(ctx: Context) -> None:
     assert str(info.value) == "big.csv is larger than the upload limit of 100 bytes."
     assert list(Path(ctx.settings.input_dir).iterdir()) == []
     assert queued(ctx) == 0
+
+
+def test_two_requests_racing_with_one_key_make_one_job(ctx: Context) -> None:
+    """Both find the key unused, both insert: the unique index lets one job in, and the other
+    request answers with it."""
+    owner = in_transaction(
+        ctx.engine, lambda c: create_user(c, username="racer", password_hash="-", is_admin=False)
+    )
+    key = IdempotencyKey(owner.id, "race", "0" * 64)
+    both_looked = threading.Barrier(2, timeout=30)
+
+    def request(_: int) -> tuple[int, bool]:
+        stored = ctx.storage.save_input(io.BytesIO(iris_csv(3).encode()), "data.csv", 10**6)
+
+        def queue() -> JobRecord:
+            both_looked.wait()  # each has found no job under the key
+            return queue_stored(ctx, stored, "data.csv", owner_id=owner.id, idempotency=key)
+
+        job, replayed = queue_once(ctx, stored, key, queue)
+        return job.id, replayed
+
+    with ThreadPoolExecutor(2) as pool:
+        answers = sorted(pool.map(request, range(2)), key=lambda answer: answer[1])
+    [job] = in_transaction(ctx.engine, lambda c: list_jobs(c))
+    assert answers == [(job.id, False), (job.id, True)]
+    assert [p.name for p in Path(ctx.settings.input_dir).iterdir()] == [job.input_name]

@@ -10,10 +10,12 @@ import openpyxl
 import pytest
 from browser import PHONE, job_row, sign_in
 from factories import csv_text, iris_csv
+from jobstate import all_jobs
 from playwright.sync_api import Page, expect
 from processes import Cli
 
 from batchscore.db.jobs import JobStatus
+from batchscore.scheduler.context import Context
 from batchscore.scheduler.processor import process_one
 
 pytestmark = [pytest.mark.browser, pytest.mark.network]  # a real Chromium on a real server
@@ -444,3 +446,36 @@ def test_screenshot_of_the_panel_with_finished_failed_and_running_jobs(
     page.set_viewport_size({"width": 1280, "height": 980})
     (ROOT / "docs").mkdir(exist_ok=True)
     page.screenshot(path=str(ROOT / "docs" / "panel.png"))
+
+
+def test_upload_again_after_a_lost_answer_finds_the_first_job(
+    page: Page, alice: Caller, ctx: Context
+) -> None:
+    """The server queues the first press's file but its answer is lost (the page sees the
+    connection drop); pressing Upload again shows that job, and nothing is queued twice."""
+    sign_in(page, alice)
+    page.evaluate(LOSE_THE_FIRST_UPLOAD_ANSWER)
+    page.get_by_label("Data file").set_input_files(IRIS)
+    page.get_by_role("button", name="Upload").click()
+    message = page.locator("#upload-message")
+    expect(message).to_contain_text("did not reach the server")
+    [first] = all_jobs(ctx)
+    page.get_by_role("button", name="Upload").click()
+    expect(message).to_contain_text(f"iris.csv was already queued as job {first.id} (read as")
+    assert [job.id for job in all_jobs(ctx)] == [first.id]
+
+
+# In the page: the first upload's answer reads as status 0, as when the connection drops.
+LOSE_THE_FIRST_UPLOAD_ANSWER = """() => {
+  const open = XMLHttpRequest.prototype.open;
+  const status = Object.getOwnPropertyDescriptor(XMLHttpRequest.prototype, "status").get;
+  let first = true;
+  XMLHttpRequest.prototype.open = function (method, url, ...rest) {
+    this.answerLost = first && method === "POST" && url === "/api/jobs";
+    first = first && !this.answerLost;
+    return open.call(this, method, url, ...rest);
+  };
+  Object.defineProperty(XMLHttpRequest.prototype, "status", {
+    get() { return this.answerLost ? 0 : status.call(this); },
+  });
+}"""
