@@ -13,9 +13,10 @@ from typing import Any, TypeVar
 import msgspec
 from starlette.routing import BaseRoute, Route
 
-from batchscore.api.payloads import PAYLOADS, Error, Job
+from batchscore.api.payloads import PAYLOADS, Error
 from batchscore.config import OUTPUT_FORMATS, PROBABILITIES
 from batchscore.model.metadata import ESTIMATOR_NAMES, HOLDOUT, MAX_HOLDOUT, TASKS
+from batchscore.scheduler.job_json import Job
 
 F = TypeVar("F", bound=Callable[..., Any])
 _METHOD_ORDER = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]

@@ -8,7 +8,6 @@ answer costs 0.07x, a Job 0.15x the CPU of a dict through json.dumps, where data
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -17,18 +16,13 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
 
-from batchscore.config import OUTPUT_FORMATS
-from batchscore.db.jobs import JobKind, JobRecord, JobStatus
+from batchscore.db.jobs import JobRecord
 from batchscore.model.metadata import EVALUATIONS, KINDS, TASKS, ModelInfo
 from batchscore.model.registry import version_warning
-from batchscore.scheduler.reading import describe_read_as
+from batchscore.scheduler.job_json import Count, Id, Job, job_json
 from batchscore.service.catalog import ModelDetail as ModelVersions
 from batchscore.service.catalog import ModelSummary
 
-Id = Annotated[int, Meta(ge=1)]
-Count = Annotated[int, Meta(ge=0)]
-Time = Annotated[str, Meta(description="ISO 8601, UTC.", examples=["2026-12-02T07:01:02.123Z"])]
-OutputFormat = Literal[OUTPUT_FORMATS]  # type: ignore[valid-type]
 Task = Literal[TASKS]  # type: ignore[valid-type]
 Kind = Literal[KINDS]  # type: ignore[valid-type]
 Evaluation = Literal[EVALUATIONS]  # type: ignore[valid-type]
@@ -38,73 +32,6 @@ Probabilities = Annotated[
     Meta(description="Class → probability, for a classifier that gives them."),
 ]
 Scores = Annotated[dict[str, float], Meta(description="Scores on rows it did not learn from.")]
-
-
-class ReadAs(Struct, kw_only=True, omit_defaults=True):
-    """How a score job's file is read, as detected or as its upload asked."""
-
-    kind: Annotated[
-        Literal["csv", "parquet", "sheet"],
-        Meta(description="CSV text, a parquet file, or a sheet of a workbook."),
-    ]
-    compression: Literal["gzip", "zip"] | None = None
-    encoding: Annotated[str | None, Meta(description="A CSV file's text encoding.")] = None
-    delimiter: Annotated[str | None, Meta(description="A CSV file's field separator.")] = None
-    decimal: Annotated[
-        Literal[".", ","] | None, Meta(description="The decimal mark of numbers written as text.")
-    ] = None
-    sheet: Annotated[str | None, Meta(description="The workbook sheet read.")] = None
-    text: Annotated[str, Meta(description="All of it in words.")] = ""
-
-
-class Job(Struct, kw_only=True):
-    """A file to score (or to train a model from), and how its processing goes."""
-
-    id: Id
-    kind: Annotated[
-        JobKind, Meta(description="score: predict for a file; train: a new model version from it.")
-    ]
-    status: JobStatus
-    filename: Annotated[str, Meta(description="The uploaded file's name.")]
-    model: str
-    model_version: Annotated[
-        int | None,
-        Meta(
-            description="Null until processed (the active version is used); a train job's is "
-            "the version it made."
-        ),
-    ]
-    output_format: Annotated[
-        OutputFormat | None,
-        Meta(description="Null for a train job: its result is a model version."),
-    ]
-    result_sheets: Annotated[
-        Annotated[int, Meta(ge=1)] | None,
-        Meta(
-            description="Sheets of the result once PROCESSED: an xlsx sheet holds 1,048,575 "
-            "rows, so a longer result continues on sheets 'predictions 2', … (header repeated)."
-        ),
-    ]
-    metrics: Annotated[
-        dict[str, float] | None,
-        Meta(description="A processed train job's scores of the new version on unseen rows."),
-    ]
-    read_as: Annotated[ReadAs | None, Meta(description="Null for a train job.")]
-    rows_total: Count | None
-    rows_done: Count
-    rows_failed: Count
-    progress: Annotated[float, Meta(ge=0, le=1)]
-    error: Annotated[str | None, Meta(description="Why the job FAILED.")]
-    attempts: Count
-    archived: bool
-    created_at: Time
-    started_at: Time | None
-    finished_at: Time | None
-    duration_seconds: Annotated[float, Meta(ge=0)] | None
-    url: Annotated[str, Meta(description="The job's own URL.")]
-    result_url: Annotated[
-        str | None, Meta(description="Where to download the result once the job is PROCESSED.")
-    ]
 
 
 class JobIds(Struct):
@@ -273,49 +200,9 @@ def json_response(
     )
 
 
-def _time(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat(timespec="milliseconds") + "Z"
-
-
 def job_payload(job: JobRecord, request: Request) -> Job:
-    done = job.status is JobStatus.PROCESSED
-    scores = job.kind is JobKind.SCORE
-    duration = (
-        (job.finished_at - job.started_at).total_seconds()
-        if job.started_at and job.finished_at
-        else None
-    )
-    return Job(
-        id=job.id,
-        kind=job.kind,
-        status=job.status,
-        filename=job.original_filename,
-        model=job.model_name,
-        model_version=job.model_version,
-        output_format=job.output_format if scores else None,
-        result_sheets=job.result_sheets,
-        metrics=job.metrics,
-        read_as=_read_as(job.read_as),
-        rows_total=job.rows_total,
-        rows_done=job.rows_done,
-        rows_failed=job.rows_failed,
-        progress=(job.rows_done / job.rows_total) if job.rows_total else (1.0 if done else 0.0),
-        error=job.error_message,
-        attempts=job.attempts,
-        archived=job.archived,
-        created_at=_time(job.created_at) or "",
-        started_at=_time(job.started_at),
-        finished_at=_time(job.finished_at),
-        duration_seconds=duration,
-        url=str(request.url_for("get_job", job_id=job.id)),
-        result_url=str(request.url_for("get_result", job_id=job.id)) if done and scores else None,
-    )
-
-
-def _read_as(read_as: dict[str, str] | None) -> ReadAs | None:
-    if not read_as:
-        return None
-    return msgspec.convert({**read_as, "text": describe_read_as(read_as)}, ReadAs)
+    """The job as the API shows it, its URLs under this server's address."""
+    return job_json(job, str(request.base_url))
 
 
 def model_payload(model: ModelSummary) -> Model:

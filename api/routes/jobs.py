@@ -20,11 +20,12 @@ from batchscore.api.openapi import (
     refusal,
 )
 from batchscore.api.params import bool_param, bool_value, int_param, status_param
-from batchscore.api.payloads import Job, JobIds, JobList, job_payload, json_response
+from batchscore.api.payloads import JobIds, JobList, job_payload, json_response
 from batchscore.api.state import context_of
 from batchscore.api.upload import receive_upload
 from batchscore.config import MEDIA_TYPES
 from batchscore.db.jobs import JobStatus
+from batchscore.scheduler.job_json import Job
 from batchscore.scheduler.score_options import ScoreOptions
 from batchscore.service import jobs
 from batchscore.service.intake import queue_once, queue_stored

@@ -10,7 +10,6 @@ from batchscore.api.auth import current_user
 from batchscore.api.openapi import TOKEN_REPLIES, Reply, operation, query
 from batchscore.api.params import bool_param, int_param
 from batchscore.api.payloads import (
-    Job,
     JobConflict,
     ProcessAll,
     error_payload,
@@ -19,6 +18,7 @@ from batchscore.api.payloads import (
 )
 from batchscore.api.state import context_of
 from batchscore.db.jobs import JobStatus
+from batchscore.scheduler.job_json import Job
 from batchscore.service import jobs
 from batchscore.service.jobs import ENDED, StoppedJob
 

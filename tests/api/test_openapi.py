@@ -14,9 +14,9 @@ from openapi_spec_validator import OpenAPIV31SpecValidator
 from starlette.routing import Route
 
 from batchscore.api.app import create_app
-from batchscore.api.payloads import Job
 from batchscore.api.routes.docs import SWAGGER_UI_DIR
 from batchscore.config import Settings
+from batchscore.scheduler.job_json import Job
 
 # The operations that need no token: system-wide totals and the document itself.
 PUBLIC = {("/health", "get"), ("/metrics", "get"), ("/openapi.json", "get")}
