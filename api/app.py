@@ -29,6 +29,7 @@ from batchscore.api.routes import (
     process,
     tokens,
     versions,
+    webhooks,
 )
 from batchscore.api.session import CSRF_HEADER
 from batchscore.config import Settings, load_settings
@@ -75,6 +76,10 @@ def create_app(settings: Settings) -> Starlette:
         Route("/api/jobs/{job_id:int}/retry", jobs.retry, methods=["POST"]),
         Route("/api/jobs/{job_id:int}/archive", jobs.archive, methods=["POST"]),
         Route("/api/jobs/{job_id:int}/unarchive", jobs.unarchive, methods=["POST"]),
+        Route("/api/jobs/{job_id:int}/deliveries", webhooks.list_deliveries, methods=["GET"]),
+        Route("/api/webhook", webhooks.get_webhook, methods=["GET"]),
+        Route("/api/webhook", webhooks.set_webhook, methods=["PUT"]),
+        Route("/api/webhook/secret", webhooks.renew_secret, methods=["POST"]),
         Route("/api/models", models.list_models_route, methods=["GET"]),
         Route("/api/models/{name}", models.show_model, methods=["GET"], name="show_model"),
         Route("/api/models/{name}/versions", versions.import_version, methods=["POST"]),

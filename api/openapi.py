@@ -96,6 +96,10 @@ TAGS = [
     {"name": "jobs", "description": "Upload files, follow their jobs, download the results."},
     {"name": "processing", "description": "Run pending jobs now, as cron would."},
     {"name": "models", "description": "The models jobs use: versions, predictions, training."},
+    {
+        "name": "webhooks",
+        "description": "Be told when a job ends: a signed POST of its JSON to a callback URL.",
+    },
     {"name": "system", "description": "Health, metrics and this document; no token needed."},
 ]
 
@@ -135,6 +139,12 @@ def _form(required: list[str], fields: dict[str, Any]) -> dict[str, Any]:
 
 
 _TRUE_FALSE = {"type": "string", "enum": ["true", "false"]}
+_CALLBACK_URL = {
+    "type": "string",
+    "maxLength": 2048,
+    "description": "An http(s) URL to POST the job's JSON to when it ends (signed: see "
+    "GET /api/webhook); default the caller's default callback URL, if set.",
+}
 REQUEST_BODIES: dict[str, Any] = {
     "JobFile": _form(
         ["file"],
@@ -168,6 +178,7 @@ REQUEST_BODIES: dict[str, Any] = {
                 "they are (default false: a ' is put before them, so a spreadsheet shows them "
                 "as text instead of running them)."
             },
+            "callback_url": _CALLBACK_URL,
         },
     ),
     "TrainingFile": _form(
@@ -212,8 +223,13 @@ REQUEST_BODIES: dict[str, Any] = {
             },
             "refit": _TRUE_FALSE
             | {"description": "Measure on the holdout, then save a fit on every row."},
+            "callback_url": _CALLBACK_URL,
         },
     ),
+    "WebhookChange": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WebhookChange"}}},
+    },
     "ModelFile": _form(
         ["file"],
         {

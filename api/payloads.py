@@ -17,9 +17,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from batchscore.db.jobs import JobRecord
+from batchscore.db.webhooks import DeliveryRecord, DeliveryStatus
 from batchscore.model.metadata import EVALUATIONS, KINDS, TASKS, ModelInfo
 from batchscore.model.registry import version_warning
-from batchscore.scheduler.job_json import Count, Id, Job, job_json
+from batchscore.scheduler.job_json import Count, Id, Job, Time, job_json, time_text
 from batchscore.service.catalog import ModelDetail as ModelVersions
 from batchscore.service.catalog import ModelSummary
 
@@ -177,9 +178,58 @@ class Health(Struct):
     jobs: JobCounts
 
 
+class Delivery(Struct, kw_only=True):
+    """One webhook of a job's end, and what became of it."""
+
+    id: Id
+    event: Literal["job.processed", "job.failed", "job.cancelled"]
+    url: str
+    status: Annotated[
+        DeliveryStatus,
+        Meta(
+            description="PENDING: to send (or sending, or waiting to retry); DELIVERED: the "
+            "receiver answered 2xx; FAILED: every attempt failed, or the URL may not be called."
+        ),
+    ]
+    attempts: Count
+    next_attempt_at: Annotated[Time | None, Meta(description="When PENDING: the next try.")]
+    last_status_code: Annotated[int | None, Meta(description="The receiver's last answer.")]
+    last_error: Annotated[str | None, Meta(description="Why the last attempt failed.")]
+    created_at: Time
+    delivered_at: Time | None
+
+
+class DeliveryList(Struct):
+    """A job's webhook deliveries, oldest first (one per time the job ended)."""
+
+    deliveries: list[Delivery]
+
+
+class Webhook(Struct, kw_only=True):
+    """The caller's webhook settings: the default callback URL, and the signing secret."""
+
+    callback_url: Annotated[
+        str | None, Meta(description="For the caller's jobs that name none; null: none.")
+    ]
+    secret: Annotated[
+        str,
+        Meta(
+            description="Each delivery's Batchscore-Signature header is t=<unix time>,"
+            "v1=<hex HMAC-SHA256 with this secret of '<t>.' + the raw body>."
+        ),
+    ]
+
+
+class WebhookChange(Struct, forbid_unknown_fields=True):
+    """A new default callback URL, or null to have none."""
+
+    callback_url: Annotated[str, Meta(max_length=2048)] | None
+
+
 #: Every payload, for the OpenAPI document's components.
 PAYLOADS: tuple[type[Struct], ...] = (Job, JobList, Error, JobConflict, ProcessAll, Health)
 PAYLOADS += (Model, ModelList, ModelDetail, PredictResponse, MlflowPredictions, JobIds)
+PAYLOADS += (Delivery, DeliveryList, Webhook, WebhookChange)
 
 _encoder = msgspec.json.Encoder()
 
@@ -245,3 +295,18 @@ def _about(info: ModelInfo) -> dict[str, Any]:
         "sklearn_version": info.sklearn_version,
         "warning": version_warning(info),
     }
+
+
+def delivery_payload(delivery: DeliveryRecord) -> Delivery:
+    return Delivery(
+        id=delivery.id,
+        event=delivery.event,  # type: ignore[arg-type]  # one of the three, as db/jobs makes them
+        url=delivery.url,
+        status=delivery.status,
+        attempts=delivery.attempts,
+        next_attempt_at=time_text(delivery.next_attempt_at),
+        last_status_code=delivery.last_status_code,
+        last_error=delivery.last_error,
+        created_at=time_text(delivery.created_at) or "",
+        delivered_at=time_text(delivery.delivered_at),
+    )

@@ -26,7 +26,7 @@ T = TypeVar("T")
 FILE_FIELD = "file"
 NO_FILE = f"Send the CSV file as the multipart form field '{FILE_FIELD}'."
 _BLOCK = 1024 * 1024  # body bytes handed to the parser (in a worker thread) at a time
-_MAX_FIELD_BYTES = 1024
+_MAX_FIELD_BYTES = 4096  # a callback URL may be 2,048
 _MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file itself
 
 

@@ -91,9 +91,19 @@ class Settings:
     login_failures_per_user: int = 5  #: failed sign-ins per user name per window, then a pause
     login_failures_per_address: int = 20  #: failed sign-ins per client address per window
     login_window_seconds: float = 900.0  #: the window the failures above are counted in
+    public_url: str = ""  #: where users reach the server, for webhook links; "" = HTTP_HOST:PORT
+    webhook_allow_private: bool = False  #: let webhooks go to loopback and private networks
+    webhook_attempts: int = 12  #: tries of a webhook before it is FAILED (over ~3.5 hours)
+    webhook_retry_seconds: float = 10.0  #: wait after a webhook's first failed try; doubles to 1 h
+    webhook_timeout_seconds: float = 10.0  #: how long a receiver may take to answer
     #: argon2 parameters for new password hashes (credentials.HASHERS). Not a config key: only a
     #: test suite sets "cheapest", which makes a hash in 0.1 ms instead of 0.2 s.
     password_hashing: str = "rfc9106-low-memory"
+
+    @property
+    def base_url(self) -> str:
+        """The server's address as users reach it, ending in /."""
+        return (self.public_url or f"http://{self.http_host}:{self.http_port}").rstrip("/") + "/"
 
     @property
     def heartbeat_seconds(self) -> float:
@@ -117,6 +127,12 @@ def _count(raw: str) -> int:
     if value < 0:
         raise ValueError("negative")
     return value
+
+
+def _bool(raw: str) -> bool:
+    if raw.strip().lower() not in ("true", "false"):
+        raise ValueError
+    return raw.strip().lower() == "true"
 
 
 def _fraction(raw: str) -> float:
@@ -240,6 +256,11 @@ _KEYS: dict[str, tuple[str, Callable[[str], object], str]] = {
         "a positive integer",
     ),
     "LOGIN_WINDOW_SECONDS": ("login_window_seconds", _positive(float), "a positive number"),
+    "PUBLIC_URL": ("public_url", _endpoint, "an http:// or https:// URL"),
+    "WEBHOOK_ALLOW_PRIVATE": ("webhook_allow_private", _bool, "true or false"),
+    "WEBHOOK_ATTEMPTS": ("webhook_attempts", _positive(int), "a positive integer"),
+    "WEBHOOK_RETRY_SECONDS": ("webhook_retry_seconds", _positive(float), "a positive number"),
+    "WEBHOOK_TIMEOUT_SECONDS": ("webhook_timeout_seconds", _positive(float), "a positive number"),
 }
 _STORAGE_DIRS = {"INPUT_DIR": "data/input", "OUTPUT_DIR": "data/output"}
 _LOCAL_DIRS = {"MODEL_DIR": "data/models", "CACHE_DIR": "data/cache"}

@@ -20,6 +20,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from batchscore.db.engine import utcnow
 from batchscore.db.tables import job_attempts, jobs
+from batchscore.db.webhooks import enqueue_delivery
 from batchscore.errors import InvalidTransition, KeyInUse, LeaseLost, NotFound
 
 
@@ -84,6 +85,7 @@ class JobRecord:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    callback_url: str | None  #: where its webhook goes when it ends
 
     @classmethod
     def from_row(cls, row: RowMapping) -> JobRecord:
@@ -143,6 +145,7 @@ def create_job(
     options: dict[str, Any] | None = None,
     read_as: dict[str, str] | None = None,
     idempotency: IdempotencyKey | None = None,
+    callback_url: str | None = None,
 ) -> JobRecord:
     """Insert a PENDING job for a file already saved in the input folder.
 
@@ -165,6 +168,7 @@ def create_job(
         output_format=output_format,
         status=JobStatus.PENDING.value,
         created_at=utcnow(),
+        callback_url=callback_url,
         **keyed,
     )
     try:
@@ -275,8 +279,11 @@ def requeue_expired(conn: Connection, max_attempts: int) -> list[DeadClaim]:
         .where(job_attempts.c.outcome.is_(None))
         .values(outcome=Outcome.LEASE_EXPIRED.value, ended_at=utcnow())
     )
+    given_up = mine & (jobs.c.attempts >= max_attempts)
+    for job_id in list(conn.execute(select(jobs.c.id).where(given_up)).scalars()):
+        _announce(conn, job_id, JobStatus.FAILED)  # the row is FAILED by the end of this UPDATE
     conn.execute(
-        _release(mine & (jobs.c.attempts >= max_attempts)).values(
+        _release(given_up).values(
             status=JobStatus.FAILED.value,
             finished_at=utcnow(),
             error_message=(
@@ -392,6 +399,7 @@ def mark_processed(
         rows_done=rows_total,
         rows_failed=rows_failed,
     )
+    _announce(conn, job_id, JobStatus.PROCESSED)
 
 
 def mark_failed(
@@ -407,6 +415,7 @@ def mark_failed(
     if model_version is not None:
         values["model_version"] = model_version
     _finish(conn, job_id, claim_token, Outcome.FAILED, **values)
+    _announce(conn, job_id, JobStatus.FAILED)
 
 
 def release_job(conn: Connection, job_id: int, claim_token: str) -> None:
@@ -476,6 +485,7 @@ def cancel_job(
     )
     if job.claim_token is not None:
         _end_attempt(conn, job.claim_token, Outcome.CANCELLED)
+    _announce(conn, job_id, JobStatus.CANCELLED)
     return get_job(conn, job_id), job.claim_token
 
 
@@ -575,6 +585,12 @@ def _finish(
         conn, job_id, claim_token, finished_at=utcnow(), lease_expires_at=None, **values
     )
     _end_attempt(conn, claim_token, outcome)
+
+
+def _announce(conn: Connection, job_id: int, ended: JobStatus) -> None:
+    """The webhook of the job's end, if it has a callback URL: job.processed, job.failed or
+    job.cancelled, made in the transaction that ends it."""
+    enqueue_delivery(conn, job_id, f"job.{ended.value.lower()}")
 
 
 def _end_attempt(conn: Connection, claim_token: str, outcome: Outcome) -> None:

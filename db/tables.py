@@ -41,6 +41,8 @@ users = Table(
     Column("password_hash", String(255), nullable=False),
     Column("is_admin", Boolean, nullable=False, server_default="0"),
     Column("created_at", Timestamp, nullable=False),
+    Column("callback_url", String(2048)),  # the webhook for this user's jobs, unless a job has one
+    Column("webhook_secret", String(100)),  # signs this user's webhooks; made when first needed
     sqlite_autoincrement=True,  # a removed user's id (and signed-in sessions) never reused
 )
 
@@ -91,6 +93,7 @@ jobs = Table(
     # An API client's Idempotency-Key, and the digest of the request it came with.
     Column("idempotency_key", String(255)),
     Column("request_sha256", String(64)),
+    Column("callback_url", String(2048)),  # POSTed the job's JSON when it ends
     # The claim query: WHERE status = 'PENDING' ORDER BY id.
     Index("ix_jobs_status_id", "status", "id"),
     # The reaper: WHERE status = 'IN_PROGRESS' AND lease_expires_at < now.
@@ -111,6 +114,27 @@ job_attempts = Table(
     Column("started_at", Timestamp, nullable=False),
     Column("ended_at", Timestamp),
     Column("outcome", String(20)),  # PROCESSED, FAILED, LEASE_EXPIRED, RELEASED; NULL while running
+)
+
+# One row per webhook to send: made in the transaction that ends the job, so none is lost.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("job_id", Id, ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("event", String(30), nullable=False),  # job.processed, job.failed, job.cancelled
+    Column("url", String(2048), nullable=False),
+    Column("status", String(20), nullable=False),  # PENDING, DELIVERED, FAILED (gave up)
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", Timestamp),  # when PENDING: due then, or a sender holds it till then
+    Column("last_status_code", Integer),
+    Column("last_error", Text),
+    Column("body", Text),  # the JSON sent, fixed at the first attempt so every retry is the same
+    Column("created_at", Timestamp, nullable=False),
+    Column("delivered_at", Timestamp),
+    # The senders' query: WHERE status = 'PENDING' AND next_attempt_at <= now.
+    Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+    sqlite_autoincrement=True,
 )
 
 # One row per failed sign-in, keyed "user:<name>" or "address:<ip>"; old rows are pruned.

@@ -84,9 +84,14 @@ class Job(Struct, kw_only=True):
     result_url: Annotated[
         str | None, Meta(description="Where to download the result once the job is PROCESSED.")
     ]
+    callback_url: Annotated[
+        str | None,
+        Meta(description="Where a webhook is POSTed when the job ends (see deliveries_url)."),
+    ]
+    deliveries_url: Annotated[str, Meta(description="Its webhook deliveries and their outcome.")]
 
 
-def _time(value: datetime | None) -> str | None:
+def time_text(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat(timespec="milliseconds") + "Z"
 
 
@@ -117,12 +122,14 @@ def job_json(job: JobRecord, base_url: str) -> Job:
         error=job.error_message,
         attempts=job.attempts,
         archived=job.archived,
-        created_at=_time(job.created_at) or "",
-        started_at=_time(job.started_at),
-        finished_at=_time(job.finished_at),
+        created_at=time_text(job.created_at) or "",
+        started_at=time_text(job.started_at),
+        finished_at=time_text(job.finished_at),
         duration_seconds=duration,
         url=f"{base_url}api/jobs/{job.id}",
         result_url=f"{base_url}api/jobs/{job.id}/result" if done and scores else None,
+        callback_url=job.callback_url,
+        deliveries_url=f"{base_url}api/jobs/{job.id}/deliveries",
     )
 
 
@@ -130,3 +137,22 @@ def _read_as(read_as: dict[str, str] | None) -> ReadAs | None:
     if not read_as:
         return None
     return msgspec.convert({**read_as, "text": describe_read_as(read_as)}, ReadAs)
+
+
+class JobEvent(Struct, kw_only=True):
+    """A webhook's body: a job has ended (PROCESSED, FAILED or CANCELLED)."""
+
+    id: Annotated[int, Meta(ge=1, description="The delivery's id; a retry sends the same one.")]
+    event: Literal["job.processed", "job.failed", "job.cancelled"]
+    created_at: Time
+    job: Job
+
+
+def job_event(delivery_id: int, event: str, created_at: datetime, job: Job) -> bytes:
+    """The body of a webhook, as sent (and signed)."""
+    payload = msgspec.convert(
+        {"id": delivery_id, "event": event, "created_at": time_text(created_at), "job": job},
+        JobEvent,
+        from_attributes=True,
+    )
+    return msgspec.json.encode(payload)

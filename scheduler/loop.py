@@ -14,8 +14,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from batchscore.db.engine import in_transaction
+from batchscore.db.engine import Connection, in_transaction
 from batchscore.db.jobs import JobRecord, JobStatus, work_waiting
+from batchscore.db.webhooks import delivery_due
 from batchscore.db.workers import SEEN_EVERY_SECONDS, worker_seen, worker_stopped
 from batchscore.errors import DatabaseUnavailable, GiveBack
 from batchscore.scheduler.context import Context
@@ -60,9 +61,10 @@ def run_until_empty(
     life = _SignsOfLife(ctx, "process-all")
     try:
         life.seen(summary.total)
-        if not in_transaction(ctx.engine, work_waiting, read_only=True):
+        if not in_transaction(ctx.engine, _anything_to_do, read_only=True):
             return summary
         from batchscore.scheduler.processor import process_one
+        from batchscore.scheduler.webhooks import deliver_due
 
         with contextlib.suppress(GiveBack):
             while not stop.is_set() and (max_jobs is None or summary.total < max_jobs):
@@ -72,9 +74,14 @@ def run_until_empty(
                     break
                 summary.add(job)
                 on_job(job)
+        deliver_due(ctx, stop=stop)  # those of the jobs just ended, and retries now due
     finally:
         life.stopped(summary.total)
     return summary
+
+
+def _anything_to_do(conn: Connection) -> bool:
+    return work_waiting(conn) or delivery_due(conn)
 
 
 def run_forever(
@@ -90,12 +97,13 @@ def run_forever(
     each time up to a minute, and carries on when the server is back.
     """
     from batchscore.scheduler.processor import process_one
+    from batchscore.scheduler.webhooks import delivering
 
     summary = RunSummary()
     logger.info("Worker %s started; polling every %ss", ctx.worker_id, poll_seconds)
     outage = 0
     life = _SignsOfLife(ctx, "worker")
-    with contextlib.suppress(GiveBack):
+    with contextlib.suppress(GiveBack), delivering(ctx, poll_seconds=poll_seconds):
         while not stop.is_set():
             try:
                 life.seen(summary.total)

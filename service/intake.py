@@ -21,6 +21,7 @@ from batchscore.scheduler.context import Context
 from batchscore.scheduler.reading import NO_ROWS
 from batchscore.scheduler.score_options import ScoreOptions
 from batchscore.scheduler.train_jobs import check_training_file, plan_options
+from batchscore.service.webhooks import callback_for
 from batchscore.storage import StoredInput
 
 
@@ -33,6 +34,7 @@ def submit_file(
     output_format: str | None = None,
     options: ScoreOptions | None = None,
     owner_id: int | None = None,
+    callback_url: str | None = None,
 ) -> JobRecord:
     """Store `source` and queue it; InputError / NotFound / ModelError say why not.
 
@@ -40,6 +42,7 @@ def submit_file(
     """
     _check_format(output_format)
     load_model(ctx.settings.model_dir, model_name or ctx.settings.default_model)  # refuse early
+    callback_for(ctx, owner_id, callback_url)
     stored = ctx.storage.save_input(source, filename, ctx.settings.max_upload_bytes)
     return queue_stored(
         ctx,
@@ -49,6 +52,7 @@ def submit_file(
         output_format=output_format,
         options=options,
         owner_id=owner_id,
+        callback_url=callback_url,
     )
 
 
@@ -62,11 +66,14 @@ def queue_stored(
     options: ScoreOptions | None = None,
     owner_id: int | None = None,
     idempotency: IdempotencyKey | None = None,
+    callback_url: str | None = None,
 ) -> JobRecord:
     """Queue a file already saved in the input folder (an upload streamed there), or delete it
-    and raise InputError / NotFound / ModelError saying why not."""
+    and raise InputError / NotFound / ModelError saying why not. The job's webhook goes to
+    `callback_url`, else to its owner's default one."""
     settings = ctx.settings
     try:
+        callback = callback_for(ctx, owner_id, callback_url)
         output_format = _check_format(output_format) or settings.output_format
         model = load_model(settings.model_dir, model_name or settings.default_model)
         options = options or ScoreOptions()
@@ -91,6 +98,7 @@ def queue_stored(
                 options=options.to_json(),
                 read_as=layout.read_as(),
                 idempotency=idempotency,
+                callback_url=callback,
             ),
         )
     except BaseException:
@@ -116,11 +124,13 @@ def queue_training(
     plan: TrainPlan,
     owner_id: int | None = None,
     idempotency: IdempotencyKey | None = None,
+    callback_url: str | None = None,
 ) -> JobRecord:
     """Queue a labelled file already in the input folder to train a new version of
     `model_name`, or delete it and raise InputError / NotFound / ModelError saying why not."""
     try:
         checked_name(model_name, InputError)
+        callback = callback_for(ctx, owner_id, callback_url)
         with ctx.storage.local_input(stored.name) as path:
             check_training_file(ctx.settings, path, model_name, plan)
         return in_transaction(
@@ -138,6 +148,7 @@ def queue_training(
                 model_version=None,
                 output_format="",  # a train job's result is a model version, not a file
                 idempotency=idempotency,
+                callback_url=callback,
             ),
         )
     except BaseException:

@@ -11,6 +11,7 @@ JOB_ROUTES = [
     ("POST", "/api/jobs/{id}/archive"),
     ("POST", "/api/jobs/{id}/unarchive"),
     ("DELETE", "/api/jobs/{id}"),
+    ("GET", "/api/jobs/{id}/deliveries"),
     ("GET", "/process_file?id={id}"),
     ("POST", "/process_file?id={id}"),
 ]
@@ -20,6 +21,9 @@ ROUTES = [
     ("POST", "/api/jobs"),
     ("POST", "/api/jobs/failed/retry"),
     ("POST", "/api/jobs/failed/archive"),
+    ("GET", "/api/webhook"),  # the caller's own settings
+    ("PUT", "/api/webhook"),
+    ("POST", "/api/webhook/secret"),
     ("GET", "/process_all"),
     ("POST", "/process_all"),
     ("GET", "/api/models"),

@@ -67,7 +67,7 @@ async def create_job(request: Request) -> Response:
         request,
         ctx.storage,
         ctx.settings.max_upload_bytes,
-        ("model", "format", "probabilities", "keep_formulas", *READ_FIELDS),
+        ("model", "format", "probabilities", "keep_formulas", "callback_url", *READ_FIELDS),
         score_options,
     )
     once = idempotency(request, key, user.id, upload)
@@ -85,6 +85,7 @@ async def create_job(request: Request) -> Response:
             options=options,
             owner_id=user.id,
             idempotency=once,
+            callback_url=upload.fields.get("callback_url"),
         ),
     )
     return queued_response(request, job, replayed)

@@ -35,6 +35,7 @@ _PLAN_FIELDS = (
     "incremental",
     "holdout",
     "refit",
+    "callback_url",
 )
 
 
@@ -106,6 +107,7 @@ async def _queue(request: Request, *, incremental: bool | None) -> Response:
             plan=plan,
             owner_id=user.id,
             idempotency=once,
+            callback_url=upload.fields.get("callback_url"),
         ),
     )
     return queued_response(request, job, replayed)

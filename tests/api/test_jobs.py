@@ -143,6 +143,8 @@ def test_pending_job_shows_no_progress(alice: Caller, jobs: Jobs) -> None:
         "duration_seconds": None,
         "url": str(alice.client.base_url.join(f"/api/jobs/{job.id}")),
         "result_url": None,
+        "callback_url": None,
+        "deliveries_url": str(alice.client.base_url.join(f"/api/jobs/{job.id}/deliveries")),
     }
     assert isinstance(body["created_at"], str) and body["created_at"].endswith("Z")
 

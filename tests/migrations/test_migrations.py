@@ -7,12 +7,11 @@ from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, Table, insert
 
 from batchscore.db import migrate
 from batchscore.db.engine import Engine, in_transaction, make_engine
-from batchscore.db.tables import job_attempts, jobs, metadata
-from batchscore.db.users import create_token, create_user
+from batchscore.db.tables import api_tokens, job_attempts, jobs, metadata, users
 
 
 def schema_diff(engine: Engine) -> list[object]:
@@ -40,17 +39,18 @@ def test_the_sqlite_rebuild_for_ids_never_reused_keeps_every_row_and_link(tmp_pa
     migrate.upgrade(engine, "0006")
 
     def fill(conn: Connection) -> tuple[int, int]:
-        user = create_user(conn, username="ana", password_hash="x", is_admin=False)
-        create_token(conn, user_id=user.id, name="t", token_hash="f" * 64)
-        newest = [_job(conn, user.id, name) for name in ("a.csv", "b.csv")][-1]
+        created = datetime(2026, 1, 1)
+        user = _insert(conn, users, username="ana", password_hash="x", created_at=created)
+        _insert(conn, api_tokens, user_id=user, name="t", token_hash="f" * 64, created_at=created)
+        newest = [_job(conn, user, name) for name in ("a.csv", "b.csv")][-1]
         conn.execute(
             insert(job_attempts).values(
                 job_id=newest, claim_token="c" * 36, worker_id="w", started_at=datetime(2026, 1, 1)
             )
         )
-        return user.id, newest
+        return user, newest
 
-    owner, newest = in_transaction(engine, fill)
+    owner, newest = in_transaction(engine, fill)  # rows of the columns 0006 has
     before = _rows(engine)
     migrate.upgrade(engine, "0007")
     assert _rows(engine) == before
@@ -75,7 +75,11 @@ def _job(conn: Connection, owner: int, name: str) -> int:
         "status": "PENDING",
         "created_at": datetime(2026, 1, 1),
     }
-    key = conn.execute(insert(jobs).values(row)).inserted_primary_key
+    return _insert(conn, jobs, **row)
+
+
+def _insert(conn: Connection, table: Table, **row: object) -> int:
+    key = conn.execute(insert(table).values(row)).inserted_primary_key
     assert key is not None
     return int(key[0])
 
