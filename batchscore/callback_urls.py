@@ -20,8 +20,7 @@ MAX_LENGTH = 2048
 def check_callback_url(url: str, *, allow_private: bool) -> str:
     """The URL, if a webhook may be sent to it; else InputError saying why."""
     url = url.strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > MAX_LENGTH:
+    if not _well_formed(url) or len(url) > MAX_LENGTH:
         raise InputError(
             f"The callback URL must be an http:// or https:// address of at most {MAX_LENGTH} "
             f"characters, such as https://example.com/hooks/batchscore; got {url[:100]!r}."
@@ -30,6 +29,15 @@ def check_callback_url(url: str, *, allow_private: bool) -> str:
     if refusal:
         raise InputError(refusal)
     return url
+
+
+def _well_formed(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  # raises ValueError for a port beyond 65535 or not a number
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def address_refusal(url: str, *, allow_private: bool) -> str | None:
