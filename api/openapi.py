@@ -356,6 +356,7 @@ def openapi_document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
         "tags": TAGS,
         "security": [{"bearerAuth": []}],
         "paths": paths,
+        "webhooks": WEBHOOKS,
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
             "schemas": schemas | {"Record": _RECORD},
@@ -364,6 +365,32 @@ def openapi_document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
             "parameters": PARAMETERS,
         },
     }
+
+
+#: What batchscore sends to a job's callback URL (README: Webhooks).
+WEBHOOKS = {
+    "jobEnded": {
+        "post": {
+            "operationId": "jobEnded",
+            "summary": "A job has ended: PROCESSED, FAILED or CANCELLED.",
+            "description": "Sent to the job's callback_url. Batchscore-Signature is "
+            "t=<unix time>,v1=<hex HMAC-SHA256, keyed with the user's secret (GET /api/webhook), "
+            "of '<t>.' followed by the raw body>. Answer 2xx to take it; anything else is "
+            "tried again later, waiting twice as long each time.",
+            "parameters": [
+                {"name": name, "in": "header", "required": True, "schema": {"type": "string"}}
+                for name in ("Batchscore-Signature", "Batchscore-Event", "Batchscore-Delivery")
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": {"$ref": _SCHEMAS.format(name="JobEvent")}}
+                },
+            },
+            "responses": {"2XX": {"description": "Taken; it is not sent again."}},
+        }
+    }
+}
 
 
 def _operation(declared: Operation, handler: Callable[..., Any], method: str) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import math
 from starlette.requests import Request
 
 from batchscore.db.jobs import JobStatus
-from batchscore.errors import InputError
+from batchscore.errors import InputError, TooLarge
 
 _TRUE, _FALSE = ("1", "true", "yes"), ("0", "false", "no")
 
@@ -67,3 +67,14 @@ def status_param(request: Request) -> JobStatus | None:
     except ValueError:
         choices = ", ".join(s.value for s in JobStatus)
         raise InputError(f"Query parameter 'status' must be one of {choices}.") from None
+
+
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The request's body, refused (TooLarge) as soon as it passes `max_bytes`: never held whole
+    in memory when it is too large."""
+    body = bytearray()
+    async for block in request.stream():
+        body += block
+        if len(body) > max_bytes:
+            raise TooLarge(f"The body is larger than the limit of {max_bytes:,} bytes.")
+    return bytes(body)

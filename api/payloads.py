@@ -20,7 +20,7 @@ from batchscore.db.jobs import JobRecord
 from batchscore.db.webhooks import DeliveryRecord, DeliveryStatus
 from batchscore.model.metadata import EVALUATIONS, KINDS, TASKS, ModelInfo
 from batchscore.model.registry import version_warning
-from batchscore.scheduler.job_json import Count, Id, Job, Time, job_json, time_text
+from batchscore.scheduler.job_json import Count, Id, Job, JobEvent, Time, job_json, time_text
 from batchscore.service.catalog import ModelDetail as ModelVersions
 from batchscore.service.catalog import ModelSummary
 
@@ -229,7 +229,7 @@ class WebhookChange(Struct, forbid_unknown_fields=True):
 #: Every payload, for the OpenAPI document's components.
 PAYLOADS: tuple[type[Struct], ...] = (Job, JobList, Error, JobConflict, ProcessAll, Health)
 PAYLOADS += (Model, ModelList, ModelDetail, PredictResponse, MlflowPredictions, JobIds)
-PAYLOADS += (Delivery, DeliveryList, Webhook, WebhookChange)
+PAYLOADS += (Delivery, DeliveryList, Webhook, WebhookChange, JobEvent)
 
 _encoder = msgspec.json.Encoder()
 

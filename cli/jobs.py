@@ -56,8 +56,11 @@ def submit(args: argparse.Namespace) -> int:
                 sheet=args.sheet,
             ),
             owner_id=owner_id,
+            callback_url=args.callback_url,
         )
     print(f"Job {job.id} queued: {job.original_filename} (model {job.model_name})")
+    if job.callback_url:
+        print(f"When it ends, a webhook goes to {job.callback_url}")
     if job.read_as:
         print(f"Read as {describe_read_as(job.read_as)}")
     if owner_id is None:

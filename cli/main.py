@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from batchscore.cli import accounts, catalog, jobs, setup
+from batchscore.cli import accounts, catalog, jobs, setup, webhooks
 from batchscore.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from batchscore.config import DECIMALS, OUTPUT_FORMATS, PROBABILITIES
 from batchscore.errors import BatchscoreError, ConfigError, DatabaseUnavailable
@@ -100,6 +100,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     submit_p.add_argument("--sheet", help="the workbook sheet to read (default: the first)")
     submit_p.add_argument(
+        "--callback-url",
+        help="POST the job's JSON here when it ends, signed with the --user's secret "
+        "(default: that user's default callback URL)",
+    )
+    submit_p.add_argument(
         "--wait",
         action="store_true",
         help="then wait for the job to end, processing it here unless a processor (the one "
@@ -129,6 +134,8 @@ def _parser() -> argparse.ArgumentParser:
     which = retry_p.add_mutually_exclusive_group(required=True)
     which.add_argument("job", type=int, nargs="?", help="the job id")
     which.add_argument("--failed", action="store_true", help="every FAILED job")
+    deliveries_p = command("deliveries", webhooks.deliveries, "a job's webhooks and their fate")
+    deliveries_p.add_argument("job", type=int, help="the job id")
     prune_p = command("prune", jobs.prune, "delete archived jobs and their files after a while")
     prune_p.add_argument(
         "--older-than",
@@ -171,6 +178,13 @@ def _parser() -> argparse.ArgumentParser:
     admin_p = user_command("admin", accounts.set_admin, "make a user an admin, or not")
     admin_p.add_argument("state", choices=["on", "off"])
     user_command("remove", accounts.remove_user, "delete a user and their API tokens")
+    hook_p = user_command(
+        "webhook", webhooks.user_webhook, "show or set a user's default callback URL and secret"
+    )
+    change = hook_p.add_mutually_exclusive_group()
+    change.add_argument("--url", help="the callback URL for their jobs that name none")
+    change.add_argument("--clear", action="store_true", help="no default callback URL")
+    hook_p.add_argument("--new-secret", action="store_true", help="replace the signing secret")
     token_p = command("token", accounts.token, "API token commands")
     token_p.add_argument("action", choices=["create", "revoke", "list"])
     token_p.add_argument("subject", help="create/list: a username; revoke: a token id")

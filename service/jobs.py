@@ -16,6 +16,7 @@ from batchscore.db import jobs as repo
 from batchscore.db.engine import in_transaction
 from batchscore.db.jobs import AttemptRecord, JobKind, JobRecord, JobStatus
 from batchscore.db.users import UserRecord
+from batchscore.db.webhooks import DeliveryRecord, deliveries_of
 from batchscore.errors import DatabaseUnavailable, InputError, InvalidTransition, NotFound
 from batchscore.scheduler.context import Context
 from batchscore.scheduler.processor import process_one
@@ -40,6 +41,7 @@ class JobView:
 
     job: JobRecord
     attempts: list[AttemptRecord]
+    deliveries: list[DeliveryRecord]  #: its webhooks, one per time it ended
     preview: Preview | None  #: None until PROCESSED, or when the result cannot be read
     problem: str | None  #: why a PROCESSED job's result cannot be shown
 
@@ -100,12 +102,14 @@ def get_job(ctx: Context, user: UserRecord | None, job_id: int) -> JobRecord:
 
 
 def job_view(ctx: Context, user: UserRecord | None, job_id: int) -> JobView:
-    """The job, every claim of it (how it really ran), its result's first rows and error rows."""
-    job, attempts = in_transaction(
+    """The job, every claim of it (how it really ran), its webhooks, its result's first rows
+    and error rows."""
+    job, attempts, deliveries = in_transaction(
         ctx.engine,
         lambda c: (
             repo.get_job(c, job_id, owner_id=owner_scope(user)),
             repo.list_attempts(c, job_id),
+            deliveries_of(c, job_id),
         ),
         read_only=True,
     )
@@ -118,7 +122,7 @@ def job_view(ctx: Context, user: UserRecord | None, job_id: int) -> JobView:
         except (OSError, InputError) as exc:
             logger.warning("job %s: cannot preview its result: %s", job.id, exc)
             problem = "The result file cannot be read; it may have been moved or deleted."
-    return JobView(job, attempts, preview, problem)
+    return JobView(job, attempts, deliveries, preview, problem)
 
 
 def result_file(ctx: Context, user: UserRecord | None, job_id: int) -> ResultFile:

@@ -28,8 +28,12 @@ class Cli:
     def args(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "batchscore", "--config", str(self.config), *args]
 
-    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(self.args(*args), capture_output=True, text=True, timeout=300)
+    def run(
+        self, *args: str, check: bool = True, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            self.args(*args), capture_output=True, text=True, timeout=300, input=input
+        )
         if check and result.returncode != 0:
             raise AssertionError(f"{args} exited {result.returncode}:\n{result.stderr}")
         return result

@@ -18,6 +18,7 @@ from batchscore.api.auth import current_user
 from batchscore.api.envelopes import records_of
 from batchscore.api.metrics import PREDICT_LATENCY
 from batchscore.api.openapi import MODEL_NAME, TOKEN_REPLIES, Reply, operation, refusal
+from batchscore.api.params import read_body
 from batchscore.api.payloads import (
     MlflowPredictions,
     ModelDetail,
@@ -29,7 +30,7 @@ from batchscore.api.payloads import (
     model_payload,
 )
 from batchscore.api.state import context_of, predict_threads
-from batchscore.errors import InputError, TooLarge
+from batchscore.errors import InputError
 from batchscore.model.metadata import ModelInfo
 from batchscore.model.predict import Prediction as Scored
 from batchscore.service import catalog
@@ -144,7 +145,7 @@ async def _scored(
     answer: Callable[[ModelInfo, list[Scored], bool], Response],
 ) -> Response:
     started = time.perf_counter()
-    body = await _body(request)
+    body = await read_body(request, _MAX_BODY_BYTES)
     # One hop for auth, model and scoring, on a few threads: scoring holds the GIL, and forty
     # threads contending for it (and for the database pool) serve fewer requests, not more.
     limiter = predict_threads(request)
@@ -190,12 +191,3 @@ def _media_type(request: Request) -> tuple[str, str | None]:
         if key.strip().lower() == "charset":
             charset = value.strip().strip('"') or None
     return media_type.strip().lower(), charset
-
-
-async def _body(request: Request) -> bytes:
-    body = bytearray()
-    async for block in request.stream():
-        body += block
-        if len(body) > _MAX_BODY_BYTES:
-            raise TooLarge(f"The body is larger than the limit of {_MAX_BODY_BYTES:,} bytes.")
-    return bytes(body)

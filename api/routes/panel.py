@@ -40,6 +40,7 @@ def job_page(request: Request) -> Response:
     context = {
         "job": view.job,
         "attempts": view.attempts,
+        "deliveries": view.deliveries,
         "preview": view.preview,
         "problem": view.problem,
         "read_as": describe_read_as(view.job.read_as) if view.job.read_as else None,

@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from batchscore.api.auth import current_user
 from batchscore.api.openapi import JOB_ID, TOKEN_REPLIES, Reply, operation
+from batchscore.api.params import read_body
 from batchscore.api.payloads import (
     DeliveryList,
     Webhook,
@@ -43,9 +44,8 @@ def get_webhook(request: Request) -> Response:
 async def set_webhook(request: Request) -> Response:
     """Set the callback URL your jobs use when their upload names none (null: none). Only
     http(s) URLs on the public internet, unless the operator allows private ones."""
-    body = await request.body()
-    if len(body) > _MAX_BODY_BYTES:
-        raise InputError(f"The body is larger than {_MAX_BODY_BYTES:,} bytes.")
+    user = await run_in_threadpool(current_user, request)  # before reading what a stranger sent
+    body = await read_body(request, _MAX_BODY_BYTES)
     try:
         change = msgspec.json.decode(body, type=WebhookChange)
     except msgspec.ValidationError as exc:
@@ -53,7 +53,6 @@ async def set_webhook(request: Request) -> Response:
         raise InputError(message) from exc
     except msgspec.DecodeError as exc:
         raise InputError(f"The body is not valid JSON: {exc}.") from exc
-    user = await run_in_threadpool(current_user, request)
     ctx = context_of(request)
     return _answer(await run_in_threadpool(webhooks.set_default, ctx, user.id, change.callback_url))
 

@@ -12,8 +12,10 @@ import openpyxl
 import pytest
 from factories import write_csv
 from processes import Cli, free_port, write_config
+from webhook_receiver import receiving
 
 from batchscore.config import Settings
+from batchscore.webhook_signing import verify
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "iris.csv"
 
@@ -286,3 +288,30 @@ def test_init_from_anywhere_makes_the_database_folder_beside_the_config(tmp_path
         "out",
     ]
     assert list(elsewhere.iterdir()) == []
+
+
+def test_a_users_webhook_from_the_command_line(tmp_path: Path, settings: Settings) -> None:
+    """Set a user's default callback URL, submit for them, run cron's process-all: the receiver
+    gets the signed end, and `deliveries` says it was delivered."""
+    cli = Cli(write_config(tmp_path / "hooks.properties", settings, WEBHOOK_ALLOW_PRIVATE="true"))
+    cli.run("user", "add", "ana", "--password-stdin", input="a long password\n")
+    assert "Default callback URL of ana: none" in cli.run("user", "webhook", "ana").stdout
+    unsigned = cli.run("submit", str(EXAMPLE), "--callback-url", "https://example.com", check=False)
+    assert unsigned.returncode == 1
+    assert "give the job a user (--user NAME)" in unsigned.stderr
+    with receiving(200) as receiver:
+        shown = cli.run("user", "webhook", "ana", "--url", receiver.url).stdout
+        assert f"Default callback URL of ana: {receiver.url}" in shown
+        secret = re.search(r"Signing secret: (whsec_\S+)", shown)
+        assert secret, shown
+        queued = cli.run("submit", str(EXAMPLE), "--user", "ana").stdout
+        assert f"When it ends, a webhook goes to {receiver.url}" in queued
+        job_id = re.match(r"Job (\d+) queued", queued)
+        assert job_id, queued
+        cli.run("process-all")
+        [hook] = receiver.received
+    verify(secret[1], hook.body, hook.headers["Batchscore-Signature"])
+    listed = cli.run("deliveries", job_id[1]).stdout
+    assert re.search(rf"job\.processed\s+DELIVERED\s+1  {re.escape(receiver.url)}  200", listed)
+    cleared = cli.run("user", "webhook", "ana", "--clear", "--new-secret").stdout
+    assert "Default callback URL of ana: none" in cleared and secret[1] not in cleared

@@ -366,7 +366,7 @@ def test_upload_of_two_files_is_refused(alice: Caller, settings: Settings) -> No
 def test_upload_with_an_overlong_field_is_refused(alice: Caller, settings: Settings) -> None:
     body = _multipart(("model", None, b"m" * 5000), ("file", "a.csv", iris_csv(1).encode()))
     response = _post_multipart(alice, body)
-    assert _refusal(response) == (422, "invalid_input", "A form field is longer than 1024 bytes.")
+    assert _refusal(response) == (422, "invalid_input", "A form field is longer than 4096 bytes.")
     assert _stored(settings) == []
 
 

@@ -8,6 +8,7 @@ import json
 import time
 from typing import TYPE_CHECKING
 
+import jsonschema
 import pytest
 from factories import iris_csv
 from webhook_receiver import receiving
@@ -87,6 +88,9 @@ def test_a_processed_job_posts_its_json_signed_with_the_users_secret(
         "PROCESSED",
     )
     assert event["job"]["rows_done"] == 3
+    document = alice.client.get("/openapi.json").json()  # the body is as documented
+    assert document["webhooks"]["jobEnded"]["post"]["requestBody"]
+    jsonschema.validate(event, {"$ref": "#/components/schemas/JobEvent", **document})
     assert event["job"]["result_url"] == f"{ctx.settings.base_url}api/jobs/{job_id}/result"
     assert hook.headers["Batchscore-Event"] == "job.processed"
     assert hook.headers["Batchscore-Delivery"] == str(event["id"])
@@ -257,4 +261,6 @@ def test_a_bad_webhook_body_is_refused(alice: Caller) -> None:
     for body in (b"{", b'{"callback_url": 3}', b'{"url": "https://example.com"}', b"[]"):
         refused = alice.client.put("/api/webhook", content=body)
         assert refused.status_code == 422, body
+    too_large = alice.client.put("/api/webhook", content=b" " * 10_000)
+    assert too_large.status_code == 413
     assert alice.client.get("/api/webhook").json()["callback_url"] is None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,10 +15,13 @@ from factories import csv_text, iris_csv
 from jobstate import all_jobs
 from playwright.sync_api import Page, expect
 from processes import Cli
+from webhook_receiver import receiving
 
 from batchscore.db.jobs import JobStatus
 from batchscore.scheduler.context import Context
 from batchscore.scheduler.processor import process_one
+from batchscore.scheduler.webhooks import deliver_due
+from batchscore.service.intake import submit_file
 
 pytestmark = [pytest.mark.browser, pytest.mark.network]  # a real Chromium on a real server
 
@@ -479,3 +484,28 @@ LOSE_THE_FIRST_UPLOAD_ANSWER = """() => {
     get() { return this.answerLost ? 0 : status.call(this); },
   });
 }"""
+
+
+def test_job_page_shows_its_webhook_and_what_the_receiver_answered(
+    page: Page, alice: Caller, ctx: Context
+) -> None:
+    allowing = dataclasses.replace(
+        ctx, settings=dataclasses.replace(ctx.settings, webhook_allow_private=True)
+    )
+    with receiving(503, 200) as receiver:
+        job = submit_file(
+            allowing,
+            io.BytesIO(IRIS.read_bytes()),
+            "iris.csv",
+            owner_id=alice.user.id,
+            callback_url=receiver.url,
+        )
+        process_one(ctx, job_id=job.id)
+        deliver_due(allowing)  # the receiver answers 503: to be tried again
+    sign_in(page, alice)
+    page.goto(f"/jobs/{job.id}")
+    expect(page.get_by_text("Webhook", exact=True)).to_be_visible()
+    row = page.locator("#deliveries tbody tr")
+    expect(row).to_contain_text("job.processed")
+    expect(row).to_contain_text("Pending")
+    expect(row).to_contain_text("The receiver answered 503 Service Unavailable.")
