@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
+from batchscore.api.openapi import scope_of
 from batchscore.api.session import CSRF_HEADER, Session, check_csrf, read_session
 from batchscore.api.state import context_of
 from batchscore.db.users import UserRecord
@@ -47,7 +48,14 @@ def session_user(request: Request, session: Session | None = None) -> UserRecord
 
 
 def _token_user(request: Request) -> UserRecord:
+    """The token's user, if the token may call this route (its scope, and for a prediction
+    the model: the path's, or /invocations' default)."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise NotAuthenticated()
-    return accounts.token_user(context_of(request), token.strip())
+    ctx = context_of(request)
+    scope = scope_of(request.scope.get("endpoint"), request.method)
+    model = None
+    if scope == "predict":
+        model = request.path_params.get("name") or ctx.settings.default_model
+    return accounts.token_user(ctx, token.strip(), scope=scope, model=model)

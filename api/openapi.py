@@ -326,6 +326,50 @@ def operation(
     return declare
 
 
+#: The token scope (batchscore/scopes.py) each operation needs; every operation behind a token
+#: is here, and a token with scopes may call only the operations of its scopes.
+SCOPE_OF: dict[str, str] = {
+    "createJob": "jobs:write",
+    "listJobs": "jobs:read",
+    "getJob": "jobs:read",
+    "getJobResult": "jobs:read",
+    "listDeliveries": "jobs:read",
+    "cancelJob": "jobs:write",
+    "retryJob": "jobs:write",
+    "retryFailedJobs": "jobs:write",
+    "archiveFailedJobs": "jobs:write",
+    "archiveJob": "jobs:write",
+    "unarchiveJob": "jobs:write",
+    "deleteJob": "jobs:write",
+    "processFile": "jobs:write",
+    "processFileByGet": "jobs:write",
+    "processAll": "jobs:write",
+    "processAllByGet": "jobs:write",
+    "listModels": "models:read",
+    "getModel": "models:read",
+    "predict": "predict",
+    "invocations": "predict",
+    "trainModel": "models:admin",
+    "addModelData": "models:admin",
+    "importModelVersion": "models:admin",
+    "activateModelVersion": "models:admin",
+    "getWebhook": "webhooks",
+    "setWebhook": "webhooks",
+    "renewWebhookSecret": "webhooks",
+}
+
+
+def scope_of(handler: object, method: str) -> str | None:
+    """The scope a request to `handler` by `method` needs; None for a handler no operation
+    declares (the panel's pages)."""
+    declared: Operation | None = getattr(handler, "openapi", None)
+    if declared is None:
+        return None
+    method = "GET" if method == "HEAD" else method
+    operation_id = declared.ids.get(method) or declared.ids.get("*")
+    return None if operation_id is None else SCOPE_OF.get(operation_id)
+
+
 def openapi_document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
     """The OpenAPI document for these routes: paths in route order, methods in a fixed order."""
     paths: dict[str, dict[str, Any]] = {}
@@ -404,6 +448,12 @@ def _operation(declared: Operation, handler: Callable[..., Any], method: str) ->
         document["description"] = " ".join(description.split())
     if declared.public:
         document["security"] = []
+    else:
+        scope = SCOPE_OF[document["operationId"]]  # KeyError: an operation without its scope
+        document["x-token-scope"] = scope
+        document["description"] = (
+            document.get("description", "") + f" A token with scopes needs {scope}."
+        ).strip()
     if declared.parameters:
         document["parameters"] = [dict(p) for p in declared.parameters]
     if declared.body is not None:

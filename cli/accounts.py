@@ -96,9 +96,20 @@ def token(args: argparse.Namespace) -> int:
     if args.action == "list":
         for t in accounts.tokens_of(ctx, user.id):
             state = f"revoked {t.revoked_at:%Y-%m-%d}" if t.revoked_at else "active"
-            print(f"{t.id:>5}  {t.name:<20}  created {t.created_at:%Y-%m-%d}  {state}")
+            print(
+                f"{t.id:>5}  {t.name:<20}  created {t.created_at:%Y-%m-%d}  {state:<18}  "
+                f"{_rights(t.scopes, t.models)}"
+            )
         return EXIT_OK
-    record, secret = accounts.new_token(ctx, user.id, args.name)
-    print(f"Token {record.id} for {args.subject} (shown once, keep it secret):")
+    record, secret = accounts.new_token(
+        ctx, user.id, args.name, scopes=args.scope or (), models=args.model or ()
+    )
+    print(f"Token {record.id} for {args.subject}; it may: {_rights(record.scopes, record.models)}")
+    print("Shown once, keep it secret (the last line, for `| tail -1`):")
     print(secret)
     return EXIT_OK
+
+
+def _rights(scopes: tuple[str, ...] | None, models: tuple[str, ...] | None) -> str:
+    what = ", ".join(scopes) if scopes else "everything its user may"
+    return what + (f" (predicting with {', '.join(models)} only)" if models else "")

@@ -20,6 +20,7 @@ from batchscore.config import DECIMALS, OUTPUT_FORMATS, PROBABILITIES
 from batchscore.errors import BatchscoreError, ConfigError, DatabaseUnavailable
 from batchscore.logs import configure_logging
 from batchscore.model.metadata import ESTIMATOR_NAMES, HOLDOUT, TASKS
+from batchscore.scopes import SCOPES
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -189,6 +190,15 @@ def _parser() -> argparse.ArgumentParser:
     token_p.add_argument("action", choices=["create", "revoke", "list"])
     token_p.add_argument("subject", help="create/list: a username; revoke: a token id")
     token_p.add_argument("--name", default="cli", help="a label for the new token")
+    token_p.add_argument(
+        "--scope",
+        action="append",
+        choices=SCOPES,
+        help="create: what the token may do (repeat for several); default everything its user may",
+    )
+    token_p.add_argument(
+        "--model", action="append", help="create: the only model(s) it may predict with"
+    )
     model_p = sub.add_parser("model", help="model commands", description="model commands")
     model_sub_p = model_p.add_subparsers(required=True, metavar="ACTION")
     listing_p = model_sub_p.add_parser("list", help="models, their versions and metrics")

@@ -56,6 +56,8 @@ api_tokens = Table(
     Column("created_at", Timestamp, nullable=False),
     Column("last_used_at", Timestamp),
     Column("revoked_at", Timestamp),
+    Column("scopes", JSON),  # what it may do (batchscore/scopes.py); NULL: all its user may
+    Column("models", JSON),  # the models it may predict with; NULL: any
     sqlite_autoincrement=True,
 )
 

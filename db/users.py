@@ -38,10 +38,21 @@ class TokenRecord:
     name: str
     created_at: datetime
     revoked_at: datetime | None  #: None while the token is valid
+    scopes: tuple[str, ...] | None = None  #: what it may do; None: all its user may
+    models: tuple[str, ...] | None = None  #: the models it may predict with; None: any
 
     @classmethod
     def from_row(cls, row: RowMapping) -> TokenRecord:
-        return cls(row["id"], row["user_id"], row["name"], row["created_at"], row["revoked_at"])
+        scopes, models = row["scopes"], row["models"]
+        return cls(
+            row["id"],
+            row["user_id"],
+            row["name"],
+            row["created_at"],
+            row["revoked_at"],
+            None if scopes is None else tuple(scopes),
+            None if models is None else tuple(models),
+        )
 
 
 def create_user(
@@ -107,11 +118,24 @@ def find_user(conn: Connection, username: str) -> tuple[UserRecord, str] | None:
     return None if row is None else (UserRecord.from_row(row), row["password_hash"])
 
 
-def create_token(conn: Connection, *, user_id: int, name: str, token_hash: str) -> TokenRecord:
-    """Store a new token's digest for a user."""
+def create_token(
+    conn: Connection,
+    *,
+    user_id: int,
+    name: str,
+    token_hash: str,
+    scopes: tuple[str, ...] | None = None,
+    models: tuple[str, ...] | None = None,
+) -> TokenRecord:
+    """Store a new token's digest for a user, with what it may do (None: everything)."""
     result = conn.execute(
         insert(api_tokens).values(
-            user_id=user_id, name=name, token_hash=token_hash, created_at=utcnow()
+            user_id=user_id,
+            name=name,
+            token_hash=token_hash,
+            created_at=utcnow(),
+            scopes=None if scopes is None else list(scopes),
+            models=None if models is None else list(models),
         )
     )
     key = result.inserted_primary_key
@@ -120,7 +144,14 @@ def create_token(conn: Connection, *, user_id: int, name: str, token_hash: str) 
     return TokenRecord.from_row(row)
 
 
-def issue_token(conn: Connection, *, user_id: int, name: str) -> tuple[TokenRecord, str]:
+def issue_token(
+    conn: Connection,
+    *,
+    user_id: int,
+    name: str,
+    scopes: tuple[str, ...] | None = None,
+    models: tuple[str, ...] | None = None,
+) -> tuple[TokenRecord, str]:
     """Create an API token; the record and the token itself, which is stored only as a digest.
 
     InputError for a name that is empty or longer than 100 characters.
@@ -131,7 +162,11 @@ def issue_token(conn: Connection, *, user_id: int, name: str) -> tuple[TokenReco
             f"A token name is 1 to {TOKEN_NAME_MAX} characters, e.g. 'nightly export'."
         )
     token = new_token()
-    return create_token(conn, user_id=user_id, name=label, token_hash=token_digest(token)), token
+    digest = token_digest(token)
+    record = create_token(
+        conn, user_id=user_id, name=label, token_hash=digest, scopes=scopes, models=models
+    )
+    return record, token
 
 
 # Built once: every API call runs it, and a statement object keeps its compiled-cache key.

@@ -7,6 +7,7 @@ the operator's user and token commands.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from functools import cache
 
 from batchscore.credentials import MIN_PASSWORD_LENGTH, hash_password, token_digest, verify_password
@@ -27,7 +28,9 @@ from batchscore.db.users import (
     update_user,
 )
 from batchscore.errors import Forbidden, InputError, NotAuthenticated, NotFound, TooManyAttempts
+from batchscore.model.registry import active_version
 from batchscore.scheduler.context import Context
+from batchscore.scopes import checked_scopes
 
 
 def owner_scope(user: UserRecord | None) -> int | None:
@@ -85,14 +88,28 @@ def signed_in_user(ctx: Context, user_id: int) -> UserRecord | None:
         return None
 
 
-def token_user(ctx: Context, token: str) -> UserRecord:
-    """The user an API token belongs to; NotAuthenticated if unknown, Forbidden if revoked."""
+def token_user(
+    ctx: Context, token: str, *, scope: str | None = None, model: str | None = None
+) -> UserRecord:
+    """The user an API token belongs to, if the token may act with `scope` (on `model`, for a
+    prediction); NotAuthenticated if unknown, Forbidden if revoked or not allowed. `scope`
+    None is a route no scope names (the panel's pages): only a token without scopes may."""
     found = in_transaction(ctx.engine, lambda c: find_token(c, token_digest(token)), read_only=True)
     if found is None:
         raise NotAuthenticated("Unknown API token. Create one with `batchscore token create`.")
     record, user = found
     if record.revoked_at is not None:
         raise Forbidden("This API token has been revoked.")
+    if record.scopes is not None and scope not in record.scopes:
+        needs = f"the scope {scope}" if scope else "a token without scopes (or the panel)"
+        raise Forbidden(
+            f"This API token may only {', '.join(record.scopes)}; this needs {needs}. "
+            "Create a token that may: batchscore token create USER --scope …"
+        )
+    if record.models is not None and model is not None and model not in record.models:
+        raise Forbidden(
+            f"This API token may predict only with {', '.join(record.models)}, not {model}."
+        )
     return user
 
 
@@ -145,9 +162,25 @@ def tokens_of(ctx: Context, user_id: int) -> list[TokenRecord]:
     return in_transaction(ctx.engine, lambda c: list_tokens(c, user_id))
 
 
-def new_token(ctx: Context, user_id: int, name: str) -> tuple[TokenRecord, str]:
-    """A new token for the user: its record and the token itself, shown once and stored hashed."""
-    return in_transaction(ctx.engine, lambda c: issue_token(c, user_id=user_id, name=name))
+def new_token(
+    ctx: Context,
+    user_id: int,
+    name: str,
+    *,
+    scopes: Sequence[str] = (),
+    models: Sequence[str] = (),
+) -> tuple[TokenRecord, str]:
+    """A new token for the user: its record and the token itself, shown once and stored hashed.
+    With `scopes`, it may do only that; with `models`, predict only with those (InputError for
+    a scope or model that does not exist)."""
+    allowed = checked_scopes(list(scopes))
+    names = tuple(dict.fromkeys(m.strip() for m in models if m.strip())) or None
+    for model in names or ():
+        active_version(ctx.settings.model_dir, model)  # NotFound for a model that is not there
+    return in_transaction(
+        ctx.engine,
+        lambda c: issue_token(c, user_id=user_id, name=name, scopes=allowed, models=names),
+    )
 
 
 def revoke(ctx: Context, token_id: int, *, user: UserRecord | None = None) -> TokenRecord:

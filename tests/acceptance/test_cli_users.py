@@ -64,6 +64,21 @@ def test_token_is_shown_once_stored_hashed_and_revocable(cli: Cli, ctx: Context)
     assert revoked is not None and revoked[0].revoked_at is not None
 
 
+def test_a_scoped_token_from_the_command_line(cli: Cli, ctx: Context) -> None:
+    add_user(cli, "gina", "long enough")
+    made = cli.run(
+        "token", "create", "gina", "--scope", "predict", "--scope", "models:read", "--model", "iris"
+    ).stdout
+    assert "it may: predict, models:read (predicting with iris only)" in made
+    found = in_transaction(ctx.engine, lambda c: find_token(c, token_digest(made.split()[-1])))
+    assert found is not None
+    assert (found[0].scopes, found[0].models) == (("predict", "models:read"), ("iris",))
+    listed = cli.run("token", "list", "gina").stdout
+    assert "predict, models:read (predicting with iris only)" in listed
+    wrong = cli.run("token", "create", "gina", "--scope", "everything", check=False)
+    assert wrong.returncode == 2 and "invalid choice: 'everything'" in wrong.stderr
+
+
 def test_token_for_unknown_user_says_how_to_add_one(cli: Cli) -> None:
     result = cli.run("token", "create", "nobody", check=False)
     assert result.returncode == 1

@@ -26,7 +26,7 @@ from batchscore.service.intake import submit_file
 pytestmark = [pytest.mark.browser, pytest.mark.network]  # a real Chromium on a real server
 
 if TYPE_CHECKING:
-    from api.conftest import Caller, Jobs
+    from api.conftest import Caller, Jobs, Server
 
 ROOT = Path(__file__).parents[3]
 IRIS = ROOT / "examples" / "iris.csv"
@@ -509,3 +509,22 @@ def test_job_page_shows_its_webhook_and_what_the_receiver_answered(
     expect(row).to_contain_text("job.processed")
     expect(row).to_contain_text("Pending")
     expect(row).to_contain_text("The receiver answered 503 Service Unavailable.")
+
+
+def test_a_token_made_on_the_tokens_page_may_only_what_was_ticked(
+    page: Page, alice: Caller, server: Server
+) -> None:
+    sign_in(page, alice)
+    page.goto("/tokens")
+    page.get_by_label("Name", exact=True).fill("public page")
+    page.get_by_role("checkbox", name=re.compile("^predict ")).check()
+    page.get_by_label("Predict only with models").fill("iris")
+    page.get_by_role("button", name="Create token").click()
+    token = page.locator("#token-value").input_value()
+    row = page.get_by_role("row", name=re.compile("public page"))
+    expect(row).to_contain_text("predict")
+    expect(row).to_contain_text("models: iris")
+    with server.client(headers={"Authorization": f"Bearer {token}"}) as program:
+        setosa = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+        assert program.post("/api/models/iris/predict", json=setosa).status_code == 200
+        assert program.get("/api/jobs").status_code == 403
