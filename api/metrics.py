@@ -1,5 +1,7 @@
-"""Prometheus metrics: the job table's state, read from the database at each scrape (so every
-web server reports the whole system), and this server's predict latency.
+"""Prometheus metrics: read from the database at each scrape (so every web server reports the
+whole system): the job table's state as gauges, and the monotonic totals of db/counters.py
+(jobs finished, rows, job durations, webhooks) that no prune lowers; and this server's own
+request, prediction and latency counters.
 
 With several HTTP worker processes, `batchscore serve` points PROMETHEUS_MULTIPROC_DIR at a
 fresh folder and each process's latency is summed from there.
@@ -10,14 +12,25 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
+from starlette.types import Scope
 
 from batchscore.config import METRICS_DIR_ENV
+from batchscore.db.counters import (
+    DURATION_BOUNDS,
+    ROWS_PER_SECOND_BOUNDS,
+    CountedHistogram,
+    histogram,
+)
 from batchscore.db.jobs import JobStatus
-from batchscore.db.stats import Histogram as Counted
 from batchscore.scheduler.context import Context
 from batchscore.service.status import stats as system_stats
 
@@ -30,6 +43,37 @@ PREDICT_LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
     registry=None,  # registered per app by metrics_registry()
 )
+
+
+PREDICTIONS = Counter(
+    "batchscore_predictions",
+    "Records scored by real-time predict calls that answered 200.",
+    ["model"],
+    registry=None,
+)
+HTTP_REQUESTS = Counter(
+    "batchscore_http_requests",
+    "HTTP requests answered, by route (its path template), method and status.",
+    ["route", "method", "status"],
+    registry=None,
+)
+HTTP_LATENCY = Histogram(
+    "batchscore_http_request_duration_seconds",
+    "Seconds from a request's arrival to the end of its answer, by route.",
+    ["route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+    registry=None,
+)
+_PROCESS_METRICS = (PREDICT_LATENCY, PREDICTIONS, HTTP_REQUESTS, HTTP_LATENCY)
+
+
+def observe_request(scope: Scope, status: int, seconds: float) -> None:
+    """Count an answered request under its route's template (a path nothing matched is
+    'unmatched', so a scanner cannot make a label per URL)."""
+    route = scope.get("route")
+    template = getattr(route, "path", None) or "unmatched"
+    HTTP_REQUESTS.labels(template, scope["method"], str(status)).inc()
+    HTTP_LATENCY.labels(template).observe(seconds)
 
 
 class _JobTable(Collector):
@@ -58,19 +102,44 @@ class _JobTable(Collector):
             "Processors running: seen in the last 2 minutes and not stopped, or holding a job.",
             value=len(running),
         )
+        totals = stats.counters
+        finished = CounterMetricFamily(
+            "batchscore_jobs_finished", "Jobs that have ended, by how.", labels=["status"]
+        )
+        for ended in ENDED:
+            finished.add_metric([ended], totals.get(("jobs_finished", ended), 0.0))
+        yield finished
+        for name, text in _ROW_COUNTERS.items():
+            yield CounterMetricFamily(f"batchscore_{name}", text, value=totals.get((name, ""), 0.0))
+        deliveries = CounterMetricFamily(
+            "batchscore_webhook_deliveries",
+            "Webhook attempts by outcome: delivered, retried (to be tried again), failed "
+            "(given up).",
+            labels=["outcome"],
+        )
+        for outcome in ("delivered", "retried", "failed"):
+            deliveries.add_metric([outcome], totals.get(("webhook_deliveries", outcome), 0.0))
+        yield deliveries
         yield _histogram(
             "batchscore_job_duration_seconds",
-            "Finished jobs (processed or failed) by seconds from claim to end.",
-            stats.durations,
+            "Ended jobs that ran, by seconds from claim to end.",
+            histogram(totals, "job_duration_seconds", DURATION_BOUNDS),
         )
         yield _histogram(
             "batchscore_job_rows_per_second",
             "Processed scoring jobs by rows scored per second.",
-            stats.rows_per_second,
+            histogram(totals, "job_rows_per_second", ROWS_PER_SECOND_BOUNDS),
         )
 
 
-def _histogram(name: str, documentation: str, counted: Counted) -> HistogramMetricFamily:
+_ROW_COUNTERS = {
+    "rows_scored": "Rows of processed scoring jobs that got a prediction.",
+    "rows_failed": "Rows of processed scoring jobs that could not be scored.",
+}
+ENDED = ("PROCESSED", "FAILED", "CANCELLED")
+
+
+def _histogram(name: str, documentation: str, counted: CountedHistogram) -> HistogramMetricFamily:
     buckets = [
         ("+Inf" if bound == float("inf") else repr(float(bound)), count)
         for bound, count in zip(counted.bounds, counted.counts, strict=True)
@@ -84,7 +153,8 @@ def metrics_registry(ctx: Context) -> CollectorRegistry:
     if os.environ.get(METRICS_DIR_ENV):
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     else:
-        registry.register(PREDICT_LATENCY)
+        for metric in _PROCESS_METRICS:
+            registry.register(metric)
     return registry
 
 

@@ -1,4 +1,5 @@
-"""Give every request an id (X-Request-ID in and out) and log one line per request with it."""
+"""Give every request an id (X-Request-ID in and out), log one line per request with it, and
+count it for /metrics."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from batchscore.api.metrics import observe_request
 from batchscore.logs import request_id
 
 logger = logging.getLogger("batchscore.api.access")
@@ -39,6 +41,7 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            elapsed_ms = (time.perf_counter() - started) * 1000
-            logger.info("%s %s %s %.1fms", scope["method"], scope["path"], status, elapsed_ms)
+            elapsed = time.perf_counter() - started
+            logger.info("%s %s %s %.1fms", scope["method"], scope["path"], status, elapsed * 1000)
+            observe_request(scope, status, elapsed)
             request_id.reset(token)

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, RowMapping, Select, and_, delete, func, inser
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
+from batchscore.db.counters import count_job_end
 from batchscore.db.engine import utcnow
 from batchscore.db.tables import job_attempts, jobs
 from batchscore.db.webhooks import enqueue_delivery
@@ -280,8 +281,7 @@ def requeue_expired(conn: Connection, max_attempts: int) -> list[DeadClaim]:
         .values(outcome=Outcome.LEASE_EXPIRED.value, ended_at=utcnow())
     )
     given_up = mine & (jobs.c.attempts >= max_attempts)
-    for job_id in list(conn.execute(select(jobs.c.id).where(given_up)).scalars()):
-        _announce(conn, job_id, JobStatus.FAILED)  # the row is FAILED by the end of this UPDATE
+    failing = list(conn.execute(select(jobs.c.id).where(given_up)).scalars())
     conn.execute(
         _release(given_up).values(
             status=JobStatus.FAILED.value,
@@ -293,6 +293,8 @@ def requeue_expired(conn: Connection, max_attempts: int) -> list[DeadClaim]:
             ),
         )
     )
+    for job_id in failing:
+        _announce(conn, job_id, JobStatus.FAILED)
     conn.execute(_release(mine).values(status=JobStatus.PENDING.value, **_NO_PROGRESS))
     return dead
 
@@ -588,8 +590,9 @@ def _finish(
 
 
 def _announce(conn: Connection, job_id: int, ended: JobStatus) -> None:
-    """The webhook of the job's end, if it has a callback URL: job.processed, job.failed or
-    job.cancelled, made in the transaction that ends it."""
+    """In the transaction that ends a job: count its end (/metrics), and queue its webhook if
+    it has a callback URL (job.processed, job.failed or job.cancelled)."""
+    count_job_end(conn, job_id, ended.value)
     enqueue_delivery(conn, job_id, f"job.{ended.value.lower()}")
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, case, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from batchscore.db.counters import DURATION_BOUNDS, ROWS_PER_SECOND_BOUNDS, read_counters
 from batchscore.db.engine import seconds_between, utcnow
 from batchscore.db.jobs import JobStatus, count_jobs_by_status
 from batchscore.db.tables import jobs
@@ -32,10 +33,6 @@ class Histogram:
         return self.counts[-1]
 
 
-DURATION_BOUNDS = (0.5, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600)  #: seconds per job
-ROWS_PER_SECOND_BOUNDS = (100, 1_000, 10_000, 50_000, 100_000, 250_000, 1_000_000)
-
-
 @dataclass(frozen=True)
 class SystemStats:
     """The whole system as the job table shows it: what `batchscore status` and /metrics say."""
@@ -45,10 +42,12 @@ class SystemStats:
     workers: list[WorkerRecord]  #: seen within ALIVE_WITHIN_SECONDS or holding a job
     durations: Histogram
     rows_per_second: Histogram
+    counters: dict[tuple[str, str], float]  #: the monotonic totals (db/counters.py)
 
 
 def system_stats(conn: Connection) -> SystemStats:
     return SystemStats(
+        counters=read_counters(conn),
         jobs_by_status=count_jobs_by_status(conn),
         pending_wait_seconds=pending_wait_seconds(conn),
         workers=recent_workers(conn, ALIVE_WITHIN_SECONDS),

@@ -8,6 +8,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -137,6 +138,16 @@ webhook_deliveries = Table(
     # The senders' query: WHERE status = 'PENDING' AND next_attempt_at <= now.
     Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
     sqlite_autoincrement=True,
+)
+
+# Monotonic totals for /metrics (db/counters.py), added to in the transaction of each event, so
+# they are right across processes and restarts and a prune of old jobs never lowers them.
+counters = Table(
+    "counters",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("label", String(64), primary_key=True),  # an outcome, a bucket's bound, "sum", or ""
+    Column("value", Double, nullable=False),
 )
 
 # One row per failed sign-in, keyed "user:<name>" or "address:<ip>"; old rows are pruned.

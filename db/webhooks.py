@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, insert, literal, select, update
 
+from batchscore.db.counters import add
 from batchscore.db.engine import utcnow
 from batchscore.db.tables import jobs, users, webhook_deliveries
 from batchscore.webhook_signing import new_secret
@@ -99,6 +100,7 @@ def record_attempt(
         outcome = {"next_attempt_at": utcnow(retry_in_seconds)}
     if "status" in outcome:
         outcome["next_attempt_at"] = None
+    add(conn, "webhook_deliveries", outcome.get("status", "RETRIED").lower())
     conn.execute(
         update(webhook_deliveries)
         .where(webhook_deliveries.c.id == delivery_id)

@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from batchscore.api.auth import current_user
 from batchscore.api.envelopes import records_of
-from batchscore.api.metrics import PREDICT_LATENCY
+from batchscore.api.metrics import PREDICT_LATENCY, PREDICTIONS
 from batchscore.api.openapi import MODEL_NAME, TOKEN_REPLIES, Reply, operation, refusal
 from batchscore.api.params import read_body
 from batchscore.api.payloads import (
@@ -179,6 +179,7 @@ def _predict(
         info, scored = catalog.predict(settings, name, records)
     response = answer(info, scored, single)
     PREDICT_LATENCY.labels(info.name).observe(time.perf_counter() - started)
+    PREDICTIONS.labels(info.name).inc(len(scored))
     return response
 
 

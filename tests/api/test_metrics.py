@@ -14,7 +14,7 @@ from batchscore.db.workers import worker_seen, worker_stopped
 from batchscore.scheduler.context import Context
 
 if TYPE_CHECKING:  # pytest imports tests/api/conftest.py as "conftest", mypy as "api.conftest"
-    from api.conftest import Caller
+    from api.conftest import Caller, Jobs
 
 SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
 CSV = "sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n6.3,3.3,6.0,2.5\n"
@@ -99,3 +99,62 @@ def test_a_stopped_worker_is_no_longer_counted(ctx: Context, anonymous: httpx2.C
     in_transaction(ctx.engine, lambda c: worker_stopped(c, "host-b:2:y", 0))
 
     assert value(scrape(anonymous)["batchscore_workers"], "batchscore_workers") == running - 1
+
+
+def test_totals_count_every_end_and_never_fall_when_jobs_are_deleted(
+    alice: Caller, jobs: Jobs, anonymous: httpx2.Client
+) -> None:
+    processed = [jobs.make(alice, "PROCESSED", rows=3) for _ in range(2)]
+    failed = jobs.make(alice, "FAILED")
+    cancelled = jobs.make(alice, "CANCELLED")
+    before = scrape(anonymous)
+    for job in (*processed, failed, cancelled):
+        assert alice.client.delete(f"/api/jobs/{job.id}").status_code == 204
+
+    after = scrape(anonymous)
+
+    assert value(after["batchscore_jobs"], "batchscore_jobs", status="PROCESSED") == 0
+    for metrics in (before, after):  # the same before and after the deletes
+        finished = metrics["batchscore_jobs_finished"]
+        assert value(finished, "batchscore_jobs_finished_total", status="PROCESSED") == 2
+        assert value(finished, "batchscore_jobs_finished_total", status="FAILED") == 1
+        assert value(finished, "batchscore_jobs_finished_total", status="CANCELLED") == 1
+        scored = metrics["batchscore_rows_scored"]
+        assert value(scored, "batchscore_rows_scored_total") == 6
+        assert value(metrics["batchscore_rows_failed"], "batchscore_rows_failed_total") == 0
+        durations = metrics["batchscore_job_duration_seconds"]
+        assert value(durations, "batchscore_job_duration_seconds_count") == 3  # those that ran
+
+
+def test_requests_and_predictions_are_counted_by_route_not_by_url(
+    alice: Caller, anonymous: httpx2.Client
+) -> None:
+    def requests(route: str, status: str) -> float:
+        samples = scrape(anonymous).get("batchscore_http_requests", [])
+        found = [
+            s.value
+            for s in samples
+            if s.name == "batchscore_http_requests_total"
+            and (s.labels["route"], s.labels["status"]) == (route, status)
+        ]
+        return found[0] if found else 0.0
+
+    def predicted() -> float:
+        samples = scrape(anonymous).get("batchscore_predictions", [])
+        found = [
+            s.value for s in samples if s.name.endswith("_total") and s.labels["model"] == "iris"
+        ]
+        return found[0] if found else 0.0
+
+    shown, missing, records = (
+        requests("/api/jobs/{job_id:int}", "404"),
+        requests("unmatched", "404"),
+        predicted(),
+    )
+    for job_id in (123456, 123457):
+        assert alice.client.get(f"/api/jobs/{job_id}").status_code == 404
+    assert alice.client.get("/no/such/page").status_code == 404
+    alice.client.post("/api/models/iris/predict", json=[SETOSA] * 7).raise_for_status()
+    assert requests("/api/jobs/{job_id:int}", "404") - shown == 2
+    assert requests("unmatched", "404") - missing == 1
+    assert predicted() - records == 7
