@@ -41,8 +41,9 @@ class Receiver:
 
 
 @contextmanager
-def receiving(*statuses: int, delay_seconds: float = 0.0) -> Iterator[Receiver]:
-    """A receiver at http://127.0.0.1:<free port>/hook answering `statuses` (default 200)."""
+def receiving(*statuses: int, delay_seconds: float = 0.0, port: int = 0) -> Iterator[Receiver]:
+    """A receiver at http://127.0.0.1:<port, default a free one>/hook answering `statuses`
+    (default 200)."""
     receiver: Receiver
 
     class Handler(BaseHTTPRequestHandler):
@@ -60,7 +61,7 @@ def receiving(*statuses: int, delay_seconds: float = 0.0) -> Iterator[Receiver]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     server.daemon_threads = True
     receiver = Receiver(
         f"http://127.0.0.1:{server.server_port}/hook", list(statuses or (200,)), delay_seconds

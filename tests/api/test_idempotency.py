@@ -21,7 +21,7 @@ from batchscore.scheduler.context import Context
 if TYPE_CHECKING:  # pytest imports tests/api/conftest.py as "conftest", mypy as "api.conftest"
     from api.conftest import Caller
 
-CONCURRENT = 8  # identical requests sent at once
+CONCURRENT = 20  # identical requests sent at once
 
 
 def post(

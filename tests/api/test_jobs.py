@@ -374,3 +374,15 @@ def test_the_job_list_says_how_many_processors_will_take_pending_jobs(
     in_transaction(ctx.engine, lambda c: worker_stopped(c, "host:3:gone", 5))
 
     assert alice.client.get("/api/jobs").json()["processors"] == 2  # the worker and cron
+
+
+def test_a_deleted_jobs_id_is_never_handed_out_again(alice: Caller, jobs: Jobs) -> None:
+    """The newest job deleted, the next upload gets a new id: the old URL is a 404, never
+    another file's job (SQLite used to hand out max(id) + 1 again)."""
+    first = jobs.upload(alice, filename="first.csv").json()
+    assert alice.client.delete(first["url"]).status_code == 204
+    second = jobs.upload(alice, filename="second.csv").json()
+    assert second["id"] > first["id"]
+    gone = alice.client.get(first["url"])
+    assert gone.status_code == 404, gone.text
+    assert alice.client.get(f"{first['url']}/result").status_code == 404

@@ -12,6 +12,7 @@ from prometheus_client.samples import Sample
 from batchscore.db.engine import in_transaction
 from batchscore.db.workers import worker_seen, worker_stopped
 from batchscore.scheduler.context import Context
+from batchscore.service.jobs import prune
 
 if TYPE_CHECKING:  # pytest imports tests/api/conftest.py as "conftest", mypy as "api.conftest"
     from api.conftest import Caller, Jobs
@@ -101,15 +102,18 @@ def test_a_stopped_worker_is_no_longer_counted(ctx: Context, anonymous: httpx2.C
     assert value(scrape(anonymous)["batchscore_workers"], "batchscore_workers") == running - 1
 
 
-def test_totals_count_every_end_and_never_fall_when_jobs_are_deleted(
-    alice: Caller, jobs: Jobs, anonymous: httpx2.Client
+def test_totals_count_every_end_and_never_fall_when_jobs_are_deleted_or_pruned(
+    alice: Caller, jobs: Jobs, ctx: Context, anonymous: httpx2.Client
 ) -> None:
     processed = [jobs.make(alice, "PROCESSED", rows=3) for _ in range(2)]
     failed = jobs.make(alice, "FAILED")
     cancelled = jobs.make(alice, "CANCELLED")
     before = scrape(anonymous)
-    for job in (*processed, failed, cancelled):
+    for job in (processed[0], failed):
         assert alice.client.delete(f"/api/jobs/{job.id}").status_code == 204
+    for job in (processed[1], cancelled):
+        assert alice.client.post(f"/api/jobs/{job.id}/archive").status_code == 200
+    assert len(prune(ctx, older_than_seconds=0)) == 2  # what `batchscore prune` does
 
     after = scrape(anonymous)
 
