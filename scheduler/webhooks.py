@@ -18,9 +18,16 @@ from importlib.metadata import version
 import httpx2
 
 from batchscore.callback_urls import address_refusal
+from batchscore.config import Settings
 from batchscore.db.engine import Connection, in_transaction
 from batchscore.db.jobs import get_job
-from batchscore.db.webhooks import DeliveryRecord, claim_delivery, record_attempt, webhook_secret
+from batchscore.db.webhooks import (
+    DeliveryRecord,
+    claim_delivery,
+    delivery_due,
+    record_attempt,
+    webhook_secret,
+)
 from batchscore.errors import DatabaseUnavailable, NotFound
 from batchscore.scheduler.context import Context
 from batchscore.scheduler.job_json import job_event, job_json
@@ -33,6 +40,8 @@ USER_AGENT = f"batchscore/{version('batchscore')} (webhook)"
 
 def deliver_due(ctx: Context, *, limit: int = 100, stop: threading.Event | None = None) -> int:
     """Send up to `limit` due webhooks, one attempt each; how many were attempted."""
+    if not in_transaction(ctx.engine, delivery_due, read_only=True):
+        return 0  # the usual case, found without a write lock or an HTTP client
     hold = ctx.settings.webhook_timeout_seconds + 30  # then another sender may try it
     attempted = 0
     with httpx2.Client(timeout=ctx.settings.webhook_timeout_seconds) as client:
@@ -77,14 +86,11 @@ def _attempt(ctx: Context, client: httpx2.Client, delivery: DeliveryRecord) -> N
         body, secret = in_transaction(ctx.engine, lambda c: _body_and_secret(c, ctx, delivery))
     except NotFound:  # the job was deleted since, and its deliveries with it
         return
-    status_code = None
-    refusal = address_refusal(delivery.url, allow_private=settings.webhook_allow_private)
-    if secret is None:
-        refusal = "The job's user has been removed, so there is no secret to sign it with."
-    error = refusal
-    if refusal is None:
-        status_code, error = _post(client, delivery, body.encode(), secret or "")
-    final = refusal is not None or delivery.attempts >= settings.webhook_attempts
+    status_code, error = None, _refusal(settings, delivery, secret)
+    refused = error is not None  # trying again would not help
+    if secret is not None and not refused:
+        status_code, error = _post(client, delivery, body.encode(), secret)
+    final = refused or delivery.attempts >= settings.webhook_attempts
     retry = min(settings.webhook_retry_seconds * 2 ** (delivery.attempts - 1), MAX_RETRY_SECONDS)
     in_transaction(
         ctx.engine,
@@ -108,6 +114,13 @@ def _attempt(ctx: Context, client: httpx2.Client, delivery: DeliveryRecord) -> N
         f" ({error})" if error else "",
         extra={"job_id": delivery.job_id},
     )
+
+
+def _refusal(settings: Settings, delivery: DeliveryRecord, secret: str | None) -> str | None:
+    """Why this delivery may not be sent at all; None if it may."""
+    if secret is None:
+        return "The job's user has been removed, so there is no secret to sign it with."
+    return address_refusal(delivery.url, allow_private=settings.webhook_allow_private)
 
 
 def _body_and_secret(

@@ -19,6 +19,7 @@ from batchscore.db.webhooks import claim_delivery
 from batchscore.scheduler.context import Context
 from batchscore.scheduler.processor import process_one
 from batchscore.scheduler.webhooks import deliver_due, delivering
+from batchscore.service import accounts
 from batchscore.webhook_signing import BadSignature, verify
 
 if TYPE_CHECKING:  # pytest imports tests/api/conftest.py as "conftest", mypy as "api.conftest"
@@ -264,3 +265,19 @@ def test_a_bad_webhook_body_is_refused(alice: Caller) -> None:
     too_large = alice.client.put("/api/webhook", content=b" " * 10_000)
     assert too_large.status_code == 413
     assert alice.client.get("/api/webhook").json()["callback_url"] is None
+
+
+def test_a_removed_users_webhook_is_not_sent_unsigned(
+    alice: Caller, admin: Caller, ctx: Context
+) -> None:
+    with receiving(200) as receiver:
+        job_id = upload(alice, receiver.url)
+        process_one(ctx, job_id=job_id)
+        accounts.remove_user(ctx, "alice")  # their jobs stay, with no owner
+        deliver_due(ctx)
+        assert receiver.received == []
+    [delivery] = deliveries(admin, job_id)
+    assert (delivery["status"], delivery["attempts"]) == ("FAILED", 1)
+    assert delivery["last_error"] == (
+        "The job's user has been removed, so there is no secret to sign it with."
+    )
