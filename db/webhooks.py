@@ -93,14 +93,16 @@ def record_attempt(
     `retry_in_seconds`, or FAILED for good when that is None."""
     outcome: dict[str, Any]
     if error is None:
+        counted = "delivered"
         outcome = {"status": DeliveryStatus.DELIVERED.value, "delivered_at": utcnow()}
-    elif retry_in_seconds is None:
-        outcome = {"status": DeliveryStatus.FAILED.value}
-    else:
-        outcome = {"next_attempt_at": utcnow(retry_in_seconds)}
-    if "status" in outcome:
         outcome["next_attempt_at"] = None
-    add(conn, "webhook_deliveries", outcome.get("status", "RETRIED").lower())
+    elif retry_in_seconds is None:
+        counted = "failed"
+        outcome = {"status": DeliveryStatus.FAILED.value, "next_attempt_at": None}
+    else:
+        counted = "retried"
+        outcome = {"next_attempt_at": utcnow(retry_in_seconds)}
+    add(conn, "webhook_deliveries", counted)
     conn.execute(
         update(webhook_deliveries)
         .where(webhook_deliveries.c.id == delivery_id)

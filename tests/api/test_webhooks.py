@@ -131,6 +131,9 @@ def test_after_its_last_attempt_a_delivery_is_failed_and_the_job_is_untouched(
     assert delivery["last_error"] == "The receiver answered 500 Internal Server Error."
     assert delivery["next_attempt_at"] is None
     assert alice.client.get(f"/api/jobs/{job_id}").json()["status"] == "PROCESSED"
+    metrics = alice.client.get("/metrics").text
+    for outcome, count in (("retried", 2), ("failed", 1), ("delivered", 0)):
+        assert f'batchscore_webhook_deliveries_total{{outcome="{outcome}"}} {count}.0' in metrics
 
 
 def test_an_unreachable_receiver_is_recorded_and_retried(alice: Caller, ctx: Context) -> None:
