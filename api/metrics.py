@@ -24,12 +24,7 @@ from prometheus_client.registry import Collector
 from starlette.types import Scope
 
 from batchscore.config import METRICS_DIR_ENV
-from batchscore.db.counters import (
-    DURATION_BOUNDS,
-    ROWS_PER_SECOND_BOUNDS,
-    CountedHistogram,
-    histogram,
-)
+from batchscore.db.counters import Histogram as Counted
 from batchscore.db.jobs import JobStatus
 from batchscore.scheduler.context import Context
 from batchscore.service.status import stats as system_stats
@@ -123,12 +118,12 @@ class _JobTable(Collector):
         yield _histogram(
             "batchscore_job_duration_seconds",
             "Ended jobs that ran, by seconds from claim to end.",
-            histogram(totals, "job_duration_seconds", DURATION_BOUNDS),
+            stats.durations,
         )
         yield _histogram(
             "batchscore_job_rows_per_second",
             "Processed scoring jobs by rows scored per second.",
-            histogram(totals, "job_rows_per_second", ROWS_PER_SECOND_BOUNDS),
+            stats.rows_per_second,
         )
 
 
@@ -139,7 +134,7 @@ _ROW_COUNTERS = {
 ENDED = ("PROCESSED", "FAILED", "CANCELLED")
 
 
-def _histogram(name: str, documentation: str, counted: CountedHistogram) -> HistogramMetricFamily:
+def _histogram(name: str, documentation: str, counted: Counted) -> HistogramMetricFamily:
     buckets = [
         ("+Inf" if bound == float("inf") else repr(float(bound)), count)
         for bound, count in zip(counted.bounds, counted.counts, strict=True)

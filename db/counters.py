@@ -24,12 +24,16 @@ INF = "+Inf"
 
 
 @dataclass(frozen=True)
-class CountedHistogram:
+class Histogram:
     """Cumulative counts per upper bound (Prometheus' `le`), the last bound being +Inf."""
 
     bounds: tuple[float, ...]
     counts: tuple[int, ...]
     total: float  #: the sum of the observed values
+
+    @property
+    def count(self) -> int:
+        return self.counts[-1]
 
 
 def add(conn: Connection, name: str, label: str, amount: float = 1.0) -> None:
@@ -81,7 +85,7 @@ def read_counters(conn: Connection) -> dict[tuple[str, str], float]:
 
 def histogram(
     values: dict[tuple[str, str], float], name: str, bounds: Sequence[float]
-) -> CountedHistogram:
+) -> Histogram:
     """Histogram `name` as Prometheus shows it, from `read_counters`."""
     labels = [repr(float(bound)) for bound in bounds] + [INF]
     running, cumulative = 0, []
@@ -89,4 +93,4 @@ def histogram(
         running += int(values.get((name, label), 0))
         cumulative.append(running)
     edges = (*(float(b) for b in bounds), float("inf"))
-    return CountedHistogram(edges, tuple(cumulative), values.get((name, "sum"), 0.0))
+    return Histogram(edges, tuple(cumulative), values.get((name, "sum"), 0.0))

@@ -13,12 +13,7 @@ from sqlalchemy import Column, Table, select, update
 
 from batchscore.db.engine import Engine, in_transaction
 from batchscore.db.jobs import JobStatus, archived_before, claim_next_job
-from batchscore.db.stats import (
-    duration_histogram,
-    pending_wait_seconds,
-    rows_per_second_histogram,
-    system_stats,
-)
+from batchscore.db.stats import pending_wait_seconds, system_stats
 from batchscore.db.tables import jobs, workers
 from batchscore.db.workers import recent_workers, worker_seen, worker_stopped
 from batchscore.scheduler.context import Context
@@ -48,37 +43,6 @@ def finish(
         rows_total=rows,
         **more,
     )
-
-
-def test_duration_histogram_counts_finished_jobs_cumulatively(ctx: Context) -> None:
-    for status, seconds in [
-        ("PROCESSED", 0.25),
-        ("PROCESSED", 3.0),
-        ("FAILED", 3.5),
-        ("PROCESSED", 120.0),
-    ]:
-        finish(ctx.engine, add_job(ctx).id, status, seconds, rows=100)
-    add_job(ctx)  # pending: not finished, not counted
-
-    counted = in_transaction(ctx.engine, lambda c: duration_histogram(c, [1, 5, 60]))
-
-    assert counted.bounds == (1, 5, 60, float("inf"))
-    assert counted.counts == (1, 3, 3, 4)
-    assert counted.count == 4
-    assert counted.total == pytest.approx(126.75, abs=0.01)
-
-
-def test_rows_per_second_counts_processed_scoring_jobs_only(ctx: Context) -> None:
-    finish(ctx.engine, add_job(ctx).id, "PROCESSED", 2.0, rows=1_000)  # 500 rows/s
-    finish(ctx.engine, add_job(ctx).id, "PROCESSED", 0.5, rows=100_000)  # 200,000 rows/s
-    finish(ctx.engine, add_job(ctx).id, "FAILED", 1.0, rows=5)  # failed: left out
-    finish(ctx.engine, add_job(ctx).id, "PROCESSED", 1.0, rows=50, kind="train")  # training
-    finish(ctx.engine, add_job(ctx).id, "PROCESSED", 0.0, rows=50)  # no measurable time
-
-    counted = in_transaction(ctx.engine, lambda c: rows_per_second_histogram(c, [1_000, 250_000]))
-
-    assert counted.counts == (1, 2, 2)
-    assert counted.total == pytest.approx(200_500, rel=1e-3)
 
 
 def test_an_empty_table_gives_empty_histograms_and_no_wait(ctx: Context) -> None:
