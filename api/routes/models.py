@@ -18,7 +18,7 @@ from batchscore.api.auth import current_user
 from batchscore.api.envelopes import records_of
 from batchscore.api.metrics import PREDICT_LATENCY, PREDICTIONS
 from batchscore.api.openapi import MODEL_NAME, TOKEN_REPLIES, Reply, operation, refusal
-from batchscore.api.params import read_body
+from batchscore.api.params import TOO_DEEP, read_body
 from batchscore.api.payloads import (
     MlflowPredictions,
     ModelDetail,
@@ -175,6 +175,8 @@ def _predict(
             payload = json.loads(body)
         except ValueError as exc:  # also UnicodeDecodeError
             raise InputError(f"The body is not valid JSON: {exc}.") from exc
+        except RecursionError as exc:  # [[[[… thousands deep: no record is shaped so
+            raise InputError(TOO_DEEP) from exc
         records, single = records_of(payload)
         info, scored = catalog.predict(settings, name, records)
     response = answer(info, scored, single)

@@ -125,6 +125,19 @@ def test_non_finite_and_non_json_bodies_are_refused(alice: Caller) -> None:
     assert broken.json()["error"]["message"].startswith("The body is not valid JSON: ")
 
 
+@pytest.mark.parametrize("path", ["/api/models/iris/predict", "/invocations"])
+def test_json_nested_thousands_deep_is_refused_not_a_server_error(alice: Caller, path: str) -> None:
+    for deep in (b"[" * 100_000, b'{"a":' * 50_000):
+        response = alice.client.post(path, content=deep)
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["message"] == (
+            "The body is JSON nested too deeply: no record is shaped like that."
+        )
+    assert alice.client.post("/api/models/iris/predict", json=SETOSA).status_code == 200
+    settings = alice.client.put("/api/webhook", content=b"[" * 8_000)  # typed: refused at once
+    assert settings.status_code == 422
+
+
 def test_too_many_records_go_to_a_batch_job(alice: Caller) -> None:
     response = alice.client.post("/api/models/iris/predict", json=[SETOSA] * 10_001)
     assert response.status_code == 422
