@@ -69,9 +69,6 @@ def status_param(request: Request) -> JobStatus | None:
         raise InputError(f"Query parameter 'status' must be one of {choices}.") from None
 
 
-TOO_DEEP = "The body is JSON nested too deeply: no record is shaped like that."
-
-
 async def read_body(request: Request, max_bytes: int) -> bytes:
     """The request's body, refused (TooLarge) as soon as it passes `max_bytes`: never held whole
     in memory when it is too large."""

@@ -18,7 +18,7 @@ from batchscore.api.auth import current_user
 from batchscore.api.envelopes import records_of
 from batchscore.api.metrics import PREDICT_LATENCY, PREDICTIONS
 from batchscore.api.openapi import MODEL_NAME, TOKEN_REPLIES, Reply, operation, refusal
-from batchscore.api.params import TOO_DEEP, read_body
+from batchscore.api.params import read_body
 from batchscore.api.payloads import (
     MlflowPredictions,
     ModelDetail,
@@ -36,6 +36,7 @@ from batchscore.model.predict import Prediction as Scored
 from batchscore.service import catalog
 
 _MAX_BODY_BYTES = 8 * 1024 * 1024
+TOO_DEEP = "The body is JSON nested too deeply: no record is shaped like that."
 
 
 @operation(
