@@ -103,6 +103,15 @@ class _About(Struct, kw_only=True):
     created_at: str
     source: Annotated[str, Meta(description="'trained', or 'imported from <file name>'.")]
     note: str
+    created_by: Annotated[
+        str, Meta(description="Who trained or imported it; empty for the operator's CLI.")
+    ]
+    estimator: Annotated[
+        str, Meta(description="What predicts: the final step's class, e.g. LogisticRegression.")
+    ]
+    incremental: Annotated[
+        bool, Meta(description="Whether it can learn new rows (POST /api/models/{name}/data).")
+    ]
     sklearn_version: Annotated[str, Meta(description="The scikit-learn that fitted it.")]
     warning: Annotated[
         str | None,
@@ -292,6 +301,9 @@ def _about(info: ModelInfo) -> dict[str, Any]:
         "created_at": info.created_at,
         "source": info.source,
         "note": info.note,
+        "created_by": info.created_by,
+        "estimator": info.estimator,
+        "incremental": info.incremental,
         "sklearn_version": info.sklearn_version,
         "warning": version_warning(info),
     }

@@ -65,6 +65,7 @@ class ImportPlan:
     note: str = ""
     activate: bool = False
     trust_pickle: bool = False  # the operator's decision to run the file's code (CLI only)
+    created_by: str = ""  # who imports it: the new version's created_by
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ def _import(model_dir: Path, name: str, path: Path, plan: ImportPlan, shown: str
         evaluation="none",
         source=f"imported from {shown}",
         note=plan.note,
+        created_by=plan.created_by,
         activate=plan.activate,
     )
     logger.info("Imported %s as model %s v%d", shown, info.name, info.version)

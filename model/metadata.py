@@ -42,6 +42,9 @@ class ModelInfo:
     evaluation_rows: int = 0  # how many rows `metrics` were measured on
     source: str = "trained"  # "trained" here, or "imported from <file name>"
     note: str = ""  # the version note given at import
+    created_by: str = ""  # the user who trained or imported it ('' = the operator, at the CLI)
+    estimator: str = ""  # the final step's class, e.g. LogisticRegression ('' = not recorded)
+    incremental: bool = False  # its final step learns new rows in place (partial_fit)
 
     def __post_init__(self) -> None:
         if not self.kinds:  # models saved before kinds existed take numbers only
@@ -70,6 +73,9 @@ class ModelInfo:
             "evaluation_rows": self.evaluation_rows,
             "source": self.source,
             "note": self.note,
+            "created_by": self.created_by,
+            "estimator": self.estimator,
+            "incremental": self.incremental,
         }
 
     @classmethod
@@ -98,6 +104,9 @@ class ModelInfo:
             evaluation_rows=_positive(data, "evaluation_rows", minimum=0, default=0),
             source=_field(data, "source", str, default="trained"),
             note=_field(data, "note", str, default=""),
+            created_by=_field(data, "created_by", str, default=""),
+            estimator=_field(data, "estimator", str, default=""),
+            incremental=_field(data, "incremental", bool, default=False),
         )
 
 

@@ -201,6 +201,7 @@ def save_model(
     evaluation_rows: int = 0,
     source: str = "trained",
     note: str = "",
+    created_by: str = "",
     activate: bool = False,
 ) -> ModelInfo:
     """Save a fitted estimator as the next version of `name` and return its metadata.
@@ -230,6 +231,9 @@ def save_model(
         evaluation_rows=evaluation_rows,
         source=source,
         note=note,
+        created_by=created_by,
+        estimator=type(final_step(estimator)).__name__,
+        incremental=hasattr(final_step(estimator), "partial_fit"),
     )
     try:  # a saved model.json must pass the same checks load_model applies
         ModelInfo.from_json(base.to_json())

@@ -85,6 +85,7 @@ class TrainPlan:
     incremental: bool = False  # update the active version with partial_fit instead
     holdout: float = HOLDOUT  # share of rows held out to measure the fit; 0 = fit on all
     refit: bool = False  # after measuring on the holdout, fit the saved estimator on all rows
+    created_by: str = ""  # who asked: the new version's created_by
 
 
 @dataclass(frozen=True)
@@ -184,6 +185,7 @@ def train(
         training_data_sha256=data_sha256,
         evaluation=fitted.evaluation,
         evaluation_rows=fitted.evaluation_rows,
+        created_by=plan.created_by,
         activate=plan.activate,
     )
     return Trained(info, rows_used=len(y), rows_skipped=skipped, left_out=left_out)

@@ -5,6 +5,7 @@ Admins only: a model change alters what every user's jobs predict."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TypeVar
 
 from starlette.concurrency import run_in_threadpool
@@ -93,6 +94,7 @@ async def _queue(request: Request, *, incremental: bool | None) -> Response:
     user, name, upload, plan = await _admin_upload(
         request, _PLAN_FIELDS, lambda fields: _plan(fields, incremental)
     )
+    plan = replace(plan, created_by=user.username)
     ctx, once = context_of(request), idempotency(request, key, user.id, upload)
     job, replayed = await run_in_threadpool(
         queue_once,
@@ -157,6 +159,7 @@ async def import_version(request: Request) -> Response:
     loading it runs whatever code it holds. A refused file changes nothing.
     """
     user, name, upload, plan = await _admin_upload(request, _IMPORT_FIELDS, _import_plan)
+    plan = replace(plan, created_by=user.username)
     ctx = context_of(request)
     await run_in_threadpool(
         catalog.import_upload, ctx, user, name, upload.stored, upload.filename, plan

@@ -98,6 +98,10 @@ def test_a_skops_pipeline_imports_and_scores_every_row_as_the_pipeline_does(
         "Q3 churn",
         None,
     )
+    assert (version["created_by"], version["estimator"]) == (
+        admin.user.username,
+        "HistGradientBoostingClassifier",
+    )
     features = frame[list(CHURN_FEATURES)]
     assert list(result.columns)[-3:] == ["prediction", "probability", "error"]
     assert result["prediction"].tolist() == pipeline.predict(features).tolist()

@@ -95,6 +95,12 @@ def test_train_iris_then_activate_and_a_batch_job_uses_the_new_version(
     assert detail["active_version"] == 1
     assert [(v["version"], v["active"]) for v in detail["versions"]] == [(1, True), (2, False)]
     assert detail["versions"][1]["metrics"] == metrics
+    made = detail["versions"][1]
+    assert (made["created_by"], made["estimator"], made["incremental"]) == (
+        admin.user.username,
+        "RandomForestClassifier",
+        False,
+    )
     assert predict(admin, "iris", SETOSA)["version"] == 1  # not active yet
 
     activated = admin.client.post("/api/models/iris/versions/2/activate")
@@ -135,6 +141,8 @@ def test_new_sales_rows_move_the_sales_model_towards_them(admin: Caller) -> None
     sales = example("advertising.csv")
     queued = post_training(admin, "/api/models/sales/train", sales, target="Sales", estimator="sgd")
     assert run(admin, queued["id"])["status"] == "PROCESSED"
+    first = admin.client.get("/api/models/sales").json()["versions"][0]
+    assert (first["estimator"], first["incremental"]) == ("SGDRegressor", True)
     before = predict(admin, "sales", TV_50)["prediction"]
     rows = pd.read_csv(EXAMPLES / "advertising.csv")
     rows["Sales"] += 5  # sales went up across the board
