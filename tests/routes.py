@@ -49,6 +49,8 @@ PANEL_PAGES = [  # a signed-in session; POSTs also need the session's CSRF token
     ("GET", "/"),
     ("POST", "/logout"),
     ("GET", "/jobs/{id}"),
+    ("GET", "/models"),
+    ("GET", "/models/{id}"),
     ("GET", "/tokens"),
     ("POST", "/tokens"),
     ("POST", "/tokens/{id}/revoke"),

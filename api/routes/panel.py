@@ -1,15 +1,19 @@
-"""The panel's pages: the jobs page (upload + live table) and one job's detail page."""
+"""The panel's pages: the jobs page (upload + live table), one job's page, the models page and
+one model's page (its versions, try one record, and for admins train, import, activate)."""
 
 from __future__ import annotations
 
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 
+from batchscore.api import charts
 from batchscore.api.auth import current_user
 from batchscore.api.pages import render
 from batchscore.api.state import context_of
 from batchscore.config import OUTPUT_FORMATS
 from batchscore.db.jobs import JobStatus
+from batchscore.model.metadata import ESTIMATOR_NAMES, HOLDOUT, ModelInfo
 from batchscore.model.registry import version_warning
 from batchscore.scheduler.reading import ENCODING_CHOICES, describe_read_as
 from batchscore.service import catalog, jobs
@@ -46,3 +50,61 @@ def job_page(request: Request) -> Response:
         "read_as": describe_read_as(view.job.read_as) if view.job.read_as else None,
     }
     return render(request, "job.html", context, user=user)
+
+
+# How the panel names a metric; programs see the keys.
+METRIC_NAMES = {"accuracy": "Accuracy", "f1_macro": "Macro F1", "r2": "R²", "mae": "MAE"}
+
+
+def models_page(request: Request) -> Response:
+    """Every model with its active version; admins also get the forms to add one."""
+    user = current_user(request)
+    models = catalog.list_models(context_of(request).settings)
+    context = {
+        "models": models,
+        "warnings": {model.info.name: version_warning(model.info) for model in models},
+        "metric_names": METRIC_NAMES,
+        "estimators": ESTIMATOR_NAMES,
+        "holdout": HOLDOUT,
+    }
+    return render(request, "models.html", context, user=user)
+
+
+def model_page(request: Request) -> Response:
+    """One model: try a record, its features, every version and its metrics as charts."""
+    user = current_user(request)
+    detail = catalog.get_model(context_of(request).settings, request.path_params["name"])
+    active = next(info for info in detail.versions if info.version == detail.active_version)
+    context = {
+        "model": detail,
+        "active": active,
+        "versions": list(reversed(detail.versions)),  # the newest first
+        "warnings": {info.version: version_warning(info) for info in detail.versions},
+        "charts": metric_charts(detail.versions),
+        "metric_names": METRIC_NAMES,
+        "estimators": ESTIMATOR_NAMES,
+        "holdout": HOLDOUT,
+    }
+    return render(request, "model.html", context, user=user)
+
+
+def metric_charts(versions: list[ModelInfo]) -> list[tuple[str, Markup]]:
+    """(caption, chart): a line per metric across the versions that measured it (an imported
+    version was measured by nobody)."""
+    names = sorted({name for info in versions for name in info.metrics}, key=_metric_order)
+    captions = [f"{METRIC_NAMES.get(name, name)} by version" for name in names]
+    return [
+        (
+            caption,
+            charts.line(
+                [(f"v{i.version}", i.metrics[name]) for i in versions if name in i.metrics],
+                title=caption,
+            ),
+        )
+        for name, caption in zip(names, captions, strict=True)
+    ]
+
+
+def _metric_order(name: str) -> tuple[int, str]:
+    order = list(METRIC_NAMES)
+    return (order.index(name) if name in order else len(order), name)

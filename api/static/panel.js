@@ -14,11 +14,15 @@ const numberText = (n) => Number(n).toLocaleString();
 
 // --- API calls -------------------------------------------------------------------------
 
-async function api(method, url) {
+async function api(method, url, body = null) {
+  // body: a FormData (multipart, e.g. a file) or anything else, sent as JSON.
+  const headers = { Accept: "application/json", "X-CSRF-Token": csrfToken() };
+  if (body !== null && !(body instanceof FormData)) headers["Content-Type"] = "application/json";
   const response = await fetch(url, {
     method,
-    headers: { Accept: "application/json", "X-CSRF-Token": csrfToken() },
+    headers,
     credentials: "same-origin",
+    body: body === null || body instanceof FormData ? body : JSON.stringify(body),
   });
   if (response.status === 401) {
     window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname));
@@ -479,6 +483,10 @@ async function onAction(event) {
     table.refresh();
     return;
   }
+  if (action === "activate") {
+    await activate(button);
+    return;
+  }
   if (action in BULK) {
     await bulk(button, BULK[action]);
     return;
@@ -494,6 +502,141 @@ async function onAction(event) {
     else window.location.assign(action === "delete" ? "/" : window.location.pathname);
   } catch (error) {
     toast(`${name}: ${error.message}`, "FAILED");
+    button.disabled = false;
+  }
+}
+
+// --- Models: try a record, train / import / feed rows, activate ----------------------------
+
+const SVG = "http://www.w3.org/2000/svg";
+
+function svg(tag, attributes = {}, text = null) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, String(value));
+  if (text !== null) node.textContent = text;
+  return node;
+}
+
+function probabilityChart(probabilities) {
+  // Horizontal bars, most likely first, laid out like the server's charts (api/charts.py).
+  const items = Object.entries(probabilities).sort((a, b) => b[1] - a[1]);
+  const row = 26, labelW = 120, valueW = 64, width = 480, plotW = width - labelW - valueW;
+  const chart = svg("svg", { class: "chart", viewBox: `0 0 ${width} ${12 + row * items.length + 8}`, role: "img", "aria-label": "Probability of each class" });
+  chart.append(svg("title", {}, "Probability of each class"));
+  items.forEach(([label, p], i) => {
+    const y = 12 + i * row, text = `${(p * 100).toFixed(1)}%`;
+    chart.append(
+      svg("text", { class: "label", x: labelW - 8, y: y + 16, "text-anchor": "end" }, label),
+      svg("rect", { class: "bar", x: labelW, y: y + 4, height: row - 8, width: Math.max(plotW * p, 1).toFixed(1) }),
+      svg("text", { class: "value", x: (labelW + plotW * p + 6).toFixed(1), y: y + 16 }, text),
+    );
+  });
+  return chart;
+}
+
+function tryRecord(form) {
+  const record = {};
+  for (const input of form.querySelectorAll("[data-feature]")) {
+    const value = input.value.trim();
+    const kind = input.dataset.kind;
+    record[input.dataset.feature] = value === "" ? null : kind === "number" ? Number(value) : kind === "boolean" ? value === "true" : value;
+  }
+  return record;
+}
+
+function setUpTryIt() {
+  const form = document.getElementById("try-form");
+  if (!form) return;
+  const out = document.getElementById("try-result");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    try {
+      const answer = await api("POST", `/api/models/${encodeURIComponent(form.dataset.model)}/predict`, tryRecord(form));
+      const shown = typeof answer.prediction === "number" ? Number(answer.prediction).toLocaleString(undefined, { maximumSignificantDigits: 6 }) : String(answer.prediction);
+      out.replaceChildren(
+        el("p", { class: "prediction" }, el("span", { class: "sub", text: `v${answer.version} predicts` }), el("strong", { id: "try-prediction", text: shown })),
+        answer.probabilities ? probabilityChart(answer.probabilities) : null,
+      );
+    } catch (error) {
+      out.replaceChildren(el("p", { class: "alert alert-error", role: "alert", text: error.message }));
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+const MODEL_ROUTES = { train: "train", data: "data", import: "versions" };
+
+function setUpModelForms() {
+  for (const form of document.querySelectorAll("form[data-api-form]")) {
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const message = form.querySelector("[data-form-message]");
+      const data = new FormData(form);
+      const name = form.dataset.model || String(data.get("name") || "").trim();
+      data.delete("name");
+      for (const [key, value] of [...data.entries()]) if (value === "") data.delete(key);
+      const button = form.querySelector("button[type=submit]");
+      button.disabled = true;
+      say(message, "Uploading…", "info");
+      try {
+        const answer = await api("POST", `/api/models/${encodeURIComponent(name)}/${MODEL_ROUTES[form.dataset.apiForm]}`, data);
+        if (form.dataset.apiForm === "import") {
+          const version = answer.versions[answer.versions.length - 1].version;
+          return done(`/models/${name}`, `${name} v${version} imported.`);
+        }
+        await followModelJob(answer, message, name);
+      } catch (error) {
+        say(message, error.message, "error");
+      } finally {
+        button.disabled = false;
+      }
+    });
+  }
+}
+
+async function followModelJob(job, message, name) {
+  // Show the job's progress here until it ends: the new version, or why there is none.
+  const bar = el("progress", { max: "1", value: "0", "aria-label": `Progress of job ${job.id}` });
+  const line = el("span");
+  message.className = "alert alert-info";
+  message.replaceChildren(el("a", { href: `/jobs/${job.id}`, text: `Job #${job.id}` }), " ", line, bar);
+  for (;;) {
+    line.textContent = job.status === "PENDING" ? "is waiting for a processor." : `is ${Math.round(job.progress * 100)}% done.`;
+    bar.value = job.progress;
+    if (FINISHED.has(job.status)) break;
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    job = await api("GET", `/api/jobs/${job.id}`);
+  }
+  if (job.status === "PROCESSED") {
+    return done(`/models/${name}`, `${name} v${job.model_version} is ready: its scores are in the table of versions.`);
+  }
+  say(message, `Job #${job.id} ${job.status === "FAILED" ? "failed" : "was cancelled"}: ${job.error || "see the job"}`, "error");
+}
+
+function done(url, text) {
+  // Go to the page that shows what changed; the toast says what it is once there.
+  sessionStorage.setItem("batchscore-flash", text);
+  window.location.assign(url);
+}
+
+function showFlash() {
+  const text = sessionStorage.getItem("batchscore-flash");
+  if (!text) return;
+  sessionStorage.removeItem("batchscore-flash");
+  toast(text, "PROCESSED");
+}
+
+async function activate(button) {
+  const { model, version } = button.dataset;
+  button.disabled = true;
+  try {
+    await api("POST", `/api/models/${encodeURIComponent(model)}/versions/${version}/activate`);
+    done(window.location.pathname, `${model} v${version} now predicts.`);
+  } catch (error) {
+    toast(error.message, "FAILED");
     button.disabled = false;
   }
 }
@@ -546,6 +689,9 @@ document.addEventListener("DOMContentLoaded", () => {
   setUpTable();
   setUpNotificationButton();
   setUpCopy();
+  setUpTryIt();
+  setUpModelForms();
+  showFlash();
   localTimes();
   followJob();
   document.addEventListener("click", onAction);

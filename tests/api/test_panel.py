@@ -338,7 +338,7 @@ def test_panel_lists_the_installed_models_and_their_features(
 def test_panel_pages_forbid_inline_scripts_and_framing(panel: PanelClient, alice: Caller) -> None:
     pages = [panel.http.get("/login")]
     panel.sign_in("alice")
-    pages += [panel.http.get("/"), panel.http.get("/tokens")]
+    pages += [panel.http.get(path) for path in ("/", "/tokens", "/models", "/models/iris")]
     for page in pages:
         assert page.status_code == 200
         policy = page.headers["content-security-policy"]
@@ -461,3 +461,17 @@ def test_revoking_a_token_that_is_not_yours_is_not_found(
     )
     assert response.status_code == 404
     assert bob.client.get("/api/jobs").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("name", "status", "said"),
+    [("no-such-model", 404, "no-such-model"), ("bad name!", 422, "Invalid model name")],
+)
+def test_a_model_page_for_no_model_is_a_page_saying_why(
+    panel: PanelClient, alice: Caller, name: str, status: int, said: str
+) -> None:
+    panel.sign_in("alice")
+    page = panel.http.get(f"/models/{name}")
+    assert page.status_code == status, page.text
+    assert page.headers["content-type"].startswith("text/html")
+    assert said in page.text and "Traceback" not in page.text

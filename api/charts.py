@@ -1,0 +1,184 @@
+"""Small charts drawn on the server as SVG: no script, no CDN, nothing the CSP must allow.
+
+Each function returns markup for a page. A chart is laid out in a fixed viewBox that CSS scales
+to its card (panel.css `.chart`); colours and fonts come from the stylesheet too, so a chart
+looks like the rest of the panel. Every chart has a title for screen readers, and each mark a
+<title> tooltip with its exact figure.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+from markupsafe import Markup, escape
+
+WIDTH, HEIGHT = 480, 220
+LEFT, RIGHT, TOP, BOTTOM = 48, 12, 12, 34  # room for the axes' labels
+BAR_ROW = 26  # height of one horizontal bar's row
+
+
+def number(value: float) -> str:
+    """A figure as a chart label shows it: three significant digits, thousands separated."""
+    if value != 0 and (abs(value) >= 1e6 or abs(value) < 1e-3):
+        return f"{value:.3g}"
+    if float(value).is_integer() or abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.3g}" if abs(value) >= 1 else f"{value:.3f}".rstrip("0")
+
+
+def line(points: Sequence[tuple[str, float]], *, title: str) -> Markup:
+    """Values across categories in order, e.g. a metric across a model's versions."""
+    values = [value for _, value in points]
+    low, high = _range(values)
+    plot_w = WIDTH - LEFT - RIGHT
+    step = plot_w / max(len(points) - 1, 1)
+
+    def x(i: int) -> float:
+        return LEFT + (i * step if len(points) > 1 else plot_w / 2)
+
+    def y(v: float) -> float:
+        return _scale(v, low, high, HEIGHT - BOTTOM, TOP)
+
+    path = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))
+    marks = [
+        f'<polyline class="series" points="{path}"/>',
+        *(
+            f'<circle class="point" cx="{x(i):.1f}" cy="{y(v):.1f}" r="4">'
+            f"<title>{escape(label)}: {number(v)}</title></circle>"
+            f'<text class="label" x="{x(i):.1f}" y="{HEIGHT - BOTTOM + 18}" '
+            f'text-anchor="middle">{escape(label)}</text>'
+            for i, (label, v) in enumerate(points)
+        ),
+    ]
+    return _svg(title, HEIGHT, [*_y_axis(low, high, y), *marks])
+
+
+def bars(items: Sequence[tuple[str, float]], *, title: str, share: bool = False) -> Markup:
+    """One horizontal bar per item, longest = the largest; `share` labels values as percents."""
+    height = TOP + BAR_ROW * max(len(items), 1) + 8
+    label_w, value_w = 120, 64
+    plot_w = WIDTH - label_w - value_w
+    top = max((value for _, value in items), default=0) or 1
+    marks = []
+    for i, (label, value) in enumerate(items):
+        y = TOP + i * BAR_ROW
+        text = f"{value:.1%}" if share else number(value)
+        marks.append(
+            f'<text class="label" x="{label_w - 8}" y="{y + 16}" text-anchor="end">'
+            f"{escape(_clip(label, 18))}<title>{escape(label)}</title></text>"
+            f'<rect class="bar" x="{label_w}" y="{y + 4}" height="{BAR_ROW - 8}" '
+            f'width="{max(plot_w * value / top, 1):.1f}">'
+            f"<title>{escape(label)}: {text}</title></rect>"
+            f'<text class="value" x="{label_w + plot_w * value / top + 6:.1f}" y="{y + 16}">'
+            f"{text}</text>"
+        )
+    return _svg(title, height, marks)
+
+
+def columns(edges: Sequence[float], counts: Sequence[int], *, title: str) -> Markup:
+    """A histogram: counts[i] rows fall in [edges[i], edges[i + 1])."""
+    low, high = _range([0, *counts])
+    plot_w = WIDTH - LEFT - RIGHT
+    width = plot_w / max(len(counts), 1)
+
+    def y(v: float) -> float:
+        return _scale(v, low, high, HEIGHT - BOTTOM, TOP)
+
+    marks = [
+        f'<rect class="bar" x="{LEFT + i * width + 1:.1f}" y="{y(count):.1f}" '
+        f'width="{max(width - 2, 1):.1f}" height="{y(0) - y(count):.1f}">'
+        f"<title>{number(edges[i])} to {number(edges[i + 1])}: {count:,} rows</title></rect>"
+        for i, count in enumerate(counts)
+    ]
+    ticks = sorted({0, len(counts) // 2, len(counts)})
+    marks += [
+        f'<text class="label" x="{LEFT + i * width:.1f}" y="{HEIGHT - BOTTOM + 18}" '
+        f'text-anchor="middle">{number(edges[i])}</text>'
+        for i in ticks
+    ]
+    return _svg(title, HEIGHT, [*_y_axis(low, high, y), *marks])
+
+
+def scatter(
+    points: Sequence[tuple[float, float]], *, title: str, x_label: str, y_label: str
+) -> Markup:
+    """Points (x, y) on the same scale for both axes, with the line y = x: predicted against
+    actual, where a perfect model puts every point on the line."""
+    low, high = _range([v for point in points for v in point])
+    size = HEIGHT - TOP - BOTTOM
+
+    def x(v: float) -> float:
+        return _scale(v, low, high, LEFT, LEFT + size)
+
+    def y(v: float) -> float:
+        return _scale(v, low, high, HEIGHT - BOTTOM, TOP)
+
+    marks = [
+        f'<line class="diagonal" x1="{x(low):.1f}" y1="{y(low):.1f}" '
+        f'x2="{x(high):.1f}" y2="{y(high):.1f}"/>',
+        *(
+            f'<circle class="dot" cx="{x(a):.1f}" cy="{y(b):.1f}" r="2.5">'
+            f"<title>{escape(x_label)} {number(a)}, {escape(y_label)} {number(b)}</title></circle>"
+            for a, b in points
+        ),
+        f'<text class="label" x="{LEFT + size / 2:.1f}" y="{HEIGHT - 4}" '
+        f'text-anchor="middle">{escape(x_label)}</text>',
+        f'<text class="label" x="{LEFT + size + 14:.1f}" y="{TOP + 10}">↑ {escape(y_label)}</text>',
+        *(
+            f'<text class="label" x="{x(t):.1f}" y="{HEIGHT - BOTTOM + 18}" '
+            f'text-anchor="middle">{number(t)}</text>'
+            for t in _ticks(low, high)
+        ),
+    ]
+    return _svg(title, HEIGHT, [*_y_axis(low, high, y, right=LEFT + size), *marks])
+
+
+def _svg(title: str, height: int, marks: Sequence[str]) -> Markup:
+    body = "".join(marks)
+    return Markup(
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" '
+        f'aria-label="{escape(title)}"><title>{escape(title)}</title>{body}</svg>'
+    )
+
+
+def _y_axis(
+    low: float, high: float, y: Callable[[float], float], right: float = WIDTH - RIGHT
+) -> list[str]:
+    return [
+        f'<line class="grid" x1="{LEFT}" x2="{right:.1f}" y1="{y(t):.1f}" y2="{y(t):.1f}"/>'
+        f'<text class="label" x="{LEFT - 6}" y="{y(t) + 4:.1f}" '
+        f'text-anchor="end">{number(t)}</text>'
+        for t in _ticks(low, high)
+    ]
+
+
+def _range(values: Sequence[float]) -> tuple[float, float]:
+    """Round bounds that hold every value (a flat series gets some room around it)."""
+    low, high = min(values, default=0.0), max(values, default=1.0)
+    if low == high:
+        pad = abs(low) / 10 or 1
+        low, high = low - pad, high + pad
+    step = _step(low, high)
+    return math.floor(low / step) * step, math.ceil(high / step) * step
+
+
+def _step(low: float, high: float) -> float:
+    """A 1, 2 or 5 times a power of ten that cuts [low, high] into about four parts."""
+    raw = (high - low) / 4
+    power = 10.0 ** math.floor(math.log10(raw))
+    return next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+
+
+def _ticks(low: float, high: float) -> list[float]:
+    step = _step(low, high)
+    count = round((high - low) / step)
+    return [round(low + i * step, 12) for i in range(count + 1)]
+
+
+def _scale(v: float, low: float, high: float, start: float, end: float) -> float:
+    return start + (v - low) / (high - low) * (end - start)
+
+
+def _clip(text: str, length: int) -> str:
+    return text if len(text) <= length else text[: length - 1] + "…"
