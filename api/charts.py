@@ -104,9 +104,10 @@ def scatter(
     points: Sequence[tuple[float, float]], *, title: str, x_label: str, y_label: str
 ) -> Markup:
     """Points (x, y) on the same scale for both axes, with the line y = x: predicted against
-    actual, where a perfect model puts every point on the line."""
+    actual, where a perfect model puts every point on the line. A square plot."""
     low, high = _range([v for point in points for v in point])
     size = HEIGHT - TOP - BOTTOM
+    width, height = LEFT + size + 80, HEIGHT + 16  # room for the axes' names
 
     def x(v: float) -> float:
         return _scale(v, low, high, LEFT, LEFT + size)
@@ -122,22 +123,22 @@ def scatter(
             f"<title>{escape(x_label)} {number(a)}, {escape(y_label)} {number(b)}</title></circle>"
             for a, b in points
         ),
-        f'<text class="label" x="{LEFT + size / 2:.1f}" y="{HEIGHT - 4}" '
-        f'text-anchor="middle">{escape(x_label)}</text>',
-        f'<text class="label" x="{LEFT + size + 14:.1f}" y="{TOP + 10}">↑ {escape(y_label)}</text>',
+        f'<text class="label" x="{LEFT + size / 2:.1f}" y="{height - 4}" '
+        f'text-anchor="middle">{escape(x_label)} →</text>',
+        f'<text class="label" x="{LEFT + size + 8:.1f}" y="{TOP + 10}">↑ {escape(y_label)}</text>',
         *(
             f'<text class="label" x="{x(t):.1f}" y="{HEIGHT - BOTTOM + 18}" '
             f'text-anchor="middle">{number(t)}</text>'
             for t in _ticks(low, high)
         ),
     ]
-    return _svg(title, HEIGHT, [*_y_axis(low, high, y, right=LEFT + size), *marks])
+    return _svg(title, height, [*_y_axis(low, high, y, right=LEFT + size), *marks], width)
 
 
-def _svg(title: str, height: int, marks: Sequence[str]) -> Markup:
+def _svg(title: str, height: int, marks: Sequence[str], width: int = WIDTH) -> Markup:
     body = "".join(marks)
     return Markup(
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" '
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="{escape(title)}"><title>{escape(title)}</title>{body}</svg>'
     )
 

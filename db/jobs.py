@@ -72,6 +72,7 @@ class JobRecord:
     result_sheets: int | None  #: sheets of the result once PROCESSED (1 for csv, parquet)
     options: dict[str, Any] | None  #: a train job's plan; a score job's non-default choices
     metrics: dict[str, float] | None  #: a processed train job's held-out scores
+    summary: dict[str, Any] | None  #: a processed score job's model.summary.Summary, as JSON
     read_as: dict[str, str] | None  #: how a score job's file is read (scheduler.reading)
     status: JobStatus
     rows_total: int | None
@@ -382,10 +383,12 @@ def mark_processed(
     rows_failed: int,
     result_sheets: int | None = 1,
     metrics: dict[str, float] | None = None,
+    summary: dict[str, Any] | None = None,
 ) -> None:
     """IN_PROGRESS → PROCESSED for our claim; LeaseLost if it is no longer ours.
 
-    A score job names its result file; a train job, the version it made and its metrics.
+    A score job names its result file and sums up its predictions; a train job, the version
+    it made and its metrics.
     """
     _finish(
         conn,
@@ -396,6 +399,7 @@ def mark_processed(
         output_name=output_name,
         result_sheets=result_sheets,
         metrics=metrics,
+        summary=summary,
         model_version=model_version,
         rows_total=rows_total,
         rows_done=rows_total,

@@ -79,6 +79,7 @@ jobs = Table(
     Column("result_sheets", Integer),  # sheets of an xlsx result (1 per 1,048,575 rows)
     Column("options", JSON),  # a train job's plan: target, features, estimator, …
     Column("metrics", JSON),  # a processed train job's held-out scores
+    Column("summary", JSON),  # a processed score job's predictions at a glance (model.summary)
     Column("read_as", JSON),  # how a score job's file is read: kind, encoding, delimiter, …
     Column("status", String(20), nullable=False),
     Column("rows_total", BigInteger),

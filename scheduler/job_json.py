@@ -11,6 +11,7 @@ from msgspec import Meta, Struct
 
 from batchscore.config import OUTPUT_FORMATS
 from batchscore.db.jobs import JobKind, JobRecord, JobStatus
+from batchscore.model.summary import Summary
 from batchscore.scheduler.reading import describe_read_as
 
 Id = Annotated[int, Meta(ge=1)]
@@ -68,6 +69,13 @@ class Job(Struct, kw_only=True):
         dict[str, float] | None,
         Meta(description="A processed train job's scores of the new version on unseen rows."),
     ]
+    summary: Annotated[
+        Summary | None,
+        Meta(
+            description="A processed score job's predictions at a glance and, when its file "
+            "held the model's target column, how right they were."
+        ),
+    ]
     read_as: Annotated[ReadAs | None, Meta(description="Null for a train job.")]
     rows_total: Count | None
     rows_done: Count
@@ -114,6 +122,7 @@ def job_json(job: JobRecord, base_url: str) -> Job:
         output_format=job.output_format if scores else None,
         result_sheets=job.result_sheets,
         metrics=job.metrics,
+        summary=msgspec.convert(job.summary, Summary) if job.summary else None,
         read_as=_read_as(job.read_as),
         rows_total=job.rows_total,
         rows_done=job.rows_done,

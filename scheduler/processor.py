@@ -15,6 +15,7 @@ from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import TypeVar, cast
 
+import msgspec
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -48,6 +49,7 @@ from batchscore.model.predict import (
 )
 from batchscore.model.registry import LoadedModel, load_model
 from batchscore.model.schema import check_columns
+from batchscore.model.summary import Summary, SummaryBuilder, evaluation_rows
 from batchscore.scheduler.context import Context
 from batchscore.scheduler.lease import LeaseKeeper
 from batchscore.scheduler.reading import (
@@ -81,6 +83,7 @@ class _Tally:
     failed: int = 0
     sheets: int = 1
     examples: list[str] = field(default_factory=list)
+    summary: Summary | None = None
 
 
 @dataclass
@@ -151,6 +154,7 @@ def _score_file(ctx: Context, attempt: _Attempt) -> None:
             rows_total=tally.rows,
             rows_failed=tally.failed,
             result_sheets=tally.sheets,
+            summary=msgspec.to_builtins(tally.summary),
         ),
     )
     logger.info("Job %s processed: %s rows, %s failed → %s", job.id, tally.rows, tally.failed, name)
@@ -292,6 +296,8 @@ def _score(
     every_class = options.probabilities == "all"
     made = _result_columns(layout.columns, model, every_class)
     columns = [*layout.columns, *made.names]
+    answers = info.target in layout.columns  # the file says how right the model is
+    summing = SummaryBuilder(info, has_target=answers, decimal=layout.decimal)
     ctx.progress.step(f"Job {job.id} {job.original_filename}", layout.line_count)
 
     def scored_chunks() -> Iterator[pd.DataFrame]:
@@ -299,9 +305,11 @@ def _score(
             scored = predict_chunk(model, chunk, layout.decimal)
             if job.output_format == "xlsx":
                 scored = _unscored_where(scored, too_long_for_excel(chunk))
+            top = predicted_probability(scored) if scored.probabilities is not None else None
+            summing.add(scored.predictions, top, chunk[info.target] if answers else None)
             chunk[made.prediction] = scored.predictions
             if made.probability is not None:
-                chunk[made.probability] = predicted_probability(scored)
+                chunk[made.probability] = top
             for label, name in made.per_class.items():
                 assert scored.probabilities is not None
                 chunk[name] = scored.probabilities[label]
@@ -316,7 +324,7 @@ def _score(
     if info.task == "regression":
         numeric.add(made.prediction)
 
-    def about() -> list[tuple[str, str | int]]:
+    def about() -> list[tuple[str, str | int | float]]:
         """What the result's 'about' sheet says, asked for once every row is written."""
         ran = job.started_at.strftime("%Y-%m-%d %H:%M:%S UTC") if job.started_at else ""
         return [
@@ -330,6 +338,7 @@ def _score(
             ("Started", ran),
             ("Written", datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")),
             ("Written by", f"batchscore {package_version('batchscore')}"),
+            *evaluation_rows(summing.summary().evaluation),
         ]
 
     tally.sheets = write_result(
@@ -350,6 +359,7 @@ def _score(
     )
     if tally.rows == 0:
         raise InputError(NO_ROWS)
+    tally.summary = summing.summary()
     return tally
 
 

@@ -3,17 +3,16 @@ one model's page (its versions, try one record, and for admins train, import, ac
 
 from __future__ import annotations
 
-from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 
-from batchscore.api import charts
+from batchscore.api import figures
 from batchscore.api.auth import current_user
 from batchscore.api.pages import render
 from batchscore.api.state import context_of
 from batchscore.config import OUTPUT_FORMATS
 from batchscore.db.jobs import JobStatus
-from batchscore.model.metadata import ESTIMATOR_NAMES, HOLDOUT, ModelInfo
+from batchscore.model.metadata import ESTIMATOR_NAMES, HOLDOUT
 from batchscore.model.registry import version_warning
 from batchscore.scheduler.reading import ENCODING_CHOICES, describe_read_as
 from batchscore.service import catalog, jobs
@@ -41,7 +40,16 @@ def job_page(request: Request) -> Response:
     """One job: what it is, how it ran, the first rows and the error rows of its result."""
     user, job_id = current_user(request), request.path_params["job_id"]
     view = jobs.job_view(context_of(request), user, job_id)
+    summary = figures.summary_of(view.job.summary)
+    evaluation = summary.evaluation if summary else None
     context = {
+        "summary": summary,
+        "evaluation": evaluation,
+        "prediction_charts": figures.prediction_charts(summary) if summary else [],
+        "scatter": figures.scatter_chart(summary) if summary else None,
+        "confusion": figures.confusion_rows(evaluation.confusion)
+        if evaluation and evaluation.confusion
+        else None,
         "job": view.job,
         "attempts": view.attempts,
         "deliveries": view.deliveries,
@@ -52,10 +60,6 @@ def job_page(request: Request) -> Response:
     return render(request, "job.html", context, user=user)
 
 
-# How the panel names a metric; programs see the keys.
-METRIC_NAMES = {"accuracy": "Accuracy", "f1_macro": "Macro F1", "r2": "R²", "mae": "MAE"}
-
-
 def models_page(request: Request) -> Response:
     """Every model with its active version; admins also get the forms to add one."""
     user = current_user(request)
@@ -63,7 +67,7 @@ def models_page(request: Request) -> Response:
     context = {
         "models": models,
         "warnings": {model.info.name: version_warning(model.info) for model in models},
-        "metric_names": METRIC_NAMES,
+        "metric_names": figures.METRIC_NAMES,
         "estimators": ESTIMATOR_NAMES,
         "holdout": HOLDOUT,
     }
@@ -80,31 +84,9 @@ def model_page(request: Request) -> Response:
         "active": active,
         "versions": list(reversed(detail.versions)),  # the newest first
         "warnings": {info.version: version_warning(info) for info in detail.versions},
-        "charts": metric_charts(detail.versions),
-        "metric_names": METRIC_NAMES,
+        "charts": figures.metric_charts(detail.versions),
+        "metric_names": figures.METRIC_NAMES,
         "estimators": ESTIMATOR_NAMES,
         "holdout": HOLDOUT,
     }
     return render(request, "model.html", context, user=user)
-
-
-def metric_charts(versions: list[ModelInfo]) -> list[tuple[str, Markup]]:
-    """(caption, chart): a line per metric across the versions that measured it (an imported
-    version was measured by nobody)."""
-    names = sorted({name for info in versions for name in info.metrics}, key=_metric_order)
-    captions = [f"{METRIC_NAMES.get(name, name)} by version" for name in names]
-    return [
-        (
-            caption,
-            charts.line(
-                [(f"v{i.version}", i.metrics[name]) for i in versions if name in i.metrics],
-                title=caption,
-            ),
-        )
-        for name, caption in zip(names, captions, strict=True)
-    ]
-
-
-def _metric_order(name: str) -> tuple[int, str]:
-    order = list(METRIC_NAMES)
-    return (order.index(name) if name in order else len(order), name)

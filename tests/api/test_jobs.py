@@ -123,6 +123,7 @@ def test_pending_job_shows_no_progress(alice: Caller, jobs: Jobs) -> None:
         "output_format": "xlsx",
         "result_sheets": None,
         "metrics": None,
+        "summary": None,
         "read_as": {
             "kind": "csv",
             "encoding": "utf-8",
