@@ -100,6 +100,36 @@ def columns(edges: Sequence[float], counts: Sequence[int], *, title: str) -> Mar
     return _svg(title, HEIGHT, [*_y_axis(low, high, y), *marks])
 
 
+def pairs(
+    labels: Sequence[str], first: Sequence[float], second: Sequence[float], *, title: str
+) -> Markup:
+    """Two shares per category side by side (first hollow, second filled), e.g. a feature's
+    spread in training against a job's."""
+    low, high = _range([0, *first, *second])
+    plot_w = WIDTH - LEFT - RIGHT
+    width = plot_w / max(len(labels), 1)
+
+    def y(v: float) -> float:
+        return _scale(v, low, high, HEIGHT - BOTTOM, TOP)
+
+    marks = []
+    for i, (label, a, b) in enumerate(zip(labels, first, second, strict=True)):
+        x = LEFT + i * width
+        for offset, share, kind in ((0.1, a, "then"), (0.5, b, "bar")):
+            marks.append(
+                f'<rect class="{kind}" x="{x + width * offset:.1f}" y="{y(share):.1f}" '
+                f'width="{width * 0.4:.1f}" height="{y(0) - y(share):.1f}">'
+                f"<title>{escape(label)}: {share:.1%}</title></rect>"
+            )
+    ends = sorted({0, len(labels) - 1})
+    marks += [
+        f'<text class="label" x="{LEFT + (i + 0.5) * width:.1f}" y="{HEIGHT - BOTTOM + 18}" '
+        f'text-anchor="middle">{escape(_clip(labels[i], 14))}</text>'
+        for i in ends
+    ]
+    return _svg(title, HEIGHT, [*_y_axis(low, high, y), *marks])
+
+
 def scatter(
     points: Sequence[tuple[float, float]], *, title: str, x_label: str, y_label: str
 ) -> Markup:

@@ -68,6 +68,18 @@ def scatter_chart(summary: Summary) -> Figure | None:
     return caption, charts.scatter(points, title=caption, x_label="actual", y_label="predicted")
 
 
+def drift_charts(summary: Summary, most: int = 3) -> list[Figure]:
+    """The shifted features' spread in training (hollow) against the job's (filled)."""
+    if summary.drift is None:
+        return []
+    figures = []
+    for feature in [f for f in summary.drift.features if f.shifted][:most]:
+        caption = f"{feature.feature}: training (hollow) against this file (filled)"
+        chart = charts.pairs(feature.bins, feature.training, feature.job, title=caption)
+        figures.append((caption, chart))
+    return figures
+
+
 @dataclass(frozen=True)
 class Cell:
     count: int

@@ -178,6 +178,12 @@ REQUEST_BODIES: dict[str, Any] = {
                 "they are (default false: a ' is put before them, so a spreadsheet shows them "
                 "as text instead of running them)."
             },
+            "warnings": _TRUE_FALSE
+            | {
+                "description": "A 'warning' column naming, in each row, the values outside "
+                "the model's training data: numbers beyond its range, categories it never "
+                "saw (default true; models imported without training data have none)."
+            },
             "callback_url": _CALLBACK_URL,
         },
     ),

@@ -51,6 +51,7 @@ def submit(args: argparse.Namespace) -> int:
             options=ScoreOptions(
                 probabilities=args.probabilities or PROBABILITIES[0],
                 keep_formulas=args.keep_formulas,
+                warnings=not args.no_warnings,
                 encoding=args.encoding,
                 decimal=args.decimal,
                 sheet=args.sheet,

@@ -92,6 +92,11 @@ def _parser() -> argparse.ArgumentParser:
         "spreadsheet would run them)",
     )
     submit_p.add_argument(
+        "--no-warnings",
+        action="store_true",
+        help="no 'warning' column flagging rows outside the model's training data",
+    )
+    submit_p.add_argument(
         "--encoding", help="a CSV file's text encoding, e.g. cp1252 (default: detected)"
     )
     submit_p.add_argument(

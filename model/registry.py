@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import msgspec
 import sklearn
 import skops.io
 from sklearn.base import BaseEstimator
@@ -28,6 +29,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from batchscore.errors import InputError, ModelError, NotFound
+from batchscore.model.drift import Profile
 from batchscore.model.metadata import NAME_PATTERN, ModelInfo, checked_name
 from batchscore.model.vetting import check_trees
 
@@ -35,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 _ARTIFACT_FILE = "model.skops"
 _METADATA_FILE = "model.json"
+_PROFILE_FILE = "profile.json"  # the training data binned, for drift (model.drift)
 _ACTIVE_FILE = "ACTIVE"
 
 _VERSION_PATTERN = re.compile(r"[1-9][0-9]{0,8}")
@@ -67,6 +70,7 @@ class LoadedModel:
 
     info: ModelInfo
     estimator: BaseEstimator
+    profile: Profile | None = None  #: its training data, binned (model.drift), if known
 
 
 def list_models(model_dir: Path) -> list[ModelInfo]:
@@ -143,7 +147,8 @@ def load_model(model_dir: Path, name: str, version: int | None = None) -> Loaded
         name_dir, resolved
     )  # before reading: a change while we read shows next time
     info = read_info(model_dir, name, resolved)
-    loaded = LoadedModel(info=info, estimator=_cached_estimator(name_dir / str(resolved)))
+    folder = name_dir / str(resolved)
+    loaded = LoadedModel(info, _cached_estimator(folder), _read_profile(folder))
     if len(_loaded) >= _LOADED_SLOTS:
         _loaded.clear()
     _loaded[slot] = (state, loaded)
@@ -155,6 +160,18 @@ def load_model(model_dir: Path, name: str, version: int | None = None) -> Loaded
 # folder, which change its mtime; model.json and the artifact are checked themselves.
 _LOADED_SLOTS = 64
 _loaded: dict[tuple[Path, int | None], tuple[tuple[object, ...], LoadedModel]] = {}
+
+
+def _read_profile(folder: Path) -> Profile | None:
+    """The version's training profile; None if it has none (imported) or it is unreadable:
+    drift figures are a help, never a reason to refuse to predict."""
+    try:
+        return msgspec.json.decode((folder / _PROFILE_FILE).read_bytes(), type=Profile)
+    except FileNotFoundError:
+        return None
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError) as exc:
+        logger.warning("Ignoring the unreadable %s: %s", folder / _PROFILE_FILE, exc)
+        return None
 
 
 def _disk_state(name_dir: Path, version: int) -> tuple[object, ...]:
@@ -202,6 +219,7 @@ def save_model(
     source: str = "trained",
     note: str = "",
     created_by: str = "",
+    profile: Profile | None = None,
     activate: bool = False,
 ) -> ModelInfo:
     """Save a fitted estimator as the next version of `name` and return its metadata.
@@ -248,6 +266,8 @@ def save_model(
     tmp.mkdir()
     try:
         (tmp / _ARTIFACT_FILE).write_bytes(artifact)
+        if profile is not None:
+            (tmp / _PROFILE_FILE).write_bytes(msgspec.json.encode(profile))
         previous = _versions(name_dir)
         if previous and not activate and not (name_dir / _ACTIVE_FILE).exists():
             _write_active(name_dir, previous[-1])  # else the new highest would predict

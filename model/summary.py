@@ -16,6 +16,7 @@ import numpy.typing as npt
 import pandas as pd
 from msgspec import Meta, Struct
 
+from batchscore.model.drift import Drift
 from batchscore.model.metadata import ModelInfo
 from batchscore.numbers import parse_floats
 
@@ -73,6 +74,10 @@ class Summary(Struct, kw_only=True, omit_defaults=True):
         Meta(description="How sure the classifier was: each row's probability of its class."),
     ] = None
     evaluation: Evaluation | None = None
+    drift: Annotated[
+        Drift | None,
+        Meta(description="The rows against the model's training data (none if imported)."),
+    ] = None
 
 
 class SummaryBuilder:

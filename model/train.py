@@ -32,6 +32,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from batchscore.errors import InputError, NotFound
+from batchscore.model.drift import profile_of
 from batchscore.model.metadata import (
     ESTIMATOR_NAMES,
     HOLDOUT,
@@ -186,6 +187,7 @@ def train(
         evaluation=fitted.evaluation,
         evaluation_rows=fitted.evaluation_rows,
         created_by=plan.created_by,
+        profile=profile_of(x),
         activate=plan.activate,
     )
     return Trained(info, rows_used=len(y), rows_skipped=skipped, left_out=left_out)

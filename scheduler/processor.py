@@ -41,6 +41,7 @@ from batchscore.errors import (
     ModelError,
     NotFound,
 )
+from batchscore.model.drift import DriftBuilder
 from batchscore.model.predict import (
     Scored,
     gives_probabilities,
@@ -48,7 +49,7 @@ from batchscore.model.predict import (
     predicted_probability,
 )
 from batchscore.model.registry import LoadedModel, load_model
-from batchscore.model.schema import check_columns
+from batchscore.model.schema import check_columns, feature_columns
 from batchscore.model.summary import Summary, SummaryBuilder, evaluation_rows
 from batchscore.scheduler.context import Context
 from batchscore.scheduler.lease import LeaseKeeper
@@ -294,10 +295,12 @@ def _score(
     tally = _Tally()
     info = model.info
     every_class = options.probabilities == "all"
-    made = _result_columns(layout.columns, model, every_class)
+    made = _result_columns(layout.columns, model, every_class, options.warnings)
     columns = [*layout.columns, *made.names]
     answers = info.target in layout.columns  # the file says how right the model is
     summing = SummaryBuilder(info, has_target=answers, decimal=layout.decimal)
+    drifting = DriftBuilder(model.profile) if model.profile is not None else None
+    feature_cells = feature_columns(info, layout.columns, layout.repeated)
     ctx.progress.step(f"Job {job.id} {job.original_filename}", layout.line_count)
 
     def scored_chunks() -> Iterator[pd.DataFrame]:
@@ -313,13 +316,18 @@ def _score(
             for label, name in made.per_class.items():
                 assert scored.probabilities is not None
                 chunk[name] = scored.probabilities[label]
+            if drifting is not None:
+                scored_rows = scored.predictions.notna().to_numpy()
+                notes = drifting.add(chunk, feature_cells, scored_rows, layout.decimal)
+                if made.warning is not None:
+                    chunk[made.warning] = notes
             chunk[made.error] = scored.errors
             _count(tally, scored.errors)
             lease.progress(tally.rows, tally.failed)
             ctx.progress.advance(tally.rows)
             yield chunk
 
-    probabilities = made.names[1:-1]
+    probabilities = made.probabilities
     numeric = {*probabilities}
     if info.task == "regression":
         numeric.add(made.prediction)
@@ -360,6 +368,8 @@ def _score(
     if tally.rows == 0:
         raise InputError(NO_ROWS)
     tally.summary = summing.summary()
+    if drifting is not None:
+        tally.summary.drift = drifting.drift()
     return tally
 
 
@@ -413,16 +423,25 @@ class _Made:
     probability: str | None  #: the predicted class's probability, by default
     per_class: dict[str, str]  #: class label → its probability's column, if asked for
     error: str
+    warning: str | None  #: rows outside the training data, unless the job opted out
+
+    @property
+    def probabilities(self) -> list[str]:
+        probability = [] if self.probability is None else [self.probability]
+        return [*probability, *self.per_class.values()]
 
     @property
     def names(self) -> list[str]:
-        probability = [] if self.probability is None else [self.probability]
-        return [self.prediction, *probability, *self.per_class.values(), self.error]
+        warning = [] if self.warning is None else [self.warning]
+        return [self.prediction, *self.probabilities, *warning, self.error]  # error stays last
 
 
-def _result_columns(columns: tuple[str, ...], model: LoadedModel, every_class: bool) -> _Made:
-    """'prediction', a classifier's 'probability' (or 'probability_<class>' for each class)
-    and 'error', each suffixed _2, _3… if the file already has a column of that name."""
+def _result_columns(
+    columns: tuple[str, ...], model: LoadedModel, every_class: bool, warnings: bool
+) -> _Made:
+    """'prediction', a classifier's 'probability' (or 'probability_<class>' for each class),
+    'error' and, for a model with a training profile, 'warning', each suffixed _2, _3… if the
+    file already has a column of that name."""
     taken = set(columns)
 
     def free(name: str) -> str:
@@ -442,7 +461,8 @@ def _result_columns(columns: tuple[str, ...], model: LoadedModel, every_class: b
         if has_probabilities and every_class
         else {}
     )
-    return _Made(prediction, probability, per_class, free("error"))
+    warning = free("warning") if warnings and model.profile is not None else None
+    return _Made(prediction, probability, per_class, free("error"), warning)
 
 
 def _fail(ctx: Context, attempt: _Attempt, message: str) -> None:

@@ -24,6 +24,7 @@ from batchscore.scheduler.reading import (
 class ScoreOptions:
     probabilities: str = PROBABILITIES[0]  # "predicted": one column; "all": one per class
     keep_formulas: bool = False  # a CSV result keeps formula-like cells as they are
+    warnings: bool = True  # a 'warning' column flags rows outside the model's training data
     # How to read the file, where detection would get it wrong (None: detect).
     encoding: str | None = None  # a CSV file's text encoding
     decimal: str | None = None  # "." or ","

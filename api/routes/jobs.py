@@ -54,7 +54,7 @@ _THE_JOB = Reply("The job.", Job)
 )
 async def create_job(request: Request) -> Response:
     """Upload a data file (multipart field `file`; optional `model`, `format`, `probabilities`,
-    `keep_formulas`, `encoding`, `decimal`, `sheet`) as a new job.
+    `keep_formulas`, `warnings`, `encoding`, `decimal`, `sheet`) as a new job.
 
     The file is checked against the model's features before it is queued; a file that cannot
     be scored is refused with 422 and the reason. Process it later (cron), or now with
@@ -67,7 +67,15 @@ async def create_job(request: Request) -> Response:
         request,
         ctx.storage,
         ctx.settings.max_upload_bytes,
-        ("model", "format", "probabilities", "keep_formulas", "callback_url", *READ_FIELDS),
+        (
+            "model",
+            "format",
+            "probabilities",
+            "keep_formulas",
+            "warnings",
+            "callback_url",
+            *READ_FIELDS,
+        ),
         score_options,
     )
     once = idempotency(request, key, user.id, upload)
@@ -264,6 +272,7 @@ def score_options(fields: dict[str, str]) -> ScoreOptions:
         keep_formulas=bool_value(
             fields.get("keep_formulas"), "The form field 'keep_formulas'", default=False
         ),
+        warnings=bool_value(fields.get("warnings"), "The form field 'warnings'", default=True),
         encoding=fields.get("encoding") or None,
         decimal=fields.get("decimal") or None,
         sheet=fields.get("sheet") or None,

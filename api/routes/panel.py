@@ -47,6 +47,8 @@ def job_page(request: Request) -> Response:
         "evaluation": evaluation,
         "prediction_charts": figures.prediction_charts(summary) if summary else [],
         "scatter": figures.scatter_chart(summary) if summary else None,
+        "drift": summary.drift if summary else None,
+        "drift_charts": figures.drift_charts(summary) if summary else [],
         "confusion": figures.confusion_rows(evaluation.confusion)
         if evaluation and evaluation.confusion
         else None,

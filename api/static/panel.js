@@ -175,6 +175,7 @@ function upload(form, file) {
     const value = form.elements[name].value.trim();
     if (value) data.append(name, value);
   }
+  if (!form.elements.warnings.checked) data.append("warnings", "false");
   const request = new XMLHttpRequest();
   request.open("POST", "/api/jobs");
   request.setRequestHeader("X-CSRF-Token", csrfToken());

@@ -145,3 +145,36 @@ def test_rows_with_errors_are_left_out_of_every_figure(alice: Caller, jobs: Jobs
     assert summary["rows"] == 145 == sum(summary["class_counts"].values())
     assert summary["evaluation"]["rows"] == 145
     assert sum(summary["top_probability"]["counts"]) == 145
+
+
+def test_a_file_far_from_the_training_data_shows_its_drifted_features(
+    alice: Caller, jobs: Jobs
+) -> None:
+    iris = pd.read_csv(EXAMPLES / "iris.csv")
+    iris.loc[:99, "petal_length"] += 8  # two thirds of the flowers far beyond any trained on
+    done, result, _ = scored(alice, jobs, iris.to_csv(index=False).encode(), "csv")
+
+    drift = done["summary"]["drift"]
+    worst = drift["features"][0]
+    assert (worst["feature"], worst["shifted"], worst["outside"]) == ("petal_length", True, 100)
+    assert worst["psi"] > drift["threshold"] == 0.25
+    assert {f["feature"] for f in drift["features"] if f["shifted"]} == {"petal_length"}
+    assert drift["rows_outside"] == 100
+    flagged = result["warning"].notna()
+    assert flagged.sum() == 100 and flagged.iloc[:100].all()
+    assert result["warning"].iloc[0].startswith("petal_length 9.4 (training: 1 to 6.9)")
+    assert result["prediction"].notna().all()  # a warning, not an error: every row scored
+
+
+def test_a_job_may_leave_out_the_warning_column_and_still_see_the_drift(
+    alice: Caller, jobs: Jobs
+) -> None:
+    iris = pd.read_csv(EXAMPLES / "iris.csv")
+    iris["sepal_width"] *= 3
+    done, result, _ = scored(
+        alice, jobs, iris.to_csv(index=False).encode(), "csv", warnings="false"
+    )
+
+    assert "warning" not in result.columns and list(result.columns)[-1] == "error"
+    assert done["summary"]["drift"]["features"][0]["feature"] == "sepal_width"
+    assert done["summary"]["drift"]["rows_outside"] == 150

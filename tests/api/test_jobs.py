@@ -232,9 +232,9 @@ def test_result_holds_input_columns_and_predictions(alice: Caller) -> None:
     sheet = openpyxl.load_workbook(io.BytesIO(result.content)).active
     assert sheet is not None
     assert [list(row) for row in sheet.iter_rows(values_only=True)] == [
-        [*IRIS_HEADER, "prediction", "probability", "error"],
+        [*IRIS_HEADER, "prediction", "probability", "warning", "error"],
         *[
-            [*map(float, row), species, predicted_probability(alice.client, row), None]
+            [*map(float, row), species, predicted_probability(alice.client, row), None, None]
             for row, species in KNOWN_FLOWERS
         ],
     ]
@@ -252,6 +252,7 @@ def test_result_explains_rows_it_could_not_score(alice: Caller) -> None:
         5.1,
         "abc",
         1.4,
+        None,
         None,
         None,
         None,

@@ -115,6 +115,7 @@ def test_a_cell_in_another_number_format_is_a_row_error_not_a_guess(
     assert last[:5] == ("5.1", 3.5, 1.4, 0.2, None)  # kept as written, not scored
     assert last[5:] == (
         None,
+        None,
         (
             "sepal_length: '5.1' has a decimal point, but this file writes numbers with a decimal "
             "comma (5,1)"

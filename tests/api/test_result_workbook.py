@@ -77,12 +77,13 @@ def test_probabilities_show_as_percentages_over_a_filtered_fitted_header(
         "probability_setosa",
         "probability_versicolor",
         "probability_virginica",
+        "warning",
         "error",
     ]
     assert {sheet.cell(2, n).number_format for n in (6, 7, 8)} == {"0.0%"}
     assert 0.5 < sheet.cell(2, 6).value <= 1  # type: ignore[operator]  # the whole probability
-    assert sheet.auto_filter.ref == "A1:I2"
-    widths = [sheet.column_dimensions[letter].width for letter in "ABCDEFGHI"]
+    assert sheet.auto_filter.ref == "A1:J2"
+    widths = [sheet.column_dimensions[letter].width for letter in "ABCDEFGHIJ"]
     assert all(width >= len(name) + 3 for width, name in zip(widths, header, strict=True))
 
 
@@ -120,10 +121,10 @@ def test_libreoffice_shows_the_result_as_excel_would(
 
     price_rows = (tmp_path / "shown" / "prices.csv").read_text().splitlines()
     exact = openpyxl.load_workbook(io.BytesIO(prices))["predictions"]
-    assert price_rows[0].split(",")[-2:] == ["prediction", "error"]
-    shown_price = price_rows[1].split(",")[-2]
+    assert price_rows[0].split(",")[-3:] == ["prediction", "warning", "error"]
+    shown_price = price_rows[1].split(",")[-3]
     assert re.fullmatch(r"\d+\.\d\d", shown_price), price_rows[1]
-    assert float(shown_price) == round(exact.cell(2, exact.max_column - 1).value, 2)  # type: ignore[arg-type]
+    assert float(shown_price) == round(exact.cell(2, exact.max_column - 2).value, 2)  # type: ignore[arg-type]
     flower = (tmp_path / "shown" / "flowers.csv").read_text().splitlines()[1].split(",")
     assert flower[4] == "setosa"
     assert re.fullmatch(r"\d{1,3}\.\d%", flower[5]), flower

@@ -31,4 +31,4 @@ def test_upload_process_download(alice: Caller) -> None:
     sheet = openpyxl.load_workbook(io.BytesIO(result.content)).active
     assert sheet is not None
     probability = predicted_probability(alice.client, IRIS_ROW)
-    assert [c.value for c in sheet[2]] == [5.1, 3.5, 1.4, 0.2, "setosa", probability, None]
+    assert [c.value for c in sheet[2]] == [5.1, 3.5, 1.4, 0.2, "setosa", probability, None, None]

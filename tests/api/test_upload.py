@@ -120,9 +120,9 @@ def test_upload_csv_format_gives_csv_result(alice: Caller, jobs: Jobs) -> None:
     rows = list(csv.reader(io.StringIO(result.text)))
     probability = repr(predicted_probability(alice.client, IRIS_ROW))  # every digit
     assert rows == [
-        [*IRIS_HEADER, "prediction", "probability", "error"],
-        [*IRIS_ROW, "setosa", probability, ""],
-        [*IRIS_ROW, "setosa", probability, ""],
+        [*IRIS_HEADER, "prediction", "probability", "warning", "error"],
+        [*IRIS_ROW, "setosa", probability, "", ""],
+        [*IRIS_ROW, "setosa", probability, "", ""],
     ]
 
 
@@ -141,11 +141,12 @@ def test_upload_parquet_format_gives_parquet_result(alice: Caller, jobs: Jobs) -
         'attachment; filename="flowers-predictions.parquet"'
     )
     table = pq.read_table(io.BytesIO(result.content))
-    assert table.column_names == [*IRIS_HEADER, "prediction", "probability", "error"]
+    assert table.column_names == [*IRIS_HEADER, "prediction", "probability", "warning", "error"]
     assert table.to_pylist()[0] == {
         **dict(zip(IRIS_HEADER, map(float, IRIS_ROW), strict=True)),  # numbers typed
         "prediction": "setosa",
         "probability": predicted_probability(alice.client, IRIS_ROW),
+        "warning": None,
         "error": None,
     }
 

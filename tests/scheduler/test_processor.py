@@ -56,9 +56,9 @@ def test_processed_xlsx_is_input_table_plus_prediction(ctx: Context) -> None:
     assert job.output_name == f"job-{job.id}-flowers.xlsx"
     rows = rows_of(result_path(ctx, job))
     setosa, virginica = probability(ctx, ("5.1", "3.5", "1.4", "0.2"), ("6.7", "3.0", "5.2", "2.3"))
-    assert rows[0] == (*IRIS_HEADER, "note", "prediction", "probability", "error")
-    assert rows[1] == (5.1, 3.5, 1.4, 0.2, "a", "setosa", setosa, None)
-    assert rows[2] == (6.7, 3.0, 5.2, 2.3, "b", "virginica", virginica, None)
+    assert rows[0] == (*IRIS_HEADER, "note", "prediction", "probability", "warning", "error")
+    assert rows[1] == (5.1, 3.5, 1.4, 0.2, "a", "setosa", setosa, None, None)
+    assert rows[2] == (6.7, 3.0, 5.2, 2.3, "b", "virginica", virginica, None, None)
     assert 0.5 < virginica < setosa < 1
 
 
@@ -84,9 +84,9 @@ def test_csv_output_format(ctx: Context) -> None:
     text = result_path(ctx, job).read_text()
     (setosa,) = probability(ctx, IRIS_ROW)
     assert text.splitlines() == [
-        "sepal_length,sepal_width,petal_length,petal_width,prediction,probability,error",
-        f"5.1,3.5,1.4,0.2,setosa,{setosa!r},",
-        f"5.1,3.5,1.4,0.2,setosa,{setosa!r},",
+        "sepal_length,sepal_width,petal_length,petal_width,prediction,probability,warning,error",
+        f"5.1,3.5,1.4,0.2,setosa,{setosa!r},,",
+        f"5.1,3.5,1.4,0.2,setosa,{setosa!r},,",
     ]
 
 
@@ -96,7 +96,7 @@ def test_probabilities_all_gives_a_column_per_class(ctx: Context) -> None:
     job = run_one(ctx)
     table = pq.read_table(result_path(ctx, job))
     names = [f"probability_{c}" for c in ("setosa", "versicolor", "virginica")]
-    assert table.column_names[-5:] == ["prediction", *names, "error"]
+    assert table.column_names[-6:] == ["prediction", *names, "warning", "error"]
     estimator = load_model(ctx.settings.model_dir, "iris").estimator
     expected = estimator.predict_proba(np.array([[5.1, 3.5, 1.4, 0.2]]))[0].tolist()
     for name, value in zip(names, expected, strict=True):
@@ -129,7 +129,7 @@ def test_unscorable_row_is_kept_with_its_error(ctx: Context) -> None:
     assert job.status is JobStatus.PROCESSED
     assert job.rows_failed == 1
     last = rows_of(result_path(ctx, job))[-1]
-    assert last == (5.1, "abc", 1.4, 0.2, None, None, "sepal_width: 'abc' is not a number")
+    assert last == (5.1, "abc", 1.4, 0.2, None, None, None, "sepal_width: 'abc' is not a number")
 
 
 def test_job_fails_when_too_many_rows_cannot_be_scored(ctx: Context) -> None:
@@ -210,6 +210,7 @@ def test_semicolon_delimited_file_is_scored(ctx: Context) -> None:
         "setosa",
         *probability(ctx, IRIS_ROW),
         None,
+        None,
     )
 
 
@@ -226,7 +227,8 @@ def test_common_csv_variants_are_scored(ctx: Context, content: bytes) -> None:
     add_job(ctx, content)
     job = run_one(ctx)
     assert job.status is JobStatus.PROCESSED, job.error_message
-    assert rows_of(result_path(ctx, job))[1][-3:] == ("setosa", *probability(ctx, IRIS_ROW), None)
+    row = rows_of(result_path(ctx, job))[1]
+    assert row[-4:] == ("setosa", *probability(ctx, IRIS_ROW), None, None)
 
 
 def test_formula_text_comes_out_as_text(ctx: Context) -> None:
@@ -245,8 +247,8 @@ def test_input_with_prediction_column_keeps_it(ctx: Context) -> None:
     submit(ctx, csv_text([(*IRIS_ROW, "old")], (*IRIS_HEADER, "prediction")))
     job = run_one(ctx)
     header, row = rows_of(result_path(ctx, job))
-    assert header[-4:] == ("prediction", "prediction_2", "probability", "error")
-    assert row[-4:] == ("old", "setosa", *probability(ctx, IRIS_ROW), None)
+    assert header[-5:] == ("prediction", "prediction_2", "probability", "warning", "error")
+    assert row[-5:] == ("old", "setosa", *probability(ctx, IRIS_ROW), None, None)
 
 
 def test_missing_model_fails_job_with_reason(ctx: Context) -> None:
@@ -307,8 +309,8 @@ def test_files_that_once_shifted_every_column_are_read_as_written(
     job = run_one(ctx)
     assert (job.status, job.rows_total, job.rows_failed) == (JobStatus.PROCESSED, 3, 0)
     rows = rows_of(result_path(ctx, job))
-    assert rows[0] == (*header, "prediction", "probability", "error")
-    assert rows[1] == (*first, "setosa", *probability(ctx, IRIS_ROW), None)
+    assert rows[0] == (*header, "prediction", "probability", "warning", "error")
+    assert rows[1] == (*first, "setosa", *probability(ctx, IRIS_ROW), None, None)
 
 
 def test_a_value_after_the_last_column_beyond_the_sample_fails_the_job(ctx: Context) -> None:
@@ -329,7 +331,8 @@ def test_a_cell_longer_than_excel_holds_is_a_row_error_not_a_silent_cut(ctx: Con
     job = run_one(ctx)
     assert (job.status, job.rows_total, job.rows_failed) == (JobStatus.PROCESSED, 20, 1)
     last = rows_of(result_path(ctx, job))[-1]
-    assert last[-3:] == (
+    assert last[-4:] == (
+        None,
         None,
         None,
         "note holds 40,000 characters, more than the 32,767 an Excel cell can: choose CSV or "

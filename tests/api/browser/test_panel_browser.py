@@ -57,7 +57,7 @@ def test_a_workbook_sheet_chosen_in_the_reading_options_is_the_one_read(
     book.save(tmp_path / "two-sheets.xlsx")
     sign_in(page, alice)
 
-    page.get_by_text("Reading options").click()
+    page.get_by_text("Reading and result options").click()
     page.get_by_label("Sheet (workbooks)").fill("Flowers")
     page.get_by_label("Text encoding (CSV)").select_option("Detect")
     upload(page, tmp_path / "two-sheets.xlsx")
