@@ -415,11 +415,17 @@ def mark_failed(
     message: str,
     *,
     model_version: int | None = None,
+    rows: tuple[int, int] | None = None,
 ) -> None:
-    """IN_PROGRESS → FAILED with a message a person can act on; LeaseLost if not ours."""
+    """IN_PROGRESS → FAILED with a message a person can act on; LeaseLost if not ours.
+
+    `rows`: (read, failed), for a job that read all its rows before failing.
+    """
     values: dict[str, Any] = {"status": JobStatus.FAILED.value, "error_message": message}
     if model_version is not None:
         values["model_version"] = model_version
+    if rows is not None:
+        values |= {"rows_total": rows[0], "rows_done": rows[0], "rows_failed": rows[1]}
     _finish(conn, job_id, claim_token, Outcome.FAILED, **values)
     _announce(conn, job_id, JobStatus.FAILED)
 

@@ -165,8 +165,8 @@ def train(
     if skipped / len(table) > max_skipped_fraction:
         raise InputError(
             f"{skipped:,} of {len(table):,} rows lack a {target} or a numeric "
-            f"{', '.join(features)}: more than the {max_skipped_fraction:.0%} allowed "
-            "(MAX_ERROR_ROWS_FRACTION). Fix or remove them, then train again."
+            f"{', '.join(features)}: more than the {max_skipped_fraction:.0%} a job may leave "
+            "out. Fix or remove them, then train again."
         )
     if plan.incremental:
         assert current is not None  # check_plan saw to it

@@ -96,6 +96,7 @@ class _Attempt:
     tmp: Path | None = None  #: a score job's temp result file
     published: str | None = None  #: its result's name, once published
     model_version: int | None = None  #: the version used, once loaded
+    tally: _Tally | None = None  #: a score job's rows, once all are read
 
 
 def process_one(ctx: Context, *, job_id: int | None = None) -> JobRecord | None:
@@ -138,7 +139,7 @@ def _score_file(ctx: Context, attempt: _Attempt) -> None:
             model = load_model(settings.model_dir, job.model_name, job.model_version)
             version = attempt.model_version = model.info.version
             check_columns(model.info, layout.columns, layout.repeated)
-            tally = _score(ctx, job, options, model, layout, source, tmp, lease)
+            tally = attempt.tally = _score(ctx, job, options, model, layout, source, tmp, lease)
         _check_error_share(tally, settings.max_error_rows_fraction)
         lease.check()
         name = ctx.storage.result_name(job.id, job.original_filename, job.output_format)
@@ -401,7 +402,8 @@ def _count(tally: _Tally, errors: pd.Series) -> None:
     failed = errors[errors.notna()]
     # The reader's index runs on across chunks, so it is the data row's position in the file.
     for position, message in failed.head(_EXAMPLES - len(tally.examples)).items():
-        tally.examples.append(f"row {cast(int, position) + 1}: {message}")
+        # Numbered as a spreadsheet shows the file: the header is row 1.
+        tally.examples.append(f"row {cast(int, position) + 2}: {message}")
     tally.rows += len(errors)
     tally.failed += len(failed)
 
@@ -410,8 +412,9 @@ def _check_error_share(tally: _Tally, max_fraction: float) -> None:
     if tally.failed / tally.rows > max_fraction:
         raise InputError(
             f"{tally.failed:,} of {tally.rows:,} rows ({tally.failed / tally.rows:.1%}) could not "
-            f"be scored, more than the {max_fraction:.0%} allowed (MAX_ERROR_ROWS_FRACTION). "
-            f"First problems: {'; '.join(tally.examples)}."
+            f"be scored, more than the {max_fraction:.0%} a job may leave unscored. "
+            f"First problems: {'; '.join(tally.examples)}. Fix those rows and upload the file "
+            "again."
         )
 
 
@@ -467,9 +470,14 @@ def _result_columns(
 
 def _fail(ctx: Context, attempt: _Attempt, message: str) -> None:
     _discard(ctx, attempt)
-    job, token, version = attempt.job, attempt.token, attempt.model_version
+    job, token, version, tally = attempt.job, attempt.token, attempt.model_version, attempt.tally
+    # A job failed for its rows says how many it read, as its message does.
+    counts = None if tally is None else (tally.rows, tally.failed)
     try:
-        _record(ctx, lambda c: mark_failed(c, job.id, token, message, model_version=version))
+        _record(
+            ctx,
+            lambda c: mark_failed(c, job.id, token, message, model_version=version, rows=counts),
+        )
         logger.info("Job %s failed: %s", job.id, message)
     except OSError as exc:  # disk full, folder gone or not writable: the operator must act
         logger.exception("Job %s: file system error", job.id)

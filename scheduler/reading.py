@@ -501,11 +501,11 @@ def _check_trailing(values: pd.Series, width: int) -> None:
     """The rows end in a delimiter: the field after it must be empty in every one."""
     filled = (values.astype(str).str.strip() != "").to_numpy()
     if filled.any():
-        row = int(values.index[int(filled.argmax())]) + 1  # the index runs on across chunks
+        row = int(values.index[int(filled.argmax())]) + 2  # the index runs on across chunks
         raise InputError(
-            f"Data row {row:,} has a value after the last column, where the other rows end "
-            f"with an empty field: it has {width + 1} values but the header has {width} "
-            "columns. A value that contains the delimiter must be quoted."
+            f"Row {row:,} (the header is row 1) has a value after the last column, where the "
+            f"other rows end with an empty field: it has {width + 1} values but the header has "
+            f"{width} columns. A value that contains the delimiter must be quoted."
         )
 
 

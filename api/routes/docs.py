@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from batchscore.api.openapi import Reply, openapi_document, operation
+from batchscore.api.pages import SECURITY_HEADERS
 from batchscore.api.state import templates_of
 
 SWAGGER_UI_DIR = Path(str(swagger_ui_bundle.swagger_ui_path))  # …/vendor/swagger-ui-<version>
@@ -35,9 +36,10 @@ def openapi(request: Request) -> Response:
 
 
 def swagger_ui(request: Request) -> Response:
-    """Swagger UI for /openapi.json, from local assets."""
+    """Swagger UI for /openapi.json, from local assets, under the panel's security headers
+    (no inline script, no framing by other sites)."""
     templates = templates_of(request)
-    return templates.TemplateResponse(request, "docs.html")
+    return templates.TemplateResponse(request, "docs.html", headers=SECURITY_HEADERS)
 
 
 def swagger_ui_assets() -> StaticFiles:

@@ -6,6 +6,8 @@
 const POLL_MS = 1500; // a status change shows within 2 s
 const HIDDEN_POLL_MS = 5000; // a background tab still notifies, more slowly
 const PAGE = 50;
+const MAX_TOASTS = 3; // older notices make way: the stack never grows down the page
+const TOAST_MS = 8000;
 const FINISHED = new Set(["PROCESSED", "FAILED", "CANCELLED"]);
 const STATUS_TEXT = { PENDING: "Pending", IN_PROGRESS: "In progress", PROCESSED: "Processed", FAILED: "Failed", CANCELLED: "Cancelled" };
 
@@ -45,6 +47,7 @@ async function errorMessage(response) {
 
 function toast(text, kind = "") {
   const box = document.getElementById("toasts");
+  if (!box) return; // the sign-in page has none
   const item = document.createElement("div");
   item.className = "toast " + kind;
   const p = document.createElement("p");
@@ -55,8 +58,9 @@ function toast(text, kind = "") {
   close.textContent = "×";
   close.addEventListener("click", () => item.remove());
   item.append(p, close);
-  box.append(item);
-  setTimeout(() => item.remove(), 10000);
+  box.prepend(item); // the newest first
+  while (box.children.length > MAX_TOASTS) box.lastElementChild.remove();
+  setTimeout(() => item.remove(), TOAST_MS);
 }
 
 function finishedText(job) {
@@ -197,9 +201,10 @@ function upload(form, file) {
       const readAs = body.read_as ? ` (read as ${body.read_as.text})` : "";
       const queued = request.status === 200 ? "was already queued" : "was queued";
       say(message, `${body.filename} ${queued} as job ${body.id}${readAs}.`, "ok");
-      form.reset();
-      document.getElementById("file").dispatchEvent(new Event("change"));
-      showFeatures(form.elements.model);
+      // Only the file is cleared: the model, format and options stay for the next upload.
+      const input = document.getElementById("file");
+      input.value = "";
+      input.dispatchEvent(new Event("change", { bubbles: true }));
       table.watch(body);
       table.refresh();
     } else if (request.status === 0) {

@@ -283,6 +283,8 @@ def test_the_job_page_of_a_train_job_shows_the_version_and_its_metrics(
     assert "<dt>Trains</dt><dd>iris: made v2</dd>" in page.text
     assert re.search(r"<dt>Metrics</dt><dd>accuracy 0\.\d{3}, f1_macro 0\.\d{3}</dd>", page.text)
     assert "Result format" not in page.text
+    assert "Download result" not in page.text and "/result" not in page.text  # a version, no file
+    assert '<a class="button" href="/models/iris">See iris v2</a>' in page.text
 
 
 @pytest.mark.network  # a live uvicorn on loopback

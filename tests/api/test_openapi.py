@@ -14,6 +14,7 @@ from openapi_spec_validator import OpenAPIV31SpecValidator
 from starlette.routing import Route
 
 from batchscore.api.app import create_app
+from batchscore.api.pages import SECURITY_HEADERS
 from batchscore.api.routes.docs import SWAGGER_UI_DIR
 from batchscore.config import Settings
 from batchscore.scheduler.job_json import Job
@@ -132,9 +133,15 @@ def test_docs_page_loads_swagger_ui_from_local_assets_only(anonymous: httpx2.Cli
         asset = anonymous.get(url)
         assert asset.status_code == 200, url
         assert asset.content, url
-    assert '"/openapi.json"' in response.text
+    assert 'data-openapi="/openapi.json"' in response.text
     assert not re.search(r"https?://", response.text)
-    assert "validatorUrl: null" in response.text  # else Swagger UI calls an online validator
+    assert "<script>" not in response.text  # every script from a file: the CSP allows no other
+    assert "validatorUrl: null" in anonymous.get("/static/docs.js").text  # no online validator
+    assert (
+        response.headers["content-security-policy"] == SECURITY_HEADERS["Content-Security-Policy"]
+    )
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert 'href="/"' in response.text  # the way back to the panel
 
 
 def test_swagger_ui_reads_openapi_3_1() -> None:

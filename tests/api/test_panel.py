@@ -359,7 +359,7 @@ def test_job_page_shows_the_result_and_its_error_rows(
     assert "First 20 rows of the result" in page.text
     assert "Rows with errors (1)" in page.text
     assert "sepal_width: &#39;abc&#39; is not a number" in page.text
-    assert re.search(r'<td class="num">31</td>', page.text)
+    assert re.search(r'<td class="num">32</td>', page.text)  # its row in Excel: line 32
     assert f'href="/api/jobs/{job_id}/result"' in page.text
 
 

@@ -138,10 +138,11 @@ def test_job_fails_when_too_many_rows_cannot_be_scored(ctx: Context) -> None:
     job = run_one(ctx)
     assert job.status is JobStatus.FAILED
     assert job.error_message == (
-        "2 of 10 rows (20.0%) could not be scored, more than the 10% allowed "
-        "(MAX_ERROR_ROWS_FRACTION). First problems: row 9: sepal_length: 'x' is not a number; "
-        "row 10: sepal_width is empty."
+        "2 of 10 rows (20.0%) could not be scored, more than the 10% a job may leave unscored. "
+        "First problems: row 10: sepal_length: 'x' is not a number; row 11: sepal_width is "
+        "empty. Fix those rows and upload the file again."
     )
+    assert (job.rows_total, job.rows_done, job.rows_failed) == (10, 10, 2)  # as it says
     assert list(Path(ctx.settings.output_dir).iterdir()) == []
 
 
@@ -319,7 +320,8 @@ def test_a_value_after_the_last_column_beyond_the_sample_fails_the_job(ctx: Cont
     job = run_one(ctx)
     assert job.status is JobStatus.FAILED
     assert (job.error_message or "").startswith(
-        "Data row 301 has a value after the last column, where the other rows end with an "
+        "Row 302 (the header is row 1) has a value after the last column, where the other rows "
+        "end with an "
         "empty field: it has 5 values but the header has 4 columns."
     )
 

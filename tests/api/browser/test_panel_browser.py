@@ -13,7 +13,7 @@ import pytest
 from browser import PHONE, job_row, sign_in
 from factories import csv_text, iris_csv
 from jobstate import all_jobs
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, ViewportSize, expect
 from processes import Cli
 from webhook_receiver import receiving
 
@@ -99,9 +99,9 @@ def test_upload_watch_it_finish_and_download(
     rows = list(book.worksheets[0].iter_rows(values_only=True))
     book.close()
     header = IRIS.read_text().splitlines()[0].split(",")
-    assert rows[0] == (*header, "prediction", "probability", "error")
+    assert rows[0] == (*header, "prediction", "probability", "warning", "error")
     assert len(rows) == 151
-    assert rows[1][-3] == "setosa"
+    assert rows[1][-4] == "setosa"
 
 
 def test_notification_counts_rows_with_errors(
@@ -299,7 +299,7 @@ def test_job_page_shows_metadata_first_rows_and_error_rows(
     expect(first).to_have_count(20)
     errors = page.locator("section[aria-labelledby=error-rows] tbody tr")
     expect(errors).to_have_count(1)
-    expect(errors.locator("td").first).to_have_text("26")
+    expect(errors.locator("td").first).to_have_text("27")  # its row in Excel: the header is row 1
     expect(errors).to_contain_text("sepal_width: 'oops' is not a number")
     expect(page.get_by_role("link", name="Download result")).to_have_attribute(
         "href", f"/api/jobs/{job['id']}/result"
@@ -528,3 +528,59 @@ def test_a_token_made_on_the_tokens_page_may_only_what_was_ticked(
         setosa = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
         assert program.post("/api/models/iris/predict", json=setosa).status_code == 200
         assert program.get("/api/jobs").status_code == 403
+
+
+def test_the_api_docs_render_under_the_panels_policy_and_lead_back(
+    page: Page, alice: Caller
+) -> None:
+    sign_in(page, alice)
+    page.goto("/docs")
+
+    expect(page.locator(".opblock-summary-path").first).to_be_visible()  # Swagger UI drew it
+    expect(page.get_by_text("/api/models/{name}/predict", exact=True)).to_be_visible()
+    page.get_by_role("link", name="← batchscore panel").click()
+    page.wait_for_url("**/")
+    expect(page.get_by_role("heading", name="Score a file")).to_be_visible()
+
+
+@pytest.mark.parametrize("viewport", [PHONE, None], ids=["390px", "1280px"])
+def test_notices_never_cover_a_button_and_only_the_last_three_stay(
+    page: Page, alice: Caller, jobs: Jobs, viewport: ViewportSize | None
+) -> None:
+    if viewport is not None:
+        page.set_viewport_size(viewport)
+    made = [jobs.make(alice, filename=f"file-{n}.csv") for n in range(5)]
+    sign_in(page, alice)
+    for n, job in enumerate(made):
+        job_row(page, job.id).get_by_role("button", name=f"Cancel file-{n}.csv").click()
+        expect(job_row(page, job.id).locator(".badge")).to_have_text("Cancelled", timeout=LIVE_MS)
+
+    notices = page.locator("#toasts .toast")
+    expect(notices).to_have_count(3)
+    expect(notices.first).to_contain_text("file-4.csv cancelled.")  # the newest first
+    covered = page.evaluate(
+        """() => {
+          const notices = [...document.querySelectorAll('#toasts .toast')]
+            .map(t => t.getBoundingClientRect());
+          const meets = (r, t) =>
+            r.left < t.right && t.left < r.right && r.top < t.bottom && t.top < r.bottom;
+          return [...document.querySelectorAll('button, a.button')]
+            .filter(b => !b.closest('#toasts'))
+            .filter(b => notices.some(t => meets(b.getBoundingClientRect(), t)))
+            .map(b => b.textContent);
+        }"""
+    )
+    assert covered == []
+
+
+def test_the_upload_form_keeps_its_choices_for_the_next_file(page: Page, alice: Caller) -> None:
+    sign_in(page, alice)
+    page.get_by_label("Result", exact=True).select_option("csv")
+    page.get_by_text("Reading and result options").click()
+    page.get_by_label("Decimal mark").select_option(",")
+    upload(page, IRIS)
+
+    expect(page.get_by_label("Result", exact=True)).to_have_value("csv")
+    expect(page.get_by_label("Decimal mark")).to_have_value(",")
+    expect(page.locator("#file-name")).to_have_text("or drop it here")  # only the file is cleared
+    assert page.get_by_label("Data file").evaluate("input => input.files.length") == 0
