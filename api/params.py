@@ -4,6 +4,7 @@ and the value."""
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 
 from starlette.requests import Request
 
@@ -67,6 +68,22 @@ def status_param(request: Request) -> JobStatus | None:
     except ValueError:
         choices = ", ".join(s.value for s in JobStatus)
         raise InputError(f"Query parameter 'status' must be one of {choices}.") from None
+
+
+def time_param(request: Request, name: str) -> datetime | None:
+    """An ISO 8601 date or time (2026-12-04, 2026-12-04T09:30:00Z), as naive UTC like the job
+    table's times; a time without an offset is UTC."""
+    raw = request.query_params.get(name, "").strip()
+    if raw == "":
+        return None
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise InputError(
+            f"Query parameter '{name}' must be a date or time such as 2026-12-04 or "
+            f"2026-12-04T09:30:00Z, not {raw[:40]!r}."
+        ) from None
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
 
 
 async def read_body(request: Request, max_bytes: int) -> bytes:

@@ -154,12 +154,13 @@ def _run_loop(
 
 
 def list_jobs(args: argparse.Namespace) -> int:
-    from batchscore.db.jobs import JobStatus
+    from batchscore.db.jobs import JobFilter, JobStatus
     from batchscore.service import jobs
 
     ctx = context_of(args)
     status = JobStatus(args.status) if args.status else None
-    page = jobs.list_jobs(ctx, None, status=status, archived=args.archived, limit=args.limit)
+    shown = JobFilter(status=status, include_archived=args.archived)
+    page = jobs.list_jobs(ctx, None, shown, limit=args.limit)
     header = f"{'ID':>6}  {'STATUS':<11}  {'ROWS':>15}  {'FAILED':>6}  {'MODEL':<12}"
     print(f"{header}  FILE  RESULT/ERROR")
     for job in page.jobs:

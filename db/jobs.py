@@ -20,7 +20,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from batchscore.db.counters import count_job_end
 from batchscore.db.engine import utcnow
-from batchscore.db.tables import job_attempts, jobs
+from batchscore.db.tables import job_attempts, jobs, users
 from batchscore.db.webhooks import enqueue_delivery
 from batchscore.errors import InvalidTransition, KeyInUse, LeaseLost, NotFound
 
@@ -88,10 +88,11 @@ class JobRecord:
     started_at: datetime | None
     finished_at: datetime | None
     callback_url: str | None  #: where its webhook goes when it ends
+    owner: str | None = None  #: the owner's user name (None: no owner, or a locked read)
 
     @classmethod
     def from_row(cls, row: RowMapping) -> JobRecord:
-        values = {f.name: row[f.name] for f in fields(cls)}
+        values = {f.name: row[f.name] for f in fields(cls) if f.name in row}
         values["status"] = JobStatus(values["status"])
         values["kind"] = JobKind(values["kind"])
         values["archived"] = bool(values["archived"])
@@ -190,7 +191,7 @@ def keyed_job(conn: Connection, idempotency: IdempotencyKey) -> tuple[JobRecord,
     keyed = (jobs.c.owner_id == idempotency.owner_id) & (jobs.c.idempotency_key == idempotency.key)
     old = jobs.c.created_at < utcnow(-IDEMPOTENCY_SECONDS)
     conn.execute(update(jobs).where(keyed, old).values(idempotency_key=None))
-    row = conn.execute(select(jobs).where(keyed)).mappings().first()
+    row = conn.execute(_jobs().where(keyed)).mappings().first()
     return None if row is None else (JobRecord.from_row(row), row["request_sha256"])
 
 
@@ -202,7 +203,7 @@ def get_job(
     serialises writers)."""
     if not 0 < job_id < 2**63:  # beyond any id column: SQLite would refuse the parameter
         raise NotFound(f"Job {job_id} not found.")
-    query = select(jobs).where(jobs.c.id == job_id)
+    query = (select(jobs) if for_update else _jobs()).where(jobs.c.id == job_id)
     if owner_id is not None:
         query = query.where(jobs.c.owner_id == owner_id)
     if for_update:
@@ -213,43 +214,74 @@ def get_job(
     return JobRecord.from_row(row)
 
 
+@dataclass(frozen=True)
+class JobFilter:
+    """Which jobs a listing shows; the defaults show every job not archived."""
+
+    owner_id: int | None = None  #: None: everyone's (an admin's view)
+    status: JobStatus | None = None
+    include_archived: bool = False
+    name: str | None = None  #: the file name contains this, in any case
+    since: datetime | None = None  #: queued at or after (UTC)
+    until: datetime | None = None  #: queued before (UTC)
+
+    def where(self, query: Select[Any]) -> Select[Any]:
+        if self.owner_id is not None:
+            query = query.where(jobs.c.owner_id == self.owner_id)
+        if self.status is not None:
+            query = query.where(jobs.c.status == self.status.value)
+        if not self.include_archived:
+            query = query.where(jobs.c.archived.is_(False))
+        if self.name:
+            query = query.where(jobs.c.original_filename.icontains(self.name, autoescape=True))
+        if self.since is not None:
+            query = query.where(jobs.c.created_at >= self.since)
+        if self.until is not None:
+            query = query.where(jobs.c.created_at < self.until)
+        return query
+
+
+ANY_JOB = JobFilter()  # every job not archived
+
+
+# What a listing can be sorted by ("-key" for the other way); the newest job breaks ties.
+SORTS: dict[str, ColumnElement[Any]] = {
+    "created": jobs.c.id,
+    "filename": jobs.c.original_filename,
+    "model": jobs.c.model_name,
+    "status": jobs.c.status,
+    "rows": jobs.c.rows_total,
+    "failed": jobs.c.rows_failed,
+    "finished": jobs.c.finished_at,
+}
+
+
 def list_jobs(
     conn: Connection,
+    shown: JobFilter = ANY_JOB,
     *,
-    owner_id: int | None = None,
-    status: JobStatus | None = None,
-    include_archived: bool = False,
+    sort: str = "-created",
     limit: int = 100,
     offset: int = 0,
 ) -> list[JobRecord]:
-    """Newest first; owner_id None means everyone's (admin)."""
-    query = select(jobs).order_by(jobs.c.id.desc()).limit(limit).offset(offset)
-    query = _filtered(query, owner_id, status, include_archived)
+    """One page of the jobs `shown`, newest first unless `sort` names one of SORTS."""
+    key = SORTS[sort.removeprefix("-")]
+    order = key.desc() if sort.startswith("-") else key.asc()
+    query = shown.where(_jobs()).order_by(order, jobs.c.id.desc()).limit(limit).offset(offset)
     return [JobRecord.from_row(row) for row in conn.execute(query).mappings()]
 
 
-def _filtered(
-    query: Select[Any], owner_id: int | None, status: JobStatus | None, include_archived: bool
-) -> Select[Any]:
-    if owner_id is not None:
-        query = query.where(jobs.c.owner_id == owner_id)
-    if status is not None:
-        query = query.where(jobs.c.status == status.value)
-    if not include_archived:
-        query = query.where(jobs.c.archived.is_(False))
-    return query
-
-
-def count_jobs(
-    conn: Connection,
-    *,
-    owner_id: int | None = None,
-    status: JobStatus | None = None,
-    include_archived: bool = False,
-) -> int:
+def count_jobs(conn: Connection, shown: JobFilter = ANY_JOB) -> int:
     """How many jobs list_jobs would return without a limit (for pagination)."""
-    query = _filtered(select(func.count()).select_from(jobs), owner_id, status, include_archived)
+    query = shown.where(select(func.count()).select_from(jobs))
     return int(conn.execute(query).scalar_one())
+
+
+def _jobs() -> Select[Any]:
+    """Jobs with their owner's name. A scalar subquery, not a join: a locking read (FOR
+    UPDATE) of jobs must not lock the users table too, so get_job(for_update) goes without."""
+    owner = select(users.c.username).where(users.c.id == jobs.c.owner_id).scalar_subquery()
+    return select(jobs, owner.label("owner"))
 
 
 def count_jobs_by_status(conn: Connection) -> dict[JobStatus, int]:

@@ -46,6 +46,10 @@ class Job(Struct, kw_only=True):
     ]
     status: JobStatus
     filename: Annotated[str, Meta(description="The uploaded file's name.")]
+    owner: Annotated[
+        str | None,
+        Meta(description="Whose job it is: a user name; null if nobody's (CLI without --user)."),
+    ]
     model: str
     model_version: Annotated[
         int | None,
@@ -117,6 +121,7 @@ def job_json(job: JobRecord, base_url: str) -> Job:
         kind=job.kind,
         status=job.status,
         filename=job.original_filename,
+        owner=job.owner,
         model=job.model_name,
         model_version=job.model_version,
         output_format=job.output_format if scores else None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from batchscore.db import jobs as repo
 from batchscore.db.engine import in_transaction
@@ -70,26 +70,24 @@ class StoppedJob(InvalidTransition):
 def list_jobs(
     ctx: Context,
     user: UserRecord | None,
+    shown: repo.JobFilter = repo.ANY_JOB,
     *,
-    status: JobStatus | None = None,
-    archived: bool = False,
+    sort: str = "-created",
     limit: int = 50,
     offset: int = 0,
 ) -> JobPage:
-    """The caller's jobs, newest first, one page of them."""
-    owner = owner_scope(user)
+    """One page of the caller's jobs (an admin's: everyone's) among those `shown`."""
+    if sort.removeprefix("-") not in repo.SORTS:
+        raise InputError(
+            f"Unknown sort {sort!r}: sort by {', '.join(repo.SORTS)}, with '-' before it for "
+            "the other way round (newest, largest, last first)."
+        )
+    shown = replace(shown, owner_id=owner_scope(user))
     return in_transaction(
         ctx.engine,
         lambda c: JobPage(
-            repo.list_jobs(
-                c,
-                owner_id=owner,
-                status=status,
-                include_archived=archived,
-                limit=limit,
-                offset=offset,
-            ),
-            repo.count_jobs(c, owner_id=owner, status=status, include_archived=archived),
+            repo.list_jobs(c, shown, sort=sort, limit=limit, offset=offset),
+            repo.count_jobs(c, shown),
         ),
         read_only=True,
     )
@@ -246,7 +244,10 @@ def pending_ids(ctx: Context, user: UserRecord | None) -> list[int]:
     pending = in_transaction(
         ctx.engine,
         lambda c: repo.list_jobs(
-            c, owner_id=owner_scope(user), status=JobStatus.PENDING, limit=MAX_PROCESS_ALL
+            c,
+            repo.JobFilter(owner_id=owner_scope(user), status=JobStatus.PENDING),
+            sort="created",  # the oldest first
+            limit=MAX_PROCESS_ALL,
         ),
         read_only=True,
     )

@@ -19,12 +19,12 @@ from batchscore.api.openapi import (
     query,
     refusal,
 )
-from batchscore.api.params import bool_param, bool_value, int_param, status_param
+from batchscore.api.params import bool_param, bool_value, int_param, status_param, time_param
 from batchscore.api.payloads import JobIds, JobList, job_payload, json_response
 from batchscore.api.state import context_of
 from batchscore.api.upload import receive_upload
 from batchscore.config import MEDIA_TYPES
-from batchscore.db.jobs import JobStatus
+from batchscore.db.jobs import SORTS, JobFilter, JobStatus
 from batchscore.scheduler.job_json import Job
 from batchscore.scheduler.score_options import ScoreOptions
 from batchscore.service import jobs
@@ -114,19 +114,41 @@ async def create_job(request: Request) -> Response:
             "Only jobs in this status (case-insensitive).",
         ),
         query("archived", {"type": "boolean", "default": False}, "Include archived jobs."),
+        query("q", {"type": "string", "maxLength": 255}, "Only files whose name contains this."),
+        query(
+            "since",
+            {"type": "string", "format": "date-time"},
+            "Only jobs queued at or after this date or time (ISO 8601; UTC unless it says).",
+        ),
+        query(
+            "until",
+            {"type": "string", "format": "date-time"},
+            "Only jobs queued before this date or time.",
+        ),
+        query(
+            "sort",
+            {"type": "string", "enum": [f"{d}{k}" for k in SORTS for d in ("", "-")]},
+            "The order: created (default -created, the newest first), filename, model, "
+            "status, rows, failed or finished; '-' for the other way round.",
+        ),
         query("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}),
         query("offset", {"type": "integer", "minimum": 0, "maximum": 2**62, "default": 0}),
     ],
 )
 def list_jobs_route(request: Request) -> Response:
-    """The caller's jobs (an admin's: everyone's), newest first."""
+    """The caller's jobs (an admin's: everyone's), newest first unless sorted otherwise."""
     user = current_user(request)
-    status, archived = status_param(request), bool_param(request, "archived", default=False)
+    shown = JobFilter(
+        status=status_param(request),
+        include_archived=bool_param(request, "archived", default=False),
+        name=request.query_params.get("q", "").strip()[:255] or None,
+        since=time_param(request, "since"),
+        until=time_param(request, "until"),
+    )
     limit = int_param(request, "limit", default=50, low=1, high=500)
     offset = int_param(request, "offset", default=0)
-    page = jobs.list_jobs(
-        context_of(request), user, status=status, archived=archived, limit=limit, offset=offset
-    )
+    sort = request.query_params.get("sort") or "-created"
+    page = jobs.list_jobs(context_of(request), user, shown, sort=sort, limit=limit, offset=offset)
     payloads = [job_payload(j, request) for j in page.jobs]
     running = processors(context_of(request))
     return json_response(JobList(payloads, page.total, limit, offset, running))

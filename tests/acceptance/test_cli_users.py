@@ -11,7 +11,7 @@ from processes import Cli
 
 from batchscore.credentials import TOKEN_PREFIX, token_digest
 from batchscore.db.engine import in_transaction
-from batchscore.db.jobs import list_jobs
+from batchscore.db.jobs import JobFilter, list_jobs
 from batchscore.db.users import find_token, find_user
 from batchscore.errors import NotAuthenticated
 from batchscore.scheduler.context import Context
@@ -93,7 +93,7 @@ def test_submit_for_a_user_makes_the_job_theirs(cli: Cli, ctx: Context) -> None:
     found = in_transaction(ctx.engine, lambda c: find_user(c, "gina"))
     assert found is not None
     gina = found[0]
-    jobs = in_transaction(ctx.engine, lambda c: list_jobs(c, owner_id=gina.id))
+    jobs = in_transaction(ctx.engine, lambda c: list_jobs(c, JobFilter(owner_id=gina.id)))
     assert [job.original_filename for job in jobs] == ["iris.csv"]
 
 

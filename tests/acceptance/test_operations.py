@@ -16,7 +16,7 @@ from sqlalchemy import update
 
 from batchscore.config import Settings
 from batchscore.db.engine import in_transaction
-from batchscore.db.jobs import JobStatus, list_jobs
+from batchscore.db.jobs import JobFilter, JobStatus, list_jobs
 from batchscore.db.tables import jobs
 from batchscore.scheduler.context import Context
 
@@ -85,7 +85,7 @@ def test_prune_deletes_old_archived_jobs_and_their_files_only(ctx: Context, cli:
     done = cli.run("prune", "--older-than", "30d")
 
     assert done.stdout == "Deleted 1 archived jobs ended over 30 d ago, with their files.\n"
-    listed = in_transaction(ctx.engine, lambda c: list_jobs(c, include_archived=True))
+    listed = in_transaction(ctx.engine, lambda c: list_jobs(c, JobFilter(include_archived=True)))
     assert {j.id for j in listed} == {recent.id, unarchived.id}
     assert not Path(ctx.settings.input_dir, files[old.id].input_name).exists()
     assert not Path(ctx.settings.output_dir, str(files[old.id].output_name)).exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import openpyxl
@@ -10,7 +11,9 @@ import pytest
 from factories import IRIS_HEADER, csv_text
 from predicting import predicted_probability
 from routes import JOB_ROUTES
+from sqlalchemy import update
 
+from batchscore.db import tables
 from batchscore.db.engine import in_transaction
 from batchscore.db.jobs import renew_lease
 from batchscore.db.workers import worker_seen, worker_stopped
@@ -97,6 +100,16 @@ def test_list_jobs_shows_archived_jobs_on_request(alice: Caller, jobs: Jobs) -> 
             "CANCELLED.",
         ),
         ({"archived": "maybe"}, "Query parameter 'archived' must be true or false, not 'maybe'."),
+        (
+            {"since": "yesterday"},
+            "Query parameter 'since' must be a date or time such as 2026-12-04 or "
+            "2026-12-04T09:30:00Z, not 'yesterday'.",
+        ),
+        (
+            {"sort": "size"},
+            "Unknown sort 'size': sort by created, filename, model, status, rows, failed, "
+            "finished, with '-' before it for the other way round (newest, largest, last first).",
+        ),
     ],
 )
 def test_list_jobs_bad_parameter_is_refused_with_its_name(
@@ -105,6 +118,71 @@ def test_list_jobs_bad_parameter_is_refused_with_its_name(
     response = alice.client.get("/api/jobs", params=params)
     assert response.status_code == 422, response.text
     assert response.json() == {"error": {"code": "invalid_input", "message": message}}
+
+
+def listed(caller: Caller, **params: str) -> list[str]:
+    response = caller.client.get("/api/jobs", params=params)
+    assert response.status_code == 200, response.text
+    return [job["filename"] for job in response.json()["jobs"]]
+
+
+def test_list_jobs_finds_a_file_by_any_part_of_its_name_in_any_case(
+    alice: Caller, jobs: Jobs
+) -> None:
+    for name in ("Sales_May.csv", "sales-june.csv", "stock.csv", "100%_sure.csv"):
+        jobs.make(alice, filename=name)
+
+    assert listed(alice, q="SALES") == ["sales-june.csv", "Sales_May.csv"]
+    assert listed(alice, q="_") == ["100%_sure.csv", "Sales_May.csv"]  # _ is not a wildcard
+    assert listed(alice, q="%") == ["100%_sure.csv"]
+    assert listed(alice, q="nothing") == []
+
+
+def test_list_jobs_sorts_by_a_column_either_way_newest_first_among_equals(
+    alice: Caller, jobs: Jobs
+) -> None:
+    for name in ("b.csv", "a.csv", "c.csv", "a.csv"):
+        jobs.make(alice, filename=name)
+    failed = jobs.make(alice, "FAILED", filename="z.csv")
+
+    assert listed(alice, sort="filename") == ["a.csv", "a.csv", "b.csv", "c.csv", "z.csv"]
+    assert listed(alice, sort="-filename") == ["z.csv", "c.csv", "b.csv", "a.csv", "a.csv"]
+    assert listed(alice, sort="created") == ["b.csv", "a.csv", "c.csv", "a.csv", "z.csv"]
+    assert listed(alice, sort="status")[0] == "z.csv" == failed.original_filename
+    ids = [j["id"] for j in alice.client.get("/api/jobs?sort=filename").json()["jobs"][:2]]
+    assert ids[0] > ids[1]  # the two a.csv: the newest first
+
+
+def test_list_jobs_between_two_dates_and_pages_through_them(
+    alice: Caller, jobs: Jobs, ctx: Context
+) -> None:
+    made = [jobs.make(alice, filename=f"day-{n}.csv") for n in range(5)]
+    for n, job in enumerate(made):  # queued on the 1st … 5th of December, at noon UTC
+        stamp = datetime(2026, 12, n + 1, 12, 0)
+        in_transaction(
+            ctx.engine,
+            lambda c, j=job, t=stamp: c.execute(
+                update(tables.jobs).where(tables.jobs.c.id == j.id).values(created_at=t)
+            ),
+        )
+
+    assert listed(alice, since="2026-12-02", until="2026-12-04") == ["day-2.csv", "day-1.csv"]
+    assert listed(alice, since="2026-12-04T13:00:00+01:00") == ["day-4.csv", "day-3.csv"]
+    assert listed(alice, until="2026-12-01T12:00:01Z") == ["day-0.csv"]
+    page = alice.client.get("/api/jobs", params={"limit": 2, "offset": 2, "sort": "created"})
+    assert [j["filename"] for j in page.json()["jobs"]] == ["day-2.csv", "day-3.csv"]
+    assert (page.json()["total"], page.json()["offset"]) == (5, 2)
+
+
+def test_an_admin_sees_whose_each_job_is(
+    alice: Caller, bob: Caller, admin: Caller, jobs: Jobs
+) -> None:
+    jobs.make(alice, filename="a.csv")
+    jobs.make(bob, filename="b.csv")
+
+    owners = {j["filename"]: j["owner"] for j in admin.client.get("/api/jobs").json()["jobs"]}
+    assert owners == {"a.csv": "alice", "b.csv": "bob"}
+    assert [j["owner"] for j in bob.client.get("/api/jobs").json()["jobs"]] == ["bob"]
 
 
 # --- GET /api/jobs/{id} ----------------------------------------------------------------------
@@ -117,6 +195,7 @@ def test_pending_job_shows_no_progress(alice: Caller, jobs: Jobs) -> None:
         "id": job.id,
         "status": "PENDING",
         "filename": "flowers.csv",
+        "owner": "alice",
         "kind": "score",
         "model": "iris",
         "model_version": None,

@@ -8,6 +8,7 @@ from factories import add_job
 from batchscore.db.engine import Connection, Engine, in_transaction
 from batchscore.db.jobs import (
     DeadClaim,
+    JobFilter,
     JobRecord,
     JobStatus,
     cancel_job,
@@ -255,7 +256,7 @@ def test_archived_jobs_are_hidden_from_default_listing(ctx: Context) -> None:
     kept, archived = add_job(ctx), add_job(ctx)
     in_transaction(ctx.engine, lambda c: set_archived(c, archived.id, True))
     assert [j.id for j in in_transaction(ctx.engine, lambda c: list_jobs(c))] == [kept.id]
-    listed = in_transaction(ctx.engine, lambda c: list_jobs(c, include_archived=True))
+    listed = in_transaction(ctx.engine, lambda c: list_jobs(c, JobFilter(include_archived=True)))
     assert [j.id for j in listed] == [archived.id, kept.id]
 
 
