@@ -11,7 +11,7 @@ import pytest
 from factories import IRIS_HEADER, csv_text
 from predicting import predicted_probability
 from routes import JOB_ROUTES
-from sqlalchemy import update
+from sqlalchemy import Connection, update
 
 from batchscore.db import tables
 from batchscore.db.engine import in_transaction
@@ -157,14 +157,15 @@ def test_list_jobs_between_two_dates_and_pages_through_them(
     alice: Caller, jobs: Jobs, ctx: Context
 ) -> None:
     made = [jobs.make(alice, filename=f"day-{n}.csv") for n in range(5)]
-    for n, job in enumerate(made):  # queued on the 1st … 5th of December, at noon UTC
-        stamp = datetime(2026, 12, n + 1, 12, 0)
-        in_transaction(
-            ctx.engine,
-            lambda c, j=job, t=stamp: c.execute(
-                update(tables.jobs).where(tables.jobs.c.id == j.id).values(created_at=t)
-            ),
-        )
+
+    def backdate(conn: Connection) -> None:  # queued on the 1st … 5th of December, at noon
+        for n, job in enumerate(made):
+            stamp = datetime(2026, 12, n + 1, 12, 0)
+            conn.execute(
+                update(tables.jobs).where(tables.jobs.c.id == job.id).values(created_at=stamp)
+            )
+
+    in_transaction(ctx.engine, backdate)
 
     assert listed(alice, since="2026-12-02", until="2026-12-04") == ["day-2.csv", "day-1.csv"]
     assert listed(alice, since="2026-12-04T13:00:00+01:00") == ["day-4.csv", "day-3.csv"]
