@@ -244,11 +244,12 @@ class JobFilter:
 ANY_JOB = JobFilter()  # every job not archived
 
 
-# What a listing can be sorted by ("-key" for the other way); the newest job breaks ties.
+# What a listing can be sorted by ("-key" for the other way); the newest job breaks ties. Names
+# in any case, alike on SQLite (binary) and MariaDB (case-insensitive collation).
 SORTS: dict[str, ColumnElement[Any]] = {
     "created": jobs.c.id,
-    "filename": jobs.c.original_filename,
-    "model": jobs.c.model_name,
+    "filename": func.lower(jobs.c.original_filename),
+    "model": func.lower(jobs.c.model_name),
     "status": jobs.c.status,
     "rows": jobs.c.rows_total,
     "failed": jobs.c.rows_failed,

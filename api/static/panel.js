@@ -259,11 +259,12 @@ function actionButton(job, action, label, kind = "secondary") {
   });
 }
 
-function jobRow(job, expanded) {
+function jobRow(job, expanded, owners) {
   const row = el("tr", { "data-id": job.id, "data-status": job.status, class: job.archived ? "archived" : "" });
-  const link = el("a", { href: `/jobs/${job.id}`, text: job.filename });
-  row.append(
+  const link = el("a", { href: `/jobs/${job.id}` }, ...breakable(job.filename));
+  const cells = [
     el("td", { class: "file-cell", "data-label": "File" }, link, el("span", { class: "sub", text: `#${job.id}` })),
+    owners ? el("td", { class: "owner", "data-label": "Owner", text: job.owner || "—" }) : null,
     el("td", { class: "model", "data-label": "Model", text: modelText(job) }),
     el("td", { class: "when", "data-label": "Submitted", text: localTime(job.created_at, SHORT_TIME), title: localTime(job.created_at) }),
     el("td", { "data-label": "Status" },
@@ -274,7 +275,8 @@ function jobRow(job, expanded) {
     el("td", { class: "num", "data-label": "Rows failed", text: job.rows_total == null && !job.rows_failed ? "—" : numberText(job.rows_failed) }),
     el("td", { class: "num", "data-label": "Duration", text: duration(job) }),
     el("td", { class: "actions-cell" }, actionsCell(job)),
-  );
+  ];
+  row.append(...cells.filter((cell) => cell !== null));
   return row;
 }
 
@@ -311,14 +313,25 @@ function actionsCell(job) {
   return box;
 }
 
-function errorRow(job) {
-  return el("tr", { class: "error-row", id: `error-${job.id}` }, el("td", { colspan: "8", "data-label": "Error", text: job.error || "" }));
+function errorRow(job, columns) {
+  return el("tr", { class: "error-row", id: `error-${job.id}` }, el("td", { colspan: String(columns), "data-label": "Error", text: job.error || "" }));
+}
+
+function breakable(name) {
+  // A long file name may wrap after _ - . or a space, not in the middle of a word.
+  const parts = [];
+  for (const piece of name.split(/(?<=[_\-. ])/)) parts.push(piece, document.createElement("wbr"));
+  parts.pop();
+  return parts;
 }
 
 class JobsTable {
-  constructor(body) {
+  constructor(body, owners) {
     this.body = body;
-    this.limit = PAGE;
+    this.owners = owners; // an admin's table has an Owner column
+    this.columns = owners ? 9 : 8;
+    this.offset = 0;
+    this.sort = "-created";
     this.seen = new Map(); // id → last JSON text, so unchanged rows (and focus) stay put
     this.statuses = new Map(); // id → last known status, to notice a job finishing
     this.expanded = new Set();
@@ -331,11 +344,27 @@ class JobsTable {
   }
 
   query() {
-    const params = new URLSearchParams({ limit: String(this.limit) });
+    const params = new URLSearchParams({ limit: String(PAGE), offset: String(this.offset), sort: this.sort });
     const status = document.getElementById("status-filter").value;
     if (status) params.set("status", status);
     if (document.getElementById("show-archived").checked) params.set("archived", "true");
+    const search = document.getElementById("search").value.trim();
+    if (search) params.set("q", search);
+    // The dates are the user's own days: midnight here, sent as UTC.
+    const since = document.getElementById("since").value;
+    const until = document.getElementById("until").value;
+    if (since) params.set("since", new Date(`${since}T00:00`).toISOString());
+    if (until) {
+      const end = new Date(`${until}T00:00`);
+      end.setDate(end.getDate() + 1); // the whole last day
+      params.set("until", end.toISOString());
+    }
     return "/api/jobs?" + params;
+  }
+
+  filtered() {
+    return ["search", "since", "until", "status-filter"].some((id) => document.getElementById(id).value)
+      || document.getElementById("show-archived").checked;
   }
 
   async refresh() {
@@ -380,7 +409,7 @@ class JobsTable {
       const text = JSON.stringify(job) + expanded;
       let row = this.body.querySelector(`tr[data-id="${job.id}"]`);
       if (!row || this.seen.get(job.id) !== text || job.status === "IN_PROGRESS") {
-        const fresh = jobRow(job, expanded);
+        const fresh = jobRow(job, expanded, this.owners);
         const focused = row && row.contains(document.activeElement) ? document.activeElement.dataset.action : null;
         if (row) row.replaceWith(fresh);
         row = fresh;
@@ -393,7 +422,7 @@ class JobsTable {
       previous = row;
       const detail = document.getElementById(`error-${job.id}`);
       if (expanded) {
-        const fresh = errorRow(job);
+        const fresh = errorRow(job, this.columns);
         if (detail) detail.replaceWith(fresh);
         row.after(fresh);
         previous = fresh;
@@ -407,13 +436,36 @@ class JobsTable {
         row.remove();
       }
     }
-    document.getElementById("jobs-empty").hidden = page.jobs.length > 0;
+    const none = page.jobs.length === 0;
+    document.getElementById("jobs-empty").hidden = !none || this.filtered();
+    document.getElementById("jobs-none").hidden = !none || !this.filtered();
     const waiting = page.jobs.some((job) => job.status === "PENDING");
     document.getElementById("no-processor").hidden = !(waiting && page.processors === 0);
-    document.getElementById("more").hidden = page.total <= page.jobs.length;
+    if (none && page.total > 0 && this.offset > 0) {
+      this.offset = Math.max(0, page.total - PAGE); // the last page emptied (deleted jobs)
+      this.refresh();
+    }
+    const last = Math.min(page.offset + page.jobs.length, page.total);
+    document.getElementById("page-text").textContent = page.total
+      ? `${numberText(page.offset + 1)}–${numberText(last)} of ${numberText(page.total)}`
+      : "";
+    document.getElementById("previous").disabled = page.offset === 0;
+    document.getElementById("next").disabled = last >= page.total;
+  }
+
+  sortBy(key) {
+    // Another column sorts ascending (the newest first for dates); the same one turns around.
+    const descending = this.sort === key || (this.sort !== `-${key}` && key === "created");
+    this.sort = descending ? `-${key}` : key;
+    for (const th of document.querySelectorAll("th[data-sort]")) {
+      if (th.dataset.sort === key) th.setAttribute("aria-sort", descending ? "descending" : "ascending");
+      else th.removeAttribute("aria-sort");
+    }
+    this.reset();
   }
 
   reset() {
+    this.offset = 0;
     this.seen.clear();
     this.body.replaceChildren();
     this.refresh();
@@ -425,13 +477,26 @@ let table = null;
 function setUpTable() {
   const body = document.getElementById("jobs-body");
   if (!body) return;
-  table = new JobsTable(body);
-  document.getElementById("status-filter").addEventListener("change", () => table.reset());
-  document.getElementById("show-archived").addEventListener("change", () => table.reset());
-  document.getElementById("more").addEventListener("click", () => {
-    table.limit += PAGE;
-    table.refresh();
+  table = new JobsTable(body, document.getElementById("jobs-table").hasAttribute("data-owners"));
+  for (const id of ["status-filter", "show-archived", "since", "until"]) {
+    document.getElementById(id).addEventListener("change", () => table.reset());
+  }
+  let typing = null;
+  document.getElementById("search").addEventListener("input", () => {
+    clearTimeout(typing);
+    typing = setTimeout(() => table.reset(), 300); // one request when typing pauses
   });
+  for (const th of document.querySelectorAll("th[data-sort]")) {
+    th.querySelector("button").addEventListener("click", () => table.sortBy(th.dataset.sort));
+  }
+  const turn = (step) => {
+    table.offset = Math.max(0, table.offset + step * PAGE);
+    table.seen.clear();
+    table.body.replaceChildren();
+    table.refresh();
+  };
+  document.getElementById("previous").addEventListener("click", () => turn(-1));
+  document.getElementById("next").addEventListener("click", () => turn(1));
   document.addEventListener("visibilitychange", () => {
     if (!document.hidden) table.refresh();
   });

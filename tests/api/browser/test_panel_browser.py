@@ -401,7 +401,7 @@ def test_keyboard_alone_reaches_upload_and_job_actions(
     sign_in(page, alice)
     expect(job_row(page, job.id)).to_be_visible()
     reached = []
-    for _ in range(30):
+    for _ in range(45):  # past the filters and the sortable headers
         page.keyboard.press("Tab")
         reached.append(
             page.evaluate("document.activeElement.id || document.activeElement.textContent.trim()")
@@ -584,3 +584,70 @@ def test_the_upload_form_keeps_its_choices_for_the_next_file(page: Page, alice: 
     expect(page.get_by_label("Decimal mark")).to_have_value(",")
     expect(page.locator("#file-name")).to_have_text("or drop it here")  # only the file is cleared
     assert page.get_by_label("Data file").evaluate("input => input.files.length") == 0
+
+
+def showing(first: int, last: int, total: int) -> str:
+    """What the pager says: rows first to last (an en dash between) of total."""
+    return f"{first}\u2013{last} of {total}"
+
+
+def shown_files(page: Page) -> list[str]:
+    return page.locator("#jobs-body tr[data-id] .file-cell a").all_inner_texts()
+
+
+def test_the_jobs_table_searches_sorts_and_pages(page: Page, alice: Caller, jobs: Jobs) -> None:
+    for n in range(52):
+        jobs.make(alice, filename=f"batch-{n:02}.csv")
+    jobs.make(alice, filename="Quarterly_Sales_Report_With_A_Very_Long_Name_2026.csv")
+    sign_in(page, alice)
+    expect(page.locator("#page-text")).to_have_text(showing(1, 50, 53))
+
+    page.get_by_role("button", name="Next →").click()
+    expect(page.locator("#page-text")).to_have_text(showing(51, 53, 53))
+    assert shown_files(page) == ["batch-02.csv", "batch-01.csv", "batch-00.csv"]
+    expect(page.get_by_role("button", name="Next →")).to_be_disabled()
+    page.get_by_role("button", name="← Previous").click()
+    expect(page.locator("#page-text")).to_have_text(showing(1, 50, 53))
+
+    by_file = page.locator('th[data-sort="filename"] button')
+    by_file.click()  # A to Z
+    expect(page.locator("#jobs-body tr[data-id]").first).to_contain_text("batch-00.csv")
+    expect(page.locator('th[data-sort="filename"]')).to_have_attribute("aria-sort", "ascending")
+    by_file.click()  # Z to A
+    expect(page.locator("#jobs-body tr[data-id]").first).to_contain_text("Quarterly_Sales")
+
+    page.get_by_label("Find").fill("sales")
+    expect(page.locator("#page-text")).to_have_text(showing(1, 1, 1))
+    page.get_by_label("Find").fill("no such file")
+    expect(page.locator("#jobs-none")).to_be_visible()
+    expect(page.locator("#jobs-empty")).to_be_hidden()
+
+
+def test_the_date_filter_takes_the_users_own_days(page: Page, alice: Caller, jobs: Jobs) -> None:
+    jobs.make(alice, filename="today.csv")
+    sign_in(page, alice)
+    today = page.evaluate("() => new Date().toLocaleDateString('en-CA')")  # YYYY-MM-DD, local
+    page.get_by_label("From").fill(today)
+    page.get_by_label("to", exact=True).fill(today)
+    expect(page.locator("#page-text")).to_have_text(showing(1, 1, 1))
+    page.get_by_label("From").fill("2020-01-01")
+    page.get_by_label("to", exact=True).fill("2020-01-31")
+    expect(page.locator("#jobs-none")).to_be_visible()
+
+
+def test_an_admins_table_names_each_jobs_owner(
+    page: Page, alice: Caller, bob: Caller, admin: Caller, jobs: Jobs
+) -> None:
+    mine = jobs.make(alice, filename="a.csv")
+    theirs = jobs.make(bob, filename="b.csv")
+    sign_in(page, admin)
+    expect(job_row(page, mine.id).locator("td.owner")).to_have_text("alice")
+    expect(job_row(page, theirs.id).locator("td.owner")).to_have_text("bob")
+    expect(page.locator("th", has_text="Owner")).to_have_count(1)
+
+
+def test_a_plain_users_table_has_no_owner_column(page: Page, alice: Caller, jobs: Jobs) -> None:
+    job = jobs.make(alice, filename="a.csv")
+    sign_in(page, alice)
+    expect(job_row(page, job.id)).to_be_visible()
+    expect(page.locator("td.owner, th", has_text="Owner")).to_have_count(0)
