@@ -58,6 +58,7 @@ def create_app(settings: Settings) -> Starlette:
         _page("/logout", login.logout, "POST"),
         _page("/jobs/{job_id:int}", panel.job_page),
         _page("/models", panel.models_page),
+        _page("/processors", panel.processors_page),
         _page("/models/{name}", panel.model_page),
         _page("/tokens", tokens.tokens_page),
         _page("/tokens", tokens.create_token, "POST"),

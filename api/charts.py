@@ -165,6 +165,22 @@ def scatter(
     return _svg(title, height, [*_y_axis(low, high, y, right=LEFT + size), *marks], width)
 
 
+def sparkline(values: Sequence[float], *, title: str) -> Markup:
+    """A small line without axes, e.g. jobs per minute over the last hour."""
+    width, height, pad = 160, 32, 3
+    top = max(values, default=0) or 1
+    step = (width - 2 * pad) / max(len(values) - 1, 1)
+    points = " ".join(
+        f"{pad + i * step:.1f},{height - pad - (height - 2 * pad) * v / top:.1f}"
+        for i, v in enumerate(values)
+    )
+    line = f'<polyline class="series" points="{points}"/>'
+    return Markup(
+        f'<svg class="sparkline" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(title)}"><title>{escape(title)}</title>{line}</svg>'
+    )
+
+
 def _svg(title: str, height: int, marks: Sequence[str], width: int = WIDTH) -> Markup:
     body = "".join(marks)
     return Markup(

@@ -12,8 +12,10 @@ import msgspec
 from markupsafe import Markup
 
 from batchscore.api import charts
+from batchscore.db.workers import ALIVE_WITHIN_SECONDS, WorkerRecord
 from batchscore.model.metadata import ModelInfo
 from batchscore.model.summary import Confusion, Summary
+from batchscore.service.status import Queue
 
 # How the panel names a metric; programs see the keys.
 METRIC_NAMES = {"accuracy": "Accuracy", "f1_macro": "Macro F1", "r2": "R²", "mae": "MAE"}
@@ -100,3 +102,57 @@ def confusion_rows(confusion: Confusion) -> list[tuple[str, list[Cell]]]:
 def _metric_order(name: str) -> tuple[int, str]:
     order = list(METRIC_NAMES)
     return (order.index(name) if name in order else len(order), name)
+
+
+@dataclass(frozen=True)
+class Throughput:
+    jobs: int  #: processed in the last hour
+    jobs_per_minute: str
+    rows_per_second: str
+    sparkline: Markup  #: jobs per minute
+
+
+def throughput(queue: Queue) -> Throughput:
+    per_minute = [m.jobs for m in queue.minutes]
+    return Throughput(
+        jobs=sum(per_minute),
+        jobs_per_minute=charts.number(queue.jobs_per_minute),
+        rows_per_second=charts.number(queue.rows_per_second),
+        sparkline=charts.sparkline(per_minute, title="Jobs processed per minute, the last hour"),
+    )
+
+
+@dataclass(frozen=True)
+class ProcessorLine:
+    """One processor as the processors page shows it."""
+
+    worker_id: str
+    host: str
+    role: str
+    state: str  #: "working", "idle", "stopped" or "silent"
+    job_id: int | None
+    jobs_done: int
+    seen_seconds_ago: float
+    started_at: str
+
+
+def processor_line(worker: WorkerRecord) -> ProcessorLine:
+    """A worker id is host:pid:nonce (scheduler.context), so its host reads off it."""
+    if worker.job_id is not None:
+        state = "working"
+    elif worker.stopped_at is not None:
+        state = "stopped"
+    elif worker.seen_seconds_ago > ALIVE_WITHIN_SECONDS:
+        state = "silent"  # neither stopped nor seen: killed, or its host is gone
+    else:
+        state = "idle"
+    return ProcessorLine(
+        worker_id=worker.worker_id,
+        host=worker.worker_id.rsplit(":", 2)[0],
+        role=worker.role,
+        state=state,
+        job_id=worker.job_id,
+        jobs_done=worker.jobs_done,
+        seen_seconds_ago=worker.seen_seconds_ago,
+        started_at=worker.started_at.isoformat() + "Z",
+    )

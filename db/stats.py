@@ -48,6 +48,32 @@ def system_stats(conn: Connection) -> SystemStats:
     )
 
 
+@dataclass(frozen=True)
+class Minute:
+    """What processors finished in one minute of the last hour."""
+
+    jobs: int
+    rows: int  #: rows of the scoring jobs among them
+
+
+def last_hour(conn: Connection, minutes: int = 60) -> list[Minute]:
+    """Jobs processed and rows scored per minute, the oldest minute first. Grouped by the
+    database over the jobs finished since (an index on finished_at), so it costs what the last
+    hour holds, not the whole history."""
+    # round(x - 0.5): the whole minutes ago on both databases (SQLite may lack floor()).
+    ago = func.round(seconds_between(jobs.c.finished_at, utcnow()) / 60 - 0.5)
+    query = (
+        select(ago.label("ago"), func.count(), func.coalesce(func.sum(jobs.c.rows_total), 0))
+        .where(jobs.c.finished_at >= utcnow(-60.0 * minutes), jobs.c.status == "PROCESSED")
+        .group_by(ago)
+    )
+    per_minute = [Minute(0, 0) for _ in range(minutes)]
+    for minutes_ago, count, rows in conn.execute(query):
+        slot = minutes - 1 - min(max(int(minutes_ago), 0), minutes - 1)
+        per_minute[slot] = Minute(int(count), int(rows))
+    return per_minute
+
+
 def pending_wait_seconds(conn: Connection) -> float | None:
     """How long the longest-waiting pending job has waited: how far behind the workers are."""
     oldest = select(func.min(jobs.c.created_at)).where(jobs.c.status == "PENDING").scalar_subquery()

@@ -102,6 +102,7 @@ jobs = Table(
     Index("ix_jobs_status_id", "status", "id"),
     # The reaper: WHERE status = 'IN_PROGRESS' AND lease_expires_at < now.
     Index("ix_jobs_status_lease_expires_at", "status", "lease_expires_at"),
+    Index("ix_jobs_finished_at", "finished_at"),  # the last hour's throughput (db/stats.py)
     # One job per user and key: a client's retry finds the first job, even when concurrent.
     Index("ix_jobs_owner_id_idempotency_key", "owner_id", "idempotency_key", unique=True),
     sqlite_autoincrement=True,  # a deleted job's id, and so its URLs, never reused

@@ -50,6 +50,7 @@ PANEL_PAGES = [  # a signed-in session; POSTs also need the session's CSRF token
     ("POST", "/logout"),
     ("GET", "/jobs/{id}"),
     ("GET", "/models"),
+    ("GET", "/processors"),
     ("GET", "/models/{id}"),
     ("GET", "/tokens"),
     ("POST", "/tokens"),

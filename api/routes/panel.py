@@ -15,7 +15,7 @@ from batchscore.db.jobs import JobStatus
 from batchscore.model.metadata import ESTIMATOR_NAMES, HOLDOUT
 from batchscore.model.registry import version_warning
 from batchscore.scheduler.reading import ENCODING_CHOICES, describe_read_as
-from batchscore.service import catalog, jobs
+from batchscore.service import catalog, jobs, status
 
 
 def home(request: Request) -> Response:
@@ -32,8 +32,23 @@ def home(request: Request) -> Response:
         "max_upload_bytes": settings.max_upload_bytes,
         "statuses": [s.value for s in JobStatus],
         "encodings": ENCODING_CHOICES,
+        "queue": (queue := status.queue(context_of(request))),
+        "throughput": figures.throughput(queue),
     }
     return render(request, "panel.html", context, user=user)
+
+
+def processors_page(request: Request) -> Response:
+    """The processors seen in the last hour: where each runs, what it does, when last seen."""
+    user = current_user(request)
+    ctx = context_of(request)
+    queue = status.queue(ctx)
+    context = {
+        "queue": queue,
+        "throughput": figures.throughput(queue),
+        "processors": [figures.processor_line(w) for w in status.recent_processors(ctx)],
+    }
+    return render(request, "processors.html", context, user=user)
 
 
 def job_page(request: Request) -> Response:

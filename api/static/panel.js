@@ -441,6 +441,8 @@ class JobsTable {
     document.getElementById("jobs-none").hidden = !none || !this.filtered();
     const waiting = page.jobs.some((job) => job.status === "PENDING");
     document.getElementById("no-processor").hidden = !(waiting && page.processors === 0);
+    const alive = document.getElementById("processors-alive");
+    if (alive) alive.textContent = numberText(page.processors);
     if (none && page.total > 0 && this.offset > 0) {
       this.offset = Math.max(0, page.total - PAGE); // the last page emptied (deleted jobs)
       this.refresh();

@@ -13,7 +13,7 @@ from sqlalchemy import Column, Table, select, update
 
 from batchscore.db.engine import Engine, in_transaction
 from batchscore.db.jobs import JobStatus, archived_before, claim_next_job
-from batchscore.db.stats import pending_wait_seconds, system_stats
+from batchscore.db.stats import last_hour, pending_wait_seconds, system_stats
 from batchscore.db.tables import jobs, workers
 from batchscore.db.workers import recent_workers, worker_seen, worker_stopped
 from batchscore.scheduler.context import Context
@@ -133,3 +133,28 @@ def test_stopping_forgets_processors_gone_for_a_week(ctx: Context) -> None:
         ctx.engine, lambda c: list(c.execute(select(workers.c.worker_id)).scalars())
     )
     assert sorted(left) == ["cron-recent", "worker-now"]
+
+
+def test_the_last_hour_counts_processed_jobs_and_rows_per_minute(ctx: Context) -> None:
+    now = datetime.now(UTC).replace(tzinfo=None)
+    ends = [  # (minutes ago, status, rows)
+        (0.2, "PROCESSED", 100),
+        (0.5, "PROCESSED", 50),
+        (5.5, "PROCESSED", 1000),
+        (5.9, "FAILED", 7),  # not processed: not counted
+        (59.5, "PROCESSED", 3),
+        (61.0, "PROCESSED", 999),  # over an hour ago
+    ]
+    for minutes, status, rows in ends:
+        job = add_job(ctx)
+        end = now - timedelta(minutes=minutes)
+        set_row(
+            ctx.engine, jobs, jobs.c.id, job.id, status=status, finished_at=end, rows_total=rows
+        )
+    add_job(ctx)  # pending: never finished
+
+    hour = in_transaction(ctx.engine, last_hour)
+
+    assert len(hour) == 60
+    counted = {60 - 1 - i: (m.jobs, m.rows) for i, m in enumerate(hour) if m.jobs}
+    assert counted == {0: (2, 150), 5: (1, 1000), 59: (1, 3)}  # minutes ago → (jobs, rows)
