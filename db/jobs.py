@@ -93,6 +93,7 @@ class JobRecord:
     @classmethod
     def from_row(cls, row: RowMapping) -> JobRecord:
         values = {f.name: row[f.name] for f in fields(cls) if f.name in row}
+        values.setdefault("summary", None)  # a listing may leave it out (list_jobs)
         values["status"] = JobStatus(values["status"])
         values["kind"] = JobKind(values["kind"])
         values["archived"] = bool(values["archived"])
@@ -264,11 +265,14 @@ def list_jobs(
     sort: str = "-created",
     limit: int = 100,
     offset: int = 0,
+    summaries: bool = True,
 ) -> list[JobRecord]:
-    """One page of the jobs `shown`, newest first unless `sort` names one of SORTS."""
+    """One page of the jobs `shown`, newest first unless `sort` names one of SORTS; without
+    their summaries if `summaries` is false (decoding them would cost a panel's poll double)."""
     key = SORTS[sort.removeprefix("-")]
     order = key.desc() if sort.startswith("-") else key.asc()
-    query = shown.where(_jobs()).order_by(order, jobs.c.id.desc()).limit(limit).offset(offset)
+    query = shown.where(_jobs(summaries)).order_by(order, jobs.c.id.desc())
+    query = query.limit(limit).offset(offset)
     return [JobRecord.from_row(row) for row in conn.execute(query).mappings()]
 
 
@@ -278,11 +282,12 @@ def count_jobs(conn: Connection, shown: JobFilter = ANY_JOB) -> int:
     return int(conn.execute(query).scalar_one())
 
 
-def _jobs() -> Select[Any]:
+def _jobs(summaries: bool = True) -> Select[Any]:
     """Jobs with their owner's name. A scalar subquery, not a join: a locking read (FOR
     UPDATE) of jobs must not lock the users table too, so get_job(for_update) goes without."""
     owner = select(users.c.username).where(users.c.id == jobs.c.owner_id).scalar_subquery()
-    return select(jobs, owner.label("owner"))
+    columns = [c for c in jobs.c if summaries or c.name != "summary"]
+    return select(*columns, owner.label("owner"))
 
 
 def count_jobs_by_status(conn: Connection) -> dict[JobStatus, int]:

@@ -77,7 +77,8 @@ class Job(Struct, kw_only=True):
         Summary | None,
         Meta(
             description="A processed score job's predictions at a glance and, when its file "
-            "held the model's target column, how right they were."
+            "held the model's target column, how right they were. Null in GET /api/jobs "
+            "unless summaries=true (histograms and bins make it large)."
         ),
     ]
     read_as: Annotated[ReadAs | None, Meta(description="Null for a train job.")]

@@ -75,8 +75,10 @@ def list_jobs(
     sort: str = "-created",
     limit: int = 50,
     offset: int = 0,
+    summaries: bool = False,
 ) -> JobPage:
-    """One page of the caller's jobs (an admin's: everyone's) among those `shown`."""
+    """One page of the caller's jobs (an admin's: everyone's) among those `shown`, with their
+    summaries if asked."""
     if sort.removeprefix("-") not in repo.SORTS:
         raise InputError(
             f"Unknown sort {sort!r}: sort by {', '.join(repo.SORTS)}, with '-' before it for "
@@ -86,7 +88,7 @@ def list_jobs(
     return in_transaction(
         ctx.engine,
         lambda c: JobPage(
-            repo.list_jobs(c, shown, sort=sort, limit=limit, offset=offset),
+            repo.list_jobs(c, shown, sort=sort, limit=limit, offset=offset, summaries=summaries),
             repo.count_jobs(c, shown),
         ),
         read_only=True,

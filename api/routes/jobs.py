@@ -131,6 +131,11 @@ async def create_job(request: Request) -> Response:
             "The order: created (default -created, the newest first), filename, model, "
             "status, rows, failed or finished; '-' for the other way round.",
         ),
+        query(
+            "summaries",
+            {"type": "boolean", "default": False},
+            "Include each job's summary (null otherwise; GET /api/jobs/{id} always has it).",
+        ),
         query("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}),
         query("offset", {"type": "integer", "minimum": 0, "maximum": 2**62, "default": 0}),
     ],
@@ -148,7 +153,16 @@ def list_jobs_route(request: Request) -> Response:
     limit = int_param(request, "limit", default=50, low=1, high=500)
     offset = int_param(request, "offset", default=0)
     sort = request.query_params.get("sort") or "-created"
-    page = jobs.list_jobs(context_of(request), user, shown, sort=sort, limit=limit, offset=offset)
+    summaries = bool_param(request, "summaries", default=False)
+    page = jobs.list_jobs(
+        context_of(request),
+        user,
+        shown,
+        sort=sort,
+        limit=limit,
+        offset=offset,
+        summaries=summaries,
+    )
     payloads = [job_payload(j, request) for j in page.jobs]
     running = processors(context_of(request))
     return json_response(JobList(payloads, page.total, limit, offset, running))

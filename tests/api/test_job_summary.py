@@ -178,3 +178,12 @@ def test_a_job_may_leave_out_the_warning_column_and_still_see_the_drift(
     assert "warning" not in result.columns and list(result.columns)[-1] == "error"
     assert done["summary"]["drift"]["features"][0]["feature"] == "sepal_width"
     assert done["summary"]["drift"]["rows_outside"] == 150
+
+
+def test_a_listing_leaves_summaries_out_unless_asked(alice: Caller, jobs: Jobs) -> None:
+    done, _, _ = scored(alice, jobs, (EXAMPLES / "iris.csv").read_bytes(), "csv")
+
+    [listed] = alice.client.get("/api/jobs").json()["jobs"]
+    assert listed["summary"] is None  # a panel's poll decodes no histograms
+    [full] = alice.client.get("/api/jobs", params={"summaries": "true"}).json()["jobs"]
+    assert full["summary"] == done["summary"] and full["summary"]["evaluation"]["rows"] == 150

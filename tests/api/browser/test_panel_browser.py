@@ -428,31 +428,6 @@ def test_phone_width_shows_jobs_as_cards_without_sideways_scrolling(
     expect(page.get_by_role("button", name="Upload")).to_be_visible()
 
 
-def test_screenshot_of_the_panel_with_finished_failed_and_running_jobs(
-    page: Page, alice: Caller, jobs: Jobs, tmp_path: Path
-) -> None:
-    """Saves docs/panel.png (README shows it)."""
-    sales = tmp_path / "sales-2026-11.csv"
-    sales.write_text(
-        csv_text([["5.9", "3.0", "5.1", "1.8"]] * 480 + [["6.1", "?", "4.7", "1.4"]] * 3)
-    )
-    for name, rows in (("customers-q3.csv", 1200), ("iris.csv", 150)):
-        done = jobs.upload(alice, iris_csv(rows), filename=name).json()
-        process_one(jobs.ctx, job_id=done["id"])
-    jobs.make(alice, "FAILED", filename="export-from-crm.csv")
-    running = jobs.make(alice, filename="transactions-2026.csv", rows=9000)
-    jobs.report_progress(jobs.start(running), rows_done=5400, rows_total=9000, rows_failed=2)
-    jobs.make(alice, filename="leads-week-47.csv")
-    sign_in(page, alice)
-    job_id = upload(page, sales)
-    process_one(jobs.ctx, job_id=job_id)
-    expect(page.locator(".toast")).to_contain_text("sales-2026-11.csv is ready", timeout=LIVE_MS)
-    page.locator("#upload-message").evaluate("e => e.remove()")
-    page.set_viewport_size({"width": 1280, "height": 980})
-    (ROOT / "docs").mkdir(exist_ok=True)
-    page.screenshot(path=str(ROOT / "docs" / "panel.png"))
-
-
 def test_upload_again_after_a_lost_answer_finds_the_first_job(
     page: Page, alice: Caller, ctx: Context
 ) -> None:
