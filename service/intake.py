@@ -6,14 +6,15 @@ whichever door it came in by, and a file that can't be scored is refused before 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import BinaryIO
 
-from batchscore.config import OUTPUT_FORMATS
+from batchscore.config import OUTPUT_FORMATS, Settings
 from batchscore.db.engine import in_transaction
 from batchscore.db.jobs import IdempotencyKey, JobKind, JobRecord, create_job, keyed_job
 from batchscore.errors import InputError, KeyInUse
-from batchscore.model.metadata import checked_name
+from batchscore.model import registry
+from batchscore.model.metadata import ModelInfo, checked_name
 from batchscore.model.registry import load_model
 from batchscore.model.schema import check_columns
 from batchscore.model.train import TrainPlan
@@ -80,7 +81,7 @@ def queue_stored(
         ctx.progress.step(f"Checking {filename}")
         with ctx.storage.local_input(stored.name) as path:
             layout = options.layout_of(path)
-        check_columns(model.info, layout.columns, layout.repeated)
+        _check_fit(settings, model.info, layout.columns, layout.repeated)
         if layout.line_count == 0:
             raise InputError(NO_ROWS)
         return in_transaction(
@@ -186,3 +187,31 @@ def queue_once(
             f"made job {job.id}; send a new key with each new request."
         )
     return job, True
+
+
+def _check_fit(
+    settings: Settings, info: ModelInfo, columns: tuple[str, ...], repeated: Collection[str]
+) -> None:
+    """The refusal of a file the chosen model cannot take names the models that can take it."""
+    try:
+        check_columns(info, columns, repeated)
+    except InputError as exc:
+        fitting = [
+            other.name
+            for other in registry.list_models(settings.model_dir)
+            if other.name != info.name and _fits(other, columns, repeated)
+        ]
+        if not fitting:
+            raise
+        names = " or ".join(fitting[:3])
+        raise InputError(
+            f"{exc.message} These columns fit model {names}: choose it instead."
+        ) from exc
+
+
+def _fits(info: ModelInfo, columns: tuple[str, ...], repeated: Collection[str]) -> bool:
+    try:
+        check_columns(info, columns, repeated)
+    except InputError:
+        return False
+    return True

@@ -103,7 +103,8 @@ def test_upload_checks_columns_of_the_chosen_model(
         422,
         "invalid_input",
         f"Missing column(s) sepal_length, sepal_width. Model iris v1 needs: {FEATURES}. "
-        "The file has: petal_length, petal_width.",
+        "The file has: petal_length, petal_width. These columns fit model petal_size: choose "
+        "it instead.",
     )
 
 
