@@ -73,6 +73,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/api/jobs/{job_id:int}", jobs.get_job_route, methods=["GET"], name="get_job"),
         Route("/api/jobs/{job_id:int}", jobs.delete, methods=["DELETE"]),
         Route("/api/jobs/{job_id:int}/result", jobs.get_result, methods=["GET"], name="get_result"),
+        Route("/api/jobs/{job_id:int}/errors", jobs.get_errors, methods=["GET"]),
         Route("/api/jobs/failed/retry", jobs.retry_failed, methods=["POST"]),
         Route("/api/jobs/failed/archive", jobs.archive_failed, methods=["POST"]),
         Route("/api/jobs/{job_id:int}/cancel", jobs.cancel, methods=["POST"]),

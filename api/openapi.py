@@ -339,6 +339,7 @@ SCOPE_OF: dict[str, str] = {
     "listJobs": "jobs:read",
     "getJob": "jobs:read",
     "getJobResult": "jobs:read",
+    "getJobErrors": "jobs:read",
     "listDeliveries": "jobs:read",
     "cancelJob": "jobs:write",
     "retryJob": "jobs:write",

@@ -405,7 +405,7 @@ def _write_csv(
     with open(path, "w", encoding="utf-8", newline="") as file:
         writer = csv.writer(file)
         header = pd.Series(columns, dtype=object)
-        writer.writerow(header.tolist() if keep_formulas else _neutralised(header).tolist())
+        writer.writerow(header.tolist() if keep_formulas else neutralised(header).tolist())
         for frame in frames:
             _check_columns(frame, columns)
             cells = []
@@ -414,13 +414,13 @@ def _write_csv(
                 values = column.to_numpy(dtype=object, copy=True)
                 values[column.isna().to_numpy(dtype=bool)] = None
                 if not keep_formulas and column.dtype != np.float64:
-                    values = _neutralised(pd.Series(values, dtype=object)).to_numpy(dtype=object)
+                    values = neutralised(pd.Series(values, dtype=object)).to_numpy(dtype=object)
                 cells.append(values.tolist())
             writer.writerows(zip(*cells, strict=True))
     return 1
 
 
-def _neutralised(column: pd.Series) -> pd.Series:
+def neutralised(column: pd.Series) -> pd.Series:
     """The column with a ' before every text cell that a spreadsheet would take as a formula."""
     text = column.astype(str)  # numbers' text starts with a digit or a sign: plain numbers
     risky = matches(text, _FORMULA_START) & ~matches(text, _PLAIN_NUMBER)

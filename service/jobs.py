@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from batchscore.db import jobs as repo
@@ -21,7 +22,7 @@ from batchscore.errors import DatabaseUnavailable, InputError, InvalidTransition
 from batchscore.scheduler.context import Context
 from batchscore.scheduler.processor import process_one
 from batchscore.service.accounts import owner_scope
-from batchscore.service.preview import Preview, preview_result
+from batchscore.service.preview import Preview, error_rows_csv, preview_result
 from batchscore.storage import safe_stem
 
 logger = logging.getLogger(__name__)
@@ -137,6 +138,19 @@ def result_file(ctx: Context, user: UserRecord | None, job_id: int) -> ResultFil
         raise InvalidTransition(f"Job {job.id} is {job.status.value}; it has no result yet.")
     download = f"{safe_stem(job.original_filename)}-predictions.{job.output_format}"
     return ResultFile(job.output_name, job.output_format, download)
+
+
+def error_rows(ctx: Context, user: UserRecord | None, job_id: int) -> tuple[Iterator[bytes], str]:
+    """A PROCESSED job's rows with errors as CSV blocks, and the file name to download them
+    as; InvalidTransition while there is no result."""
+    result = result_file(ctx, user, job_id)
+    job = get_job(ctx, user, job_id)
+
+    def blocks() -> Iterator[bytes]:
+        with ctx.storage.open_output(result.name) as file:
+            yield from error_rows_csv(file, result.output_format)
+
+    return blocks(), f"{safe_stem(job.original_filename)}-errors.csv"
 
 
 def retry_job(ctx: Context, user: UserRecord | None, job_id: int) -> JobRecord:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 from xml.etree.ElementTree import ParseError
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from openpyxl import load_workbook
@@ -24,7 +25,7 @@ from openpyxl.utils.escape import unescape
 
 from batchscore.config import OUTPUT_FORMATS
 from batchscore.errors import InputError
-from batchscore.scheduler.writing import ABOUT_SHEET
+from batchscore.scheduler.writing import ABOUT_SHEET, neutralised
 
 # The processor always puts its error column last and names it "error", or "error_2"… when the
 # input has an "error" column of its own (processor._result_columns).
@@ -81,6 +82,41 @@ def preview_result(
             f"{output_format} file ({exc}). Ask the operator to check the output folder, "
             "or upload the input again to score it anew."
         ) from exc
+
+
+def error_rows_csv(file: BinaryIO, output_format: str) -> Iterator[bytes]:
+    """The result's rows with an error, as CSV text in blocks: a 'row' column first (the row
+    as a spreadsheet numbers the file), then the result's columns. Reads the whole result once,
+    keeping one block of rows in memory; cells a spreadsheet would run are defused as in a CSV
+    result."""
+    read = {"xlsx": _xlsx_lines, "csv": _csv_lines, "parquet": _parquet_lines}[output_format]
+    with closing(read(file)) as lines:
+        header = next(lines, ())
+        error_at = len(header) - 1 if header and _ERROR_COLUMN.fullmatch(header[-1]) else None
+        yield _csv_block([("row", *header)])
+        if error_at is None:
+            return
+        block: list[tuple[str, ...]] = []
+        for number, cells in enumerate(lines, start=2):  # the header is row 1
+            if len(cells) > error_at and cells[error_at]:
+                block.append((str(number), *cells))
+            if len(block) >= _EXPORT_BLOCK:
+                yield _csv_block(block, defuse=True)
+                block = []
+        if block:
+            yield _csv_block(block, defuse=True)
+
+
+_EXPORT_BLOCK = 1000
+
+
+def _csv_block(rows: list[tuple[str, ...]], *, defuse: bool = False) -> bytes:
+    if defuse:
+        table = pd.DataFrame(rows, dtype=object)
+        rows = list(table.apply(neutralised).itertuples(index=False, name=None))
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows(rows)
+    return out.getvalue().encode("utf-8")
 
 
 def _scan(lines: Iterator[tuple[str, ...]], rows: int, error_rows: int, scan_rows: int) -> Preview:

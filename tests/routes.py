@@ -6,6 +6,7 @@ from __future__ import annotations
 JOB_ROUTES = [
     ("GET", "/api/jobs/{id}"),
     ("GET", "/api/jobs/{id}/result"),
+    ("GET", "/api/jobs/{id}/errors"),
     ("POST", "/api/jobs/{id}/cancel"),
     ("POST", "/api/jobs/{id}/retry"),
     ("POST", "/api/jobs/{id}/archive"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from batchscore.api.auth import current_user
 from batchscore.api.download import result_response
@@ -202,6 +202,30 @@ def get_result(request: Request) -> Response:
     result = jobs.result_file(ctx, user, job_id)
     media_type = MEDIA_TYPES[result.output_format]
     return result_response(ctx.storage, result.name, media_type, result.download_name)
+
+
+@operation(
+    "getJobErrors",
+    "jobs",
+    {
+        200: Reply(
+            "The result's rows with an error, as a CSV attachment: a `row` column first (the "
+            "row as a spreadsheet numbers the file, the header being row 1), then the result's "
+            "columns.",
+            content={"text/csv": _BINARY},
+        ),
+        **TOKEN_REPLIES,
+        404: "NotFound",
+        409: refusal("The job is not PROCESSED (yet), or trains a model: it has no result file."),
+    },
+    parameters=[JOB_ID],
+)
+def get_errors(request: Request) -> Response:
+    """Download the rows a PROCESSED job could not score, to fix them and upload them again."""
+    user, job_id = current_user(request), request.path_params["job_id"]
+    blocks, filename = jobs.error_rows(context_of(request), user, job_id)
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    return StreamingResponse(blocks, media_type="text/csv; charset=utf-8", headers=headers)
 
 
 @operation(

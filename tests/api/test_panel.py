@@ -361,6 +361,7 @@ def test_job_page_shows_the_result_and_its_error_rows(
     assert "sepal_width: &#39;abc&#39; is not a number" in page.text
     assert re.search(r'<td class="num">32</td>', page.text)  # its row in Excel: line 32
     assert f'href="/api/jobs/{job_id}/result"' in page.text
+    assert f'href="/api/jobs/{job_id}/errors"' in page.text  # the rows with errors, to fix
 
 
 def test_job_page_says_so_when_the_result_file_is_gone(

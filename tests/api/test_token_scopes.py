@@ -24,6 +24,7 @@ SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_w
 NEEDS = {
     ("GET", "/api/jobs/{id}"): "jobs:read",
     ("GET", "/api/jobs/{id}/result"): "jobs:read",
+    ("GET", "/api/jobs/{id}/errors"): "jobs:read",
     ("GET", "/api/jobs/{id}/deliveries"): "jobs:read",
     ("GET", "/api/jobs"): "jobs:read",
     ("POST", "/api/jobs"): "jobs:write",
