@@ -92,8 +92,9 @@ class JobRecord:
 
     @classmethod
     def from_row(cls, row: RowMapping) -> JobRecord:
-        values = {f.name: row[f.name] for f in fields(cls) if f.name in row}
-        values.setdefault("summary", None)  # a listing may leave it out (list_jobs)
+        values = {name: row[name] for name in _ALWAYS_SELECTED}
+        for name in _MAYBE_SELECTED:  # a listing leaves summary out; a locked read, owner
+            values[name] = row.get(name)
         values["status"] = JobStatus(values["status"])
         values["kind"] = JobKind(values["kind"])
         values["archived"] = bool(values["archived"])
@@ -213,6 +214,10 @@ def get_job(
     if row is None:
         raise NotFound(f"Job {job_id} not found.")
     return JobRecord.from_row(row)
+
+
+_MAYBE_SELECTED = ("summary", "owner")
+_ALWAYS_SELECTED = tuple(f.name for f in fields(JobRecord) if f.name not in _MAYBE_SELECTED)
 
 
 @dataclass(frozen=True)

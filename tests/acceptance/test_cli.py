@@ -41,8 +41,9 @@ def test_submit_then_process_writes_xlsx_with_predictions(cli: Cli, tmp_path: Pa
     result = Path(processed.stdout.strip().split("→ ")[1])
     rows = read_xlsx(result)
     header = EXAMPLE.read_text().splitlines()[0].split(",")
-    assert list(rows[0]) == [*header, "prediction", "probability", "error"]
-    assert all(0.33 < float(str(r[-2])) <= 1 for r in rows[1:])  # the predicted class of three
+    assert list(rows[0]) == [*header, "prediction", "probability", "warning", "error"]
+    assert all(0.33 < float(str(r[-3])) <= 1 for r in rows[1:])  # the predicted class of three
+    assert all(r[-2] is None for r in rows[1:])  # the example lies inside the training data
     assert len(rows) == 151
     species, predicted = header.index("species"), header.index("species") + 1
     accuracy = sum(r[species] == r[predicted] for r in rows[1:]) / 150
@@ -182,7 +183,7 @@ def test_result_opens_in_libreoffice(cli: Cli, tmp_path: Path) -> None:
         timeout=180,
     )
     lines = (tmp_path / result.with_suffix(".csv").name).read_text().splitlines()
-    assert lines[0] == EXAMPLE.read_text().splitlines()[0] + ",prediction,probability,error"
+    assert lines[0] == EXAMPLE.read_text().splitlines()[0] + ",prediction,probability,warning,error"
     assert len(lines) == 151
     assert lines[1].startswith("5.1,3.5,1.4,0.2,setosa,setosa")
 

@@ -43,6 +43,6 @@ def test_result_past_one_sheet_continues_on_the_next(
     finally:
         workbook.close()
     header = ("sepal_length", "sepal_width", "petal_length", "petal_width", "n")
-    assert rows[0] == (*header, "prediction", "probability", "error")
+    assert rows[0] == (*header, "prediction", "probability", "warning", "error")
     assert [row[4] for row in rows[1:]] == list(range(SHEET_ROWS + 1, SHEET_ROWS + EXTRA + 1))
-    assert all(row[5] == "setosa" and row[7] is None for row in rows[1:])
+    assert all(row[5] == "setosa" and row[7] is None and row[8] is None for row in rows[1:])
