@@ -290,9 +290,12 @@ def count_jobs(conn: Connection, shown: JobFilter = ANY_JOB) -> int:
 def _jobs(summaries: bool = True) -> Select[Any]:
     """Jobs with their owner's name. A scalar subquery, not a join: a locking read (FOR
     UPDATE) of jobs must not lock the users table too, so get_job(for_update) goes without."""
-    owner = select(users.c.username).where(users.c.id == jobs.c.owner_id).scalar_subquery()
-    columns = [c for c in jobs.c if summaries or c.name != "summary"]
-    return select(*columns, owner.label("owner"))
+    return _WITH_SUMMARIES if summaries else _WITHOUT_SUMMARIES
+
+
+_OWNER = select(users.c.username).where(users.c.id == jobs.c.owner_id).scalar_subquery()
+_WITH_SUMMARIES = select(jobs, _OWNER.label("owner"))
+_WITHOUT_SUMMARIES = select(*(c for c in jobs.c if c.name != "summary"), _OWNER.label("owner"))
 
 
 def count_jobs_by_status(conn: Connection) -> dict[JobStatus, int]:
