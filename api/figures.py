@@ -1,6 +1,6 @@
-"""The panel's figures: what a model's versions scored, and what a job's predictions look like
-and how right they were. Data in, (caption, chart) pairs and tables out; drawing is api/charts.
-"""
+"""The panel's figures: what a model's versions scored, what a job's predictions look like and
+how right they were, and how the queue and its processors are doing. Data in, (caption,
+chart) pairs and rows to show out; drawing is api/charts."""
 
 from __future__ import annotations
 

@@ -1,15 +1,17 @@
-"""The panel's SVG charts: every mark where its figure puts it, axes that hold every value,
-and text from users (class labels) escaped."""
+"""The panel's SVG charts and figures: every mark where its figure puts it, axes that hold
+every value, text from users (class labels) escaped, processors read as what they do."""
 
 from __future__ import annotations
 
 import itertools
 import re
 import xml.etree.ElementTree as ET
+from datetime import datetime
 
 import pytest
 
-from batchscore.api import charts
+from batchscore.api import charts, figures
+from batchscore.db.workers import WorkerRecord
 
 NS = {"svg": "http://www.w3.org/2000/svg"}
 
@@ -111,3 +113,30 @@ def test_a_scatter_puts_perfect_predictions_on_the_diagonal() -> None:
 def test_figures_read_as_people_write_them(value: float, text: str) -> None:
     assert charts.number(value) == text
     assert re.fullmatch(r"-?[\d,.]+(e[-+]\d+)?", text)
+
+
+@pytest.mark.parametrize(
+    ("job_id", "stopped", "seen_ago", "state"),
+    [
+        (7, False, 5.0, "working"),
+        (None, False, 5.0, "idle"),
+        (None, True, 5.0, "stopped"),
+        (None, False, 600.0, "silent"),
+    ],
+)
+def test_a_processor_reads_as_what_it_is_doing(
+    job_id: int | None, stopped: bool, seen_ago: float, state: str
+) -> None:
+    now = datetime(2026, 12, 4, 12, 0)
+    worker = WorkerRecord(
+        worker_id="scorer-1.example.org:4242:aaaa1111",
+        role="worker",
+        started_at=now,
+        last_seen_at=now,
+        stopped_at=now if stopped else None,
+        jobs_done=3,
+        seen_seconds_ago=seen_ago,
+        job_id=job_id,
+    )
+    line = figures.processor_line(worker)
+    assert (line.state, line.host, line.job_id) == (state, "scorer-1.example.org", job_id)
