@@ -27,10 +27,13 @@ def number(value: float) -> str:
     return f"{value:.3g}" if abs(value) >= 1 else f"{value:.3f}".rstrip("0")
 
 
-def line(points: Sequence[tuple[str, float]], *, title: str) -> Markup:
-    """Values across categories in order, e.g. a metric across a model's versions."""
+def line(points: Sequence[tuple[str, float]], *, title: str, most: float | None = None) -> Markup:
+    """Values across categories in order, e.g. a metric across a model's versions; `most`
+    caps the axis where no value can go (1 for an accuracy)."""
     values = [value for _, value in points]
     low, high = _range(values)
+    if most is not None and high > most >= max(values):
+        high = most
     plot_w = WIDTH - LEFT - RIGHT
     step = plot_w / max(len(points) - 1, 1)
 

@@ -19,6 +19,7 @@ from batchscore.service.status import Queue
 
 # How the panel names a metric; programs see the keys.
 METRIC_NAMES = {"accuracy": "Accuracy", "f1_macro": "Macro F1", "r2": "R²", "mae": "MAE"}
+AT_MOST_ONE = {"accuracy", "f1_macro", "r2"}  # a chart's axis stops at 1 for these
 SHADES = 4  # a confusion matrix cell's shade: 0 (none of its row) to SHADES (all of it)
 
 Figure = tuple[str, Markup]  # (caption, chart)
@@ -32,7 +33,8 @@ def metric_charts(versions: Sequence[ModelInfo]) -> list[Figure]:
     for name in names:
         caption = f"{METRIC_NAMES.get(name, name)} by version"
         points = [(f"v{i.version}", i.metrics[name]) for i in versions if name in i.metrics]
-        figures.append((caption, charts.line(points, title=caption)))
+        most = 1.0 if name in AT_MOST_ONE else None
+        figures.append((caption, charts.line(points, title=caption, most=most)))
     return figures
 
 

@@ -140,3 +140,10 @@ def test_a_processor_reads_as_what_it_is_doing(
     )
     line = figures.processor_line(worker)
     assert (line.state, line.host, line.job_id) == (state, "scorer-1.example.org", job_id)
+
+
+def test_an_accuracys_axis_stops_at_one() -> None:
+    capped = tick_values(parse(charts.line([("v1", 0.97)], title="Accuracy", most=1.0)))
+    free = tick_values(parse(charts.line([("v1", 0.97)], title="Accuracy")))
+
+    assert max(capped) == 1.0 and max(free) > 1.0
