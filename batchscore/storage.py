@@ -101,9 +101,14 @@ class Storage:
         """Where a result is, for people: a local path or s3://bucket/key."""
         return f"{self.outputs.url.rstrip('/')}/{name}"
 
-    def result_name(self, job_id: int, original_filename: str, output_format: str) -> str:
-        """The final result name: one per job, so a re-run rewrites the same file."""
-        return f"job-{job_id}-{safe_stem(original_filename)}.{output_format}"
+    def result_name(
+        self, job_id: int, original_filename: str, output_format: str, *, failed: bool = False
+    ) -> str:
+        """The final result name: one per job, so a re-run rewrites the same file. The result
+        of a job failed for its rows, kept for its bad rows, has a name of its own: removed
+        after a retry, it can never be the new run's result."""
+        suffix = "-failed" if failed else ""
+        return f"job-{job_id}-{safe_stem(original_filename)}{suffix}.{output_format}"
 
     def temp_output(self, job_id: int, claim_token: str, output_format: str) -> Path:
         """A hidden local name per claim: two attempts on one job never write the same file."""

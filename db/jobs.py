@@ -462,16 +462,20 @@ def mark_failed(
     *,
     model_version: int | None = None,
     rows: tuple[int, int] | None = None,
+    kept: str | None = None,
 ) -> None:
     """IN_PROGRESS → FAILED with a message a person can act on; LeaseLost if not ours.
 
-    `rows`: (read, failed), for a job that read all its rows before failing.
+    `rows`: (read, failed), for a job that read all its rows before failing; `kept`: the
+    result file it keeps for its bad rows (retry_job and delete_job's callers remove it).
     """
     values: dict[str, Any] = {"status": JobStatus.FAILED.value, "error_message": message}
     if model_version is not None:
         values["model_version"] = model_version
     if rows is not None:
         values |= {"rows_total": rows[0], "rows_done": rows[0], "rows_failed": rows[1]}
+    if kept is not None:
+        values["output_name"] = kept
     _finish(conn, job_id, claim_token, Outcome.FAILED, **values)
     _announce(conn, job_id, JobStatus.FAILED)
 
@@ -610,8 +614,17 @@ def _retry(where: ColumnElement[bool]) -> Any:
             rows_total=None,
             started_at=None,
             finished_at=None,
+            output_name=None,  # a failed job's kept result: the caller removes the file
         )
     )
+
+
+def kept_results(conn: Connection, *, owner_id: int | None = None) -> list[str]:
+    """The result files FAILED jobs keep for their bad rows (the owner's, or everyone's)."""
+    kept = _owned(
+        and_(jobs.c.status == JobStatus.FAILED.value, jobs.c.output_name.is_not(None)), owner_id
+    )
+    return [str(name) for name in conn.execute(select(jobs.c.output_name).where(kept)).scalars()]
 
 
 def _owned(where: ColumnElement[bool], owner_id: int | None) -> ColumnElement[bool]:

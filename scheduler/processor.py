@@ -97,6 +97,7 @@ class _Attempt:
     published: str | None = None  #: its result's name, once published
     model_version: int | None = None  #: the version used, once loaded
     tally: _Tally | None = None  #: a score job's rows, once all are read
+    kept: str | None = None  #: the result of a job failed for its rows, kept for its bad rows
 
 
 def process_one(ctx: Context, *, job_id: int | None = None) -> JobRecord | None:
@@ -140,8 +141,15 @@ def _score_file(ctx: Context, attempt: _Attempt) -> None:
             version = attempt.model_version = model.info.version
             check_columns(model.info, layout.columns, layout.repeated)
             tally = attempt.tally = _score(ctx, job, options, model, layout, source, tmp, lease)
-        _check_error_share(tally, settings.max_error_rows_fraction)
+        too_many = _too_many_errors(tally, settings.max_error_rows_fraction)
         lease.check()
+        if too_many:  # FAILED, but its result is kept: GET …/errors serves the bad rows
+            kept = ctx.storage.result_name(
+                job.id, job.original_filename, job.output_format, failed=True
+            )
+            ctx.storage.publish(tmp, kept)
+            attempt.kept = attempt.published = kept
+            raise InputError(too_many)
         name = ctx.storage.result_name(job.id, job.original_filename, job.output_format)
         ctx.storage.publish(tmp, name)  # an upload to a bucket takes a while: still leased
         attempt.published = name
@@ -408,14 +416,16 @@ def _count(tally: _Tally, errors: pd.Series) -> None:
     tally.failed += len(failed)
 
 
-def _check_error_share(tally: _Tally, max_fraction: float) -> None:
+def _too_many_errors(tally: _Tally, max_fraction: float) -> str | None:
+    """Why the job fails for its rows, or None if few enough could not be scored."""
     if tally.failed / tally.rows > max_fraction:
-        raise InputError(
+        return (
             f"{tally.failed:,} of {tally.rows:,} rows ({tally.failed / tally.rows:.1%}) could not "
             f"be scored, more than the {max_fraction:.0%} a job may leave unscored. "
             f"First problems: {'; '.join(tally.examples)}. Fix those rows and upload the file "
             "again."
         )
+    return None
 
 
 @dataclass(frozen=True)
@@ -476,7 +486,9 @@ def _fail(ctx: Context, attempt: _Attempt, message: str) -> None:
     try:
         _record(
             ctx,
-            lambda c: mark_failed(c, job.id, token, message, model_version=version, rows=counts),
+            lambda c: mark_failed(
+                c, job.id, token, message, model_version=version, rows=counts, kept=attempt.kept
+            ),
         )
         logger.info("Job %s failed: %s", job.id, message)
     except OSError as exc:  # disk full, folder gone or not writable: the operator must act
@@ -484,3 +496,4 @@ def _fail(ctx: Context, attempt: _Attempt, message: str) -> None:
         _fail(ctx, attempt, FILE_ERROR.format(reason=exc.strerror or exc))
     except LeaseLost:
         logger.warning("Job %s: lease lost before its failure could be recorded", job.id)
+        _lost(ctx, attempt)  # cancelled meanwhile: the kept result goes too

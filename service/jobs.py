@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from batchscore.db import jobs as repo
-from batchscore.db.engine import in_transaction
+from batchscore.db.engine import Connection, in_transaction
 from batchscore.db.jobs import AttemptRecord, JobKind, JobRecord, JobStatus
 from batchscore.db.users import UserRecord
 from batchscore.db.webhooks import DeliveryRecord, deliveries_of
@@ -116,7 +116,7 @@ def job_view(ctx: Context, user: UserRecord | None, job_id: int) -> JobView:
     )
     preview: Preview | None = None
     problem = None
-    if job.status is JobStatus.PROCESSED and job.output_name:
+    if job.status in (JobStatus.PROCESSED, JobStatus.FAILED) and job.output_name:
         try:
             with ctx.storage.open_output(job.output_name) as file:
                 preview = preview_result(file, job.output_format)
@@ -141,28 +141,55 @@ def result_file(ctx: Context, user: UserRecord | None, job_id: int) -> ResultFil
 
 
 def error_rows(ctx: Context, user: UserRecord | None, job_id: int) -> tuple[Iterator[bytes], str]:
-    """A PROCESSED job's rows with errors as CSV blocks, and the file name to download them
-    as; InvalidTransition while there is no result."""
-    result = result_file(ctx, user, job_id)
+    """The rows with errors of a PROCESSED job, or of one FAILED for them, as CSV blocks, and
+    the file name to download them as; InvalidTransition while there is no result."""
     job = get_job(ctx, user, job_id)
+    if job.status is JobStatus.FAILED and job.output_name:
+        name, output_format = job.output_name, job.output_format
+    else:
+        result = result_file(ctx, user, job_id)
+        name, output_format = result.name, result.output_format
 
     def blocks() -> Iterator[bytes]:
-        with ctx.storage.open_output(result.name) as file:
-            yield from error_rows_csv(file, result.output_format)
+        with ctx.storage.open_output(name) as file:
+            yield from error_rows_csv(file, output_format)
 
     return blocks(), f"{safe_stem(job.original_filename)}-errors.csv"
 
 
 def retry_job(ctx: Context, user: UserRecord | None, job_id: int) -> JobRecord:
-    """FAILED or CANCELLED → PENDING with its attempts reset."""
-    return in_transaction(
-        ctx.engine, lambda c: repo.retry_job(c, job_id, owner_id=owner_scope(user))
-    )
+    """FAILED or CANCELLED → PENDING with its attempts reset; the result a job failed for its
+    rows kept goes (after the row changed: a crash in between leaves a stray file, never a job
+    naming a missing one)."""
+    owner = owner_scope(user)
+
+    def retry(conn: Connection) -> tuple[str | None, JobRecord]:
+        kept = repo.get_job(conn, job_id, owner_id=owner).output_name
+        return kept, repo.retry_job(conn, job_id, owner_id=owner)
+
+    kept, job = in_transaction(ctx.engine, retry)
+    _remove(ctx, [kept] if kept else [])
+    return job
 
 
 def retry_failed(ctx: Context, user: UserRecord | None) -> list[int]:
     """Every FAILED job of the caller's (an admin's: everyone's) back to PENDING; their ids."""
-    return in_transaction(ctx.engine, lambda c: repo.retry_failed(c, owner_id=owner_scope(user)))
+    owner = owner_scope(user)
+
+    def retry(conn: Connection) -> tuple[list[str], list[int]]:
+        return repo.kept_results(conn, owner_id=owner), repo.retry_failed(conn, owner_id=owner)
+
+    kept, ids = in_transaction(ctx.engine, retry)
+    _remove(ctx, kept)
+    return ids
+
+
+def _remove(ctx: Context, outputs: list[str]) -> None:
+    for name in outputs:
+        try:
+            ctx.storage.delete_output(name)
+        except OSError as exc:  # a stray file is harmless; the retry itself has happened
+            logger.warning("Could not remove %s after a retry: %s", name, exc)
 
 
 def archive_failed(ctx: Context, user: UserRecord | None) -> list[int]:

@@ -55,3 +55,43 @@ def test_no_result_yet_is_a_conflict_and_someone_elses_job_is_not_found(
     assert alice.client.get(f"/api/jobs/{pending.id}/errors").status_code == 409
     processed = jobs.make(alice, "PROCESSED")
     assert bob.client.get(f"/api/jobs/{processed.id}/errors").status_code == 404
+
+
+def test_a_job_failed_for_its_rows_keeps_them_to_download_until_it_is_retried(
+    alice: Caller, jobs: Jobs
+) -> None:
+    rows = [IRIS_ROW] * 6 + [BAD[0]] * 4  # 40 % bad: more than a job may leave unscored
+    job_id = jobs.upload(alice, csv_text(rows), filename="bad.csv").json()["id"]
+    process_one(jobs.ctx, job_id=job_id)
+    failed = alice.client.get(f"/api/jobs/{job_id}").json()
+    assert (failed["status"], failed["rows_total"], failed["rows_failed"]) == ("FAILED", 10, 4)
+    assert alice.client.get(f"/api/jobs/{job_id}/result").status_code == 409  # no result
+
+    errors = alice.client.get(f"/api/jobs/{job_id}/errors")
+
+    assert errors.status_code == 200, errors.text
+    assert [line[0] for line in csv.reader(io.StringIO(errors.text))][1:] == ["8", "9", "10", "11"]
+    kept = jobs.files(jobs.get(job_id))[1]
+    assert kept.exists() and kept.name.endswith("-failed.xlsx")
+
+    retried = alice.client.post(f"/api/jobs/{job_id}/retry")
+
+    assert retried.status_code == 200 and retried.json()["status"] == "PENDING"
+    assert not kept.exists()  # its bad rows go with the failure
+    assert alice.client.get(f"/api/jobs/{job_id}/errors").status_code == 409
+
+
+def test_retry_failed_and_delete_remove_the_kept_results(alice: Caller, jobs: Jobs) -> None:
+    rows = [IRIS_ROW] + [BAD[0]] * 3
+    made = [
+        jobs.upload(alice, csv_text(rows), filename=f"bad-{n}.csv").json()["id"] for n in range(3)
+    ]
+    for job_id in made:
+        process_one(jobs.ctx, job_id=job_id)
+    kept = [jobs.files(jobs.get(job_id))[1] for job_id in made]
+    assert all(path.exists() for path in kept)
+
+    assert alice.client.delete(f"/api/jobs/{made[0]}").status_code == 204
+    assert not kept[0].exists()
+    assert alice.client.post("/api/jobs/failed/retry").json()["job_ids"] == made[1:]
+    assert not any(path.exists() for path in kept)

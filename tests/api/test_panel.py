@@ -476,3 +476,21 @@ def test_a_model_page_for_no_model_is_a_page_saying_why(
     assert page.status_code == status, page.text
     assert page.headers["content-type"].startswith("text/html")
     assert said in page.text and "Traceback" not in page.text
+
+
+def test_a_job_failed_for_its_rows_offers_them_on_its_page(
+    panel: PanelClient, alice: Caller, jobs: Jobs
+) -> None:
+    rows = ["5.1,3.5,1.4,0.2"] * 3 + ["5.1,abc,1.4,0.2"] * 2
+    text = "sepal_length,sepal_width,petal_length,petal_width\n" + "\n".join(rows) + "\n"
+    job_id = jobs.upload(alice, text, filename="bad.csv").json()["id"]
+    process_one(jobs.ctx, job_id=job_id)
+    panel.sign_in("alice")
+
+    page = panel.http.get(f"/jobs/{job_id}")
+
+    assert page.status_code == 200
+    assert "2 of 5 rows (40.0%) could not be scored" in page.text
+    assert "<dt>Rows with errors</dt><dd>2</dd>" in page.text
+    assert f'href="/api/jobs/{job_id}/errors"' in page.text
+    assert f'href="/api/jobs/{job_id}/result"' not in page.text

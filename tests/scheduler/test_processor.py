@@ -143,7 +143,9 @@ def test_job_fails_when_too_many_rows_cannot_be_scored(ctx: Context) -> None:
         "empty. Fix those rows and upload the file again."
     )
     assert (job.rows_total, job.rows_done, job.rows_failed) == (10, 10, 2)  # as it says
-    assert list(Path(ctx.settings.output_dir).iterdir()) == []
+    # Its result is kept, under a name of its own, for its bad rows (GET /api/jobs/{id}/errors).
+    assert job.output_name == f"job-{job.id}-data-failed.xlsx"
+    assert [p.name for p in Path(ctx.settings.output_dir).iterdir()] == [job.output_name]
 
 
 @pytest.mark.parametrize(
