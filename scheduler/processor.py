@@ -143,16 +143,14 @@ def _score_file(ctx: Context, attempt: _Attempt) -> None:
             tally = attempt.tally = _score(ctx, job, options, model, layout, source, tmp, lease)
         too_many = _too_many_errors(tally, settings.max_error_rows_fraction)
         lease.check()
-        if too_many:  # FAILED, but its result is kept: GET …/errors serves the bad rows
-            kept = ctx.storage.result_name(
-                job.id, job.original_filename, job.output_format, failed=True
-            )
-            ctx.storage.publish(tmp, kept)
-            attempt.kept = attempt.published = kept
-            raise InputError(too_many)
-        name = ctx.storage.result_name(job.id, job.original_filename, job.output_format)
+        name = ctx.storage.result_name(
+            job.id, job.original_filename, job.output_format, failed=too_many is not None
+        )
         ctx.storage.publish(tmp, name)  # an upload to a bucket takes a while: still leased
         attempt.published = name
+        if too_many:  # FAILED, its result kept for GET …/errors to serve the bad rows
+            attempt.kept = name
+            raise InputError(too_many)
     _record(
         ctx,
         lambda c: mark_processed(
