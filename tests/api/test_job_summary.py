@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import shutil
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -187,3 +188,60 @@ def test_a_listing_leaves_summaries_out_unless_asked(alice: Caller, jobs: Jobs) 
     assert listed["summary"] is None  # a panel's poll decodes no histograms
     [full] = alice.client.get("/api/jobs", params={"summaries": "true"}).json()["jobs"]
     assert full["summary"] == done["summary"] and full["summary"]["evaluation"]["rows"] == 150
+
+
+def test_an_unreadable_warnings_choice_is_refused_leaving_no_job_and_no_file(
+    alice: Caller, jobs: Jobs, settings: Settings
+) -> None:
+    refused = jobs.upload(alice, (EXAMPLES / "iris.csv").read_bytes(), warnings="perhaps")
+
+    assert refused.status_code == 422
+    assert refused.json()["error"]["message"] == (
+        "The form field 'warnings' must be true or false, not 'perhaps'."
+    )
+    assert alice.client.get("/api/jobs").json()["total"] == 0
+    assert list(Path(settings.input_dir).iterdir()) == []
+
+
+@pytest.mark.libreoffice
+def test_a_libreoffice_workbook_and_a_pandas_parquet_file_sum_up_as_their_csv_does(
+    alice: Caller, jobs: Jobs, tmp_path: Path
+) -> None:
+    """The files analysts and programs really send: iris saved by LibreOffice Calc and by
+    pandas.to_parquet, with a shifted column, against the CSV they came from."""
+    iris = pd.read_csv(EXAMPLES / "iris.csv")
+    iris.loc[:29, "sepal_width"] += 3
+    source = tmp_path / "iris.csv"
+    iris.to_csv(source, index=False)
+    iris.to_parquet(tmp_path / "iris.parquet", index=False)
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    assert soffice, "LibreOffice is not installed (scripts/system-packages)"
+    subprocess.run(
+        [
+            soffice,
+            f"-env:UserInstallation=file://{tmp_path}/lo",
+            "--headless",
+            "--infilter=CSV:44,34,76",
+            "--convert-to",
+            "xlsx",
+            "--outdir",
+            str(tmp_path),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
+
+    def summary_of(name: str) -> dict[str, Any]:
+        created = jobs.upload(alice, (tmp_path / name).read_bytes(), filename=name)
+        assert created.status_code == 201, created.text
+        done = alice.client.post("/process_file", params={"id": created.json()["id"]}).json()
+        assert done["status"] == "PROCESSED", done
+        summary: dict[str, Any] = done["summary"]
+        return summary
+
+    expected = summary_of("iris.csv")
+    assert expected["drift"]["rows_outside"] == 30 and expected["evaluation"]["rows"] == 150
+    assert summary_of("iris.xlsx") == expected
+    assert summary_of("iris.parquet") == expected

@@ -106,6 +106,12 @@ def test_list_jobs_shows_archived_jobs_on_request(alice: Caller, jobs: Jobs) -> 
             "2026-12-04T09:30:00Z, not 'yesterday'.",
         ),
         (
+            {"until": "2026-13-01"},
+            "Query parameter 'until' must be a date or time such as 2026-12-04 or "
+            "2026-12-04T09:30:00Z, not '2026-13-01'.",
+        ),
+        ({"summaries": "all"}, "Query parameter 'summaries' must be true or false, not 'all'."),
+        (
             {"sort": "size"},
             "Unknown sort 'size': sort by created, filename, model, status, rows, failed, "
             "finished, with '-' before it for the other way round (newest, largest, last first).",
