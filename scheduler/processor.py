@@ -339,6 +339,13 @@ def _score(
     if info.task == "regression":
         numeric.add(made.prediction)
 
+    def summed() -> Summary:
+        """The summary of every row, once they are all scored (the about sheet asks first)."""
+        if tally.summary is None:
+            tally.summary = summing.summary()
+            tally.summary.drift = drifting.drift() if drifting is not None else None
+        return tally.summary
+
     def about() -> list[tuple[str, str | int | float]]:
         """What the result's 'about' sheet says, asked for once every row is written."""
         ran = job.started_at.strftime("%Y-%m-%d %H:%M:%S UTC") if job.started_at else ""
@@ -353,7 +360,7 @@ def _score(
             ("Started", ran),
             ("Written", datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")),
             ("Written by", f"batchscore {package_version('batchscore')}"),
-            *evaluation_rows(summing.summary().evaluation),
+            *evaluation_rows(summed().evaluation),
         ]
 
     tally.sheets = write_result(
@@ -374,9 +381,7 @@ def _score(
     )
     if tally.rows == 0:
         raise InputError(NO_ROWS)
-    tally.summary = summing.summary()
-    if drifting is not None:
-        tally.summary.drift = drifting.drift()
+    summed()
     return tally
 
 

@@ -65,7 +65,7 @@ def preview_result(
     `scan_rows` data rows were read. Raises OSError when the file can't be opened, InputError
     when it isn't a readable `output_format` file, ValueError for an unknown format.
     """
-    read = {"xlsx": _xlsx_lines, "csv": _csv_lines, "parquet": _parquet_lines}.get(output_format)
+    read = _READERS.get(output_format)
     if read is None:
         raise ValueError(
             f"Unknown output format {output_format!r}; expected one of {', '.join(OUTPUT_FORMATS)}."
@@ -89,10 +89,10 @@ def error_rows_csv(file: BinaryIO, output_format: str) -> Iterator[bytes]:
     as a spreadsheet numbers the file), then the result's columns. Reads the whole result once,
     keeping one block of rows in memory; cells a spreadsheet would run are defused as in a CSV
     result."""
-    read = {"xlsx": _xlsx_lines, "csv": _csv_lines, "parquet": _parquet_lines}[output_format]
+    read = _READERS[output_format]
     with closing(read(file)) as lines:
         header = next(lines, ())
-        error_at = len(header) - 1 if header and _ERROR_COLUMN.fullmatch(header[-1]) else None
+        error_at = _error_at(header)
         yield _csv_block([("row", *header)])
         if error_at is None:
             return
@@ -107,7 +107,7 @@ def error_rows_csv(file: BinaryIO, output_format: str) -> Iterator[bytes]:
             yield _csv_block(block, defuse=True)
 
 
-_EXPORT_BLOCK = 1000
+_EXPORT_BLOCK = 1000  # error rows per CSV block sent
 
 
 def _csv_block(rows: list[tuple[str, ...]], *, defuse: bool = False) -> bytes:
@@ -121,7 +121,7 @@ def _csv_block(rows: list[tuple[str, ...]], *, defuse: bool = False) -> bytes:
 
 def _scan(lines: Iterator[tuple[str, ...]], rows: int, error_rows: int, scan_rows: int) -> Preview:
     header = next(lines, ())
-    error_at = len(header) - 1 if header and _ERROR_COLUMN.fullmatch(header[-1]) else None
+    error_at = _error_at(header)
     first: list[ResultRow] = []
     errors: list[ResultRow] = []
     scanned = 0
@@ -182,3 +182,11 @@ def _display(value: object) -> str:
         return unescape(value)
     # A float's str() is the shortest text that reads back as the same number: 0.1, 1e-07.
     return str(value)
+
+
+_READERS = {"xlsx": _xlsx_lines, "csv": _csv_lines, "parquet": _parquet_lines}  # result → lines
+
+
+def _error_at(header: tuple[str, ...]) -> int | None:
+    """Where the processor's error column is: last (see the note on _ERROR_COLUMN)."""
+    return len(header) - 1 if header and _ERROR_COLUMN.fullmatch(header[-1]) else None
